@@ -1,0 +1,297 @@
+/**
+ * The sink: the last stage. It sends batches with retries, dead-letters what
+ * cannot be delivered, and settles flush markers once everything ahead of
+ * them is settled.
+ */
+import { performance } from 'node:perf_hooks'
+import type { Logger } from 'pino'
+import { Writable } from 'readable-stream'
+import type { Batch } from './batch.js'
+import type { DeadLetter, DeadLetterReason } from './dead-letter/dead-letter.js'
+import { errorInfo, handOff } from './dead-letter/hand-off.js'
+import { InvalidOptionError, SinkError } from './errors.js'
+import { FlushMarker } from './flush-marker.js'
+import { defaultLogger } from './logger.js'
+import { resolveSinkOptions, type BatchSinkOptions, type ResolvedRetryOptions } from './options.js'
+import { backoffDelay, sleep } from './retry.js'
+
+/** What `sendBatch` gets besides the batch. */
+export interface SendContext {
+  /** Aborted when the store's close times out: stop sending and throw. */
+  readonly signal: AbortSignal
+  /** This attempt's number, from 1. */
+  readonly attempt: number
+}
+
+/** Payload of the `'batch'` event: a batch was stored. */
+export interface BatchEventInfo {
+  /** The batch's id. */
+  readonly id: string
+  /** Events in the batch. */
+  readonly count: number
+  /** Size of the batch's body in bytes. */
+  readonly bytes: number
+  /** Attempts it took. */
+  readonly attempts: number
+  /** Time from the first attempt to success, in milliseconds. */
+  readonly durationMs: number
+}
+
+/** Payload of the `'retry'` event: an attempt failed and another will follow. */
+export interface RetryEventInfo {
+  /** The batch's id. */
+  readonly batchId: string
+  /** Events in the batch. */
+  readonly count: number
+  /** The attempt that failed, from 1. */
+  readonly attempt: number
+  /** Wait before the next attempt, in milliseconds. */
+  readonly delayMs: number
+  /** The HTTP status of the failed attempt, when there was one. */
+  readonly statusCode: number | undefined
+  /** Why the attempt failed. */
+  readonly error: Error
+}
+
+/** Payload of the `'dead-letter'` event: events were handed to the dead letter, or lost for lack of one. */
+export interface DeadLetterEventInfo {
+  /** Why. */
+  readonly reason: DeadLetterReason
+  /** The batch's id, when the events formed a batch. */
+  readonly batchId: string | undefined
+  /** Events concerned. */
+  readonly count: number
+  /** Attempts made. */
+  readonly attempts: number
+  /** Whether the dead letter took them; `false` means they were lost. */
+  readonly stored: boolean
+  /** The last failure, when there was one. */
+  readonly error: Error | undefined
+}
+
+/** A sink's counters. @internal */
+export interface SinkCounters {
+  written: number
+  deadLettered: number
+  lost: number
+  retries: number
+  batches: number
+}
+
+/** What a store gives the sink it attaches. @internal */
+export interface SinkAttachment {
+  readonly deadLetter: DeadLetter | undefined
+  readonly logger: Logger
+}
+
+type Classified = { retryable: boolean, statusCode: number | undefined, retryAfterMs: number | undefined, error: Error }
+
+function classify (err: unknown): Classified {
+  const error = err instanceof Error ? err : new Error(String(err))
+  if (error instanceof SinkError) {
+    return { retryable: error.retryable, statusCode: error.statusCode, retryAfterMs: error.retryAfterMs, error }
+  }
+  return { retryable: true, statusCode: undefined, retryAfterMs: undefined, error }
+}
+
+/**
+ * An object-mode Writable that delivers {@link Batch}es. Subclasses
+ * implement {@link BatchSink.sendBatch}; this class does the retries with
+ * backoff, the dead-lettering, the counting and the flush barrier.
+ *
+ * A write is answered once its batch is settled (with `concurrency` 1), so
+ * a slow sink slows the producer instead of filling memory. Delivery
+ * problems never become an `'error'` event.
+ *
+ * Events: `'batch'` ({@link BatchEventInfo}), `'retry'` ({@link RetryEventInfo}),
+ * `'dead-letter'` ({@link DeadLetterEventInfo}).
+ *
+ * @example
+ * ```ts
+ * class ConsoleSink extends BatchSink {
+ *   protected async sendBatch (batch: Batch): Promise<void> {
+ *     process.stdout.write(batchBody(batch) + '\n')
+ *   }
+ * }
+ * ```
+ */
+export abstract class BatchSink extends Writable {
+  readonly #retry: ResolvedRetryOptions
+  readonly #concurrency: number
+  readonly #ownLogger: Logger | undefined
+  #log: Logger
+  #deadLetter: DeadLetter | undefined
+  #attached = false
+  // Aborted by a close timeout: in-flight sends stop, sleeps end, later batches go straight to the dead letter.
+  readonly #shutdown = new AbortController()
+  // Invariant: every delivery started and not yet settled; a marker waits for this to empty.
+  readonly #inFlight = new Set<Promise<void>>()
+  // The write callback waiting for a free slot or for idleness; _write is serial, so at most one.
+  #waiting: { callback: () => void, idle: boolean } | undefined
+  readonly #counters: SinkCounters = { written: 0, deadLettered: 0, lost: 0, retries: 0, batches: 0 }
+  // Invariant: counts of batches settled since the last marker passed this sink.
+  #epoch = { written: 0, deadLettered: 0, lost: 0 }
+
+  /**
+   * @param options - `retry`, `logger` and `concurrency`; unknown keys are ignored
+   * @throws {@link InvalidOptionError} for a bad option
+   */
+  constructor (options: BatchSinkOptions = {}) {
+    super({ objectMode: true, highWaterMark: 1 })
+    const resolved = resolveSinkOptions(options)
+    this.#retry = resolved.retry
+    this.#concurrency = resolved.concurrency
+    this.#ownLogger = resolved.logger
+    this.#log = (resolved.logger ?? defaultLogger()).child({ component: 'batch-sink' })
+  }
+
+  /**
+   * Sends one batch. Resolve when it is stored; throw a {@link SinkError}
+   * to classify a failure (any other error is retryable). Stop and throw
+   * when `ctx.signal` aborts.
+   *
+   * @param batch - the batch; the same id on every attempt
+   * @param ctx - the abort signal and the attempt number
+   */
+  protected abstract sendBatch (batch: Batch, ctx: SendContext): Promise<void>
+
+  /** The logger the sink writes to, with `component: 'batch-sink'`. */
+  protected get log (): Logger {
+    return this.#log
+  }
+
+  /**
+   * Connects the sink to its store. A sink serves one store.
+   * @internal
+   */
+  attach (attachment: SinkAttachment): void {
+    if (this.#attached) throw new InvalidOptionError('sink', 'a sink not attached to another store', 'an attached sink')
+    this.#attached = true
+    this.#deadLetter = attachment.deadLetter
+    if (this.#ownLogger === undefined) this.#log = attachment.logger.child({ component: 'batch-sink' })
+  }
+
+  /**
+   * Aborts sends in flight and retry sleeps; every batch not yet stored goes
+   * to the dead letter with reason `shutdown`.
+   * @internal
+   */
+  abortDelivery (): void {
+    this.#shutdown.abort(new Error('close timed out'))
+  }
+
+  /** @internal */
+  counters (): Readonly<SinkCounters> {
+    return { ...this.#counters }
+  }
+
+  /** @internal */
+  get inFlight (): number {
+    return this.#inFlight.size
+  }
+
+  override _write (chunk: Batch | FlushMarker, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (chunk instanceof FlushMarker) {
+      this.#whenIdle(() => {
+        chunk.add(this.#epoch)
+        this.#epoch = { written: 0, deadLettered: 0, lost: 0 }
+        chunk.settle()
+        callback()
+      })
+      return
+    }
+    const delivery = this.#deliver(chunk)
+    this.#inFlight.add(delivery)
+    const done = (): void => {
+      this.#inFlight.delete(delivery)
+      this.#release()
+    }
+    // A rejection here can only come from a throwing event listener; it must not stall the barrier.
+    void delivery.then(done, (err: unknown) => {
+      this.#log.error({ batchId: chunk.id, err }, 'batch listener threw')
+      done()
+    })
+    if (this.#inFlight.size < this.#concurrency) callback()
+    else this.#waiting = { callback, idle: false }
+  }
+
+  override _final (callback: (error?: Error | null) => void): void {
+    this.#whenIdle(() => callback())
+  }
+
+  override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
+    this.#shutdown.abort(err ?? new Error('sink destroyed'))
+    callback(err)
+  }
+
+  #whenIdle (fn: () => void): void {
+    if (this.#inFlight.size === 0) fn()
+    else this.#waiting = { callback: fn, idle: true }
+  }
+
+  #release (): void {
+    const waiting = this.#waiting
+    if (waiting === undefined) return
+    if (waiting.idle ? this.#inFlight.size === 0 : this.#inFlight.size < this.#concurrency) {
+      this.#waiting = undefined
+      waiting.callback()
+    }
+  }
+
+  // Never rejects: every outcome is counted as written, dead-lettered or lost.
+  async #deliver (batch: Batch): Promise<void> {
+    const signal = this.#shutdown.signal
+    const started = performance.now()
+    let attempt = 0
+    while (!signal.aborted) {
+      attempt++
+      try {
+        await this.sendBatch(batch, { signal, attempt })
+      } catch (err) {
+        const failure = classify(err)
+        if (signal.aborted) break
+        if (!failure.retryable) return this.#deadLetterBatch(batch, 'rejected', attempt, failure.error)
+        if (attempt >= this.#retry.maxAttempts) return this.#deadLetterBatch(batch, 'exhausted', attempt, failure.error)
+        const delayMs = backoffDelay(this.#retry, attempt, failure.retryAfterMs)
+        this.#counters.retries++
+        this.#log.warn({ batchId: batch.id, count: batch.events.length, attempt, delayMs, statusCode: failure.statusCode, err: failure.error }, 'batch send failed')
+        this.emit('retry', { batchId: batch.id, count: batch.events.length, attempt, delayMs, statusCode: failure.statusCode, error: failure.error } satisfies RetryEventInfo)
+        await sleep(delayMs, signal)
+        continue
+      }
+      const count = batch.events.length
+      this.#counters.written += count
+      this.#counters.batches++
+      this.#epoch.written += count
+      const durationMs = performance.now() - started
+      if (this.#log.isLevelEnabled('debug')) this.#log.debug({ batchId: batch.id, count, bytes: batch.bytes, attempt, durationMs }, 'batch written')
+      this.emit('batch', { id: batch.id, count, bytes: batch.bytes, attempts: attempt, durationMs } satisfies BatchEventInfo)
+      return
+    }
+    const reason = signal.reason instanceof Error ? signal.reason : new Error('delivery aborted')
+    return this.#deadLetterBatch(batch, 'shutdown', attempt, reason)
+  }
+
+  async #deadLetterBatch (batch: Batch, reason: DeadLetterReason, attempts: number, error: Error): Promise<void> {
+    const count = batch.events.length
+    const info = errorInfo(error)
+    const outcome = await handOff(this.#deadLetter, {
+      reason,
+      batchId: batch.id,
+      events: batch.events,
+      ...(info === undefined ? {} : { error: info }),
+      attempts,
+      at: new Date().toISOString()
+    }, this.#log)
+    this.#counters.batches++
+    if (outcome === 'dead-lettered') {
+      this.#counters.deadLettered += count
+      this.#epoch.deadLettered += count
+      this.#log.warn({ reason, batchId: batch.id, count, attempts }, 'batch dead-lettered')
+    } else {
+      this.#counters.lost += count
+      this.#epoch.lost += count
+    }
+    this.emit('dead-letter', { reason, batchId: batch.id, count, attempts, stored: outcome === 'dead-lettered', error } satisfies DeadLetterEventInfo)
+  }
+}

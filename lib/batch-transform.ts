@@ -1,0 +1,101 @@
+/**
+ * The batcher: serialized events in, batches out, flush markers passed through
+ * right behind the partial batch they close.
+ */
+import { Transform } from 'readable-stream'
+
+type TransformCallback = (error?: Error | null, data?: unknown) => void
+import { createBatch } from './batch.js'
+import { EncodedEvent } from './event.js'
+import { FlushMarker } from './flush-marker.js'
+
+/** @internal */
+export interface BatchTransformOptions {
+  readonly batchSize: number
+  readonly maxBatchBytes: number
+  readonly flushIntervalMs: number
+}
+
+// Brackets of the JSON array body; each event after the first adds a comma.
+const EMPTY_BODY_BYTES = 2
+
+/**
+ * Emits a batch when it reaches `batchSize` events, when the next event
+ * would push it past `maxBatchBytes`, or `flushIntervalMs` after its first
+ * event. One timer per batch, not restarted by later events, so a steady
+ * trickle cannot starve a batch. On a flush marker it emits the partial batch
+ * and then the marker; on end, the partial batch.
+ *
+ * @internal
+ */
+export class BatchTransform extends Transform {
+  readonly #batchSize: number
+  readonly #maxBatchBytes: number
+  readonly #flushIntervalMs: number
+  // Invariant: #bytes is the body size of #events as a JSON array.
+  #events: string[] = []
+  #bytes = EMPTY_BODY_BYTES
+  // Invariant: set exactly while #events is non-empty.
+  #timer: NodeJS.Timeout | undefined
+
+  constructor (options: BatchTransformOptions) {
+    // The write side holds one batch's worth of events, the read side two
+    // batches: memory past the entry stays at a few batches.
+    super({ objectMode: true, writableHighWaterMark: options.batchSize, readableHighWaterMark: 2 })
+    this.#batchSize = options.batchSize
+    this.#maxBatchBytes = options.maxBatchBytes
+    this.#flushIntervalMs = options.flushIntervalMs
+  }
+
+  override _transform (chunk: EncodedEvent | FlushMarker, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (chunk instanceof EncodedEvent) this.#add(chunk)
+    else if (chunk instanceof FlushMarker) {
+      this.#emit()
+      this.push(chunk)
+    }
+    callback()
+  }
+
+  override _flush (callback: TransformCallback): void {
+    this.#emit()
+    callback()
+  }
+
+  override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
+    this.#clearTimer()
+    callback(err)
+  }
+
+  #add (event: EncodedEvent): void {
+    const separator = this.#events.length === 0 ? 0 : 1
+    if (separator === 1 && this.#bytes + separator + event.bytes > this.#maxBatchBytes) this.#emit()
+    this.#bytes += (this.#events.length === 0 ? 0 : 1) + event.bytes
+    this.#events.push(event.json)
+    if (this.#events.length === 1) {
+      this.#timer = setTimeout(this.#onTimer, this.#flushIntervalMs)
+      this.#timer.unref()
+    }
+    if (this.#events.length >= this.#batchSize) this.#emit()
+  }
+
+  readonly #onTimer = (): void => {
+    this.#timer = undefined
+    if (!this.destroyed) this.#emit()
+  }
+
+  #emit (): void {
+    if (this.#events.length === 0) return
+    this.#clearTimer()
+    const batch = createBatch(this.#events, this.#bytes)
+    this.#events = []
+    this.#bytes = EMPTY_BODY_BYTES
+    this.push(batch)
+  }
+
+  #clearTimer (): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+    }
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * A batch: what the batcher emits and a sink sends as one request.
+ */
+import { randomUUID } from 'node:crypto'
+
+/** Serialized events sent together. The id doubles as the request's idempotency key. */
+export interface Batch {
+  /** A UUID; the same on every attempt to send this batch. */
+  readonly id: string
+  /** The serialized events, in the order they were accepted. */
+  readonly events: readonly string[]
+  /** Size in bytes of the JSON array body: the events, the commas between them and the brackets. */
+  readonly bytes: number
+}
+
+/**
+ * Makes a batch with a fresh id.
+ * @internal
+ */
+export function createBatch (events: readonly string[], bytes: number): Batch {
+  return { id: randomUUID(), events, bytes }
+}
+
+/**
+ * The JSON array body of a batch, joined from the already-serialized events.
+ *
+ * @param batch - the batch
+ * @returns `[` + the events joined by `,` + `]`
+ */
+export function batchBody (batch: Batch): string {
+  return '[' + batch.events.join(',') + ']'
+}

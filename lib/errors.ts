@@ -1,0 +1,227 @@
+/**
+ * Every error audit-stream throws or rejects with. Each class has a fixed
+ * `code` string so callers can branch without `instanceof` across realms.
+ */
+import type { FlushResult, StoreStats } from './stats.js'
+
+/** One problem found in an event: where it is and what is wrong. */
+export interface ValidationIssue {
+  /** Dotted path of the offending field (`event_type`, `event_data`); `''` for the event itself. */
+  readonly path: string
+  /** What is wrong, in plain words. */
+  readonly message: string
+}
+
+/** Options every audit-stream error accepts. */
+export interface AuditStoreErrorOptions {
+  /** The underlying error, kept as the standard `cause`. */
+  readonly cause?: unknown
+}
+
+/**
+ * Base class of every audit-stream error.
+ *
+ * @example
+ * ```ts
+ * try { store.record(event) } catch (err) {
+ *   if (err instanceof AuditStoreError && err.code === 'AUDIT_ERR_INVALID_EVENT') { ... }
+ * }
+ * ```
+ */
+export class AuditStoreError extends Error {
+  /** A stable machine-readable code, such as `AUDIT_ERR_INVALID_EVENT`. */
+  readonly code: string
+
+  /**
+   * @param message - what went wrong
+   * @param code - the stable code
+   * @param options - `cause`, when wrapping another error
+   */
+  constructor (message: string, code = 'AUDIT_ERR', options: AuditStoreErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'AuditStoreError'
+    this.code = code
+  }
+}
+
+/** An event failed validation, could not be serialized, or is larger than `maxEventBytes`. */
+export class AuditValidationError extends AuditStoreError {
+  /** Every problem found, in schema order. */
+  readonly issues: readonly ValidationIssue[]
+
+  /**
+   * @param issues - the problems found
+   * @param message - overrides the message built from the issues
+   */
+  constructor (issues: readonly ValidationIssue[], message?: string) {
+    super(message ?? `Invalid audit event: ${issues.map(formatIssue).join('; ')}`, 'AUDIT_ERR_INVALID_EVENT')
+    this.name = 'AuditValidationError'
+    this.issues = issues
+  }
+}
+
+function formatIssue (issue: ValidationIssue): string {
+  return issue.path === '' ? issue.message : `${issue.path}: ${issue.message}`
+}
+
+/** An option has a value of the wrong type or out of range, or conflicts with another option. */
+export class InvalidOptionError extends AuditStoreError {
+  /** The name of the offending option. */
+  readonly option: string
+
+  /**
+   * @param option - the option's name, e.g. `batchSize`
+   * @param expected - what was expected, e.g. `an integer >= 1`
+   * @param received - the value that arrived
+   */
+  constructor (option: string, expected: string, received: unknown) {
+    super(`Expected \`${option}\` to be ${expected}, got ${describeValue(received)}`, 'AUDIT_ERR_INVALID_OPTION')
+    this.name = 'InvalidOptionError'
+    this.option = option
+  }
+}
+
+function describeValue (value: unknown): string {
+  if (value === null) return '`null`'
+  if (value === undefined) return '`undefined`'
+  if (typeof value === 'function') return 'a function'
+  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object'
+  const shown = typeof value === 'string' ? JSON.stringify(value) : String(value)
+  return `\`${shown.length > 60 ? shown.slice(0, 57) + '...' : shown}\` (${typeof value})`
+}
+
+/** The store is closing or closed and takes no more events. */
+export class StoreClosedError extends AuditStoreError {
+  /** @param message - overrides the default message */
+  constructor (message = 'The audit store is closed') {
+    super(message, 'AUDIT_ERR_CLOSED')
+    this.name = 'StoreClosedError'
+  }
+}
+
+/** A flush settled, but some events accepted (or refused) before it are not in the sink. */
+export class FlushError extends AuditStoreError {
+  /** What happened to the events covered by this flush. */
+  readonly result: FlushResult
+
+  /** @param result - the flush's counts */
+  constructor (result: FlushResult) {
+    super(
+      `Flush incomplete: ${result.written} written, ${result.deadLettered} dead-lettered, ` +
+        `${result.dropped} dropped, ${result.lost} lost`,
+      'AUDIT_ERR_FLUSH_INCOMPLETE'
+    )
+    this.name = 'FlushError'
+    this.result = result
+  }
+}
+
+/** An operation did not finish within its `timeoutMs`. Nothing was lost by the timeout itself. */
+export class TimeoutError extends AuditStoreError {
+  /** @param message - what timed out */
+  constructor (message = 'The operation timed out') {
+    super(message, 'AUDIT_ERR_TIMEOUT')
+    this.name = 'TimeoutError'
+  }
+}
+
+/** An operation was aborted through its `AbortSignal`; `cause` is the signal's reason. */
+export class AbortError extends AuditStoreError {
+  /**
+   * @param message - what was aborted
+   * @param options - `cause`: the signal's reason
+   */
+  constructor (message = 'The operation was aborted', options: AuditStoreErrorOptions = {}) {
+    super(message, 'AUDIT_ERR_ABORTED', options)
+    this.name = 'AbortError'
+  }
+}
+
+/** `close()` ran out of time: sends were aborted and unsent events dead-lettered with reason `shutdown`. */
+export class CloseTimeoutError extends AuditStoreError {
+  /** The store's counters once shutdown finished. */
+  readonly stats: StoreStats
+
+  /**
+   * @param timeoutMs - the timeout that expired
+   * @param stats - the final counters
+   */
+  constructor (timeoutMs: number, stats: StoreStats) {
+    super(
+      `close() timed out after ${timeoutMs} ms: unsent events were dead-lettered ` +
+        `(${stats.deadLettered} dead-lettered, ${stats.lost} lost in total)`,
+      'AUDIT_ERR_CLOSE_TIMEOUT'
+    )
+    this.name = 'CloseTimeoutError'
+    this.stats = stats
+  }
+}
+
+/** Over the store's life some events were dropped or lost (not stored and not dead-lettered). */
+export class AuditLossError extends AuditStoreError {
+  /** The store's final counters. */
+  readonly stats: StoreStats
+
+  /** @param stats - the final counters */
+  constructor (stats: StoreStats) {
+    super(
+      `Audit events were lost: ${stats.dropped} dropped, ${stats.lost} lost ` +
+        `(${stats.written} written, ${stats.deadLettered} dead-lettered)`,
+      'AUDIT_ERR_LOSS'
+    )
+    this.name = 'AuditLossError'
+    this.stats = stats
+  }
+}
+
+/** How a sink classifies a failed send. */
+export interface SinkErrorOptions extends AuditStoreErrorOptions {
+  /** Whether another attempt may succeed. */
+  readonly retryable: boolean
+  /** The HTTP status, when there was a response. */
+  readonly statusCode?: number
+  /** The server's requested wait before the next attempt, in milliseconds. */
+  readonly retryAfterMs?: number
+}
+
+/**
+ * Thrown by a sink's `sendBatch` to classify a failure. Any other error a
+ * sink throws is treated as retryable.
+ *
+ * @example
+ * ```ts
+ * throw new SinkError('HTTP 503 Service Unavailable', { retryable: true, statusCode: 503, retryAfterMs: 1000 })
+ * ```
+ */
+export class SinkError extends AuditStoreError {
+  /** Whether another attempt may succeed. */
+  readonly retryable: boolean
+  /** The HTTP status, when there was a response. */
+  readonly statusCode: number | undefined
+  /** The server's requested wait before the next attempt, in milliseconds. */
+  readonly retryAfterMs: number | undefined
+
+  /**
+   * @param message - what failed
+   * @param options - classification and `cause`
+   */
+  constructor (message: string, options: SinkErrorOptions) {
+    super(message, 'AUDIT_ERR_SINK', options)
+    this.name = 'SinkError'
+    this.retryable = options.retryable
+    this.statusCode = options.statusCode
+    this.retryAfterMs = options.retryAfterMs
+  }
+}
+
+/** The dead letter could not store an entry; its events are counted as lost. */
+export class DeadLetterError extends AuditStoreError {
+  /**
+   * @param message - what failed
+   * @param options - `cause`: the underlying I/O error
+   */
+  constructor (message: string, options: AuditStoreErrorOptions = {}) {
+    super(message, 'AUDIT_ERR_DEAD_LETTER', options)
+    this.name = 'DeadLetterError'
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * audit-stream: batched, retried delivery of audit events to a DataStorage
+ * service, with a flush that drains every stage.
+ *
+ * @packageDocumentation
+ */
+export { AuditStore, createAuditStore } from './store.js'
+export type { DropEventInfo } from './store.js'
+export { BatchSink } from './batch-sink.js'
+export type { SendContext, BatchEventInfo, RetryEventInfo, DeadLetterEventInfo } from './batch-sink.js'
+export { batchBody } from './batch.js'
+export type { Batch } from './batch.js'
+export { AuditEventSchema, newAuditEvent, validateAuditEvent } from './event.js'
+export type { AuditEvent, AuditEventInit, AuditEventDefaults } from './event.js'
+export { MemorySink } from './sinks/memory-sink.js'
+export type { MemorySinkOptions } from './sinks/memory-sink.js'
+export { FileDeadLetter, DEAD_LETTER_FILE_PREFIX } from './dead-letter/file-dead-letter.js'
+export type { FileDeadLetterOptions } from './dead-letter/file-dead-letter.js'
+export type { DeadLetter, DeadLetterEntry, DeadLetterErrorInfo, DeadLetterReason } from './dead-letter/dead-letter.js'
+export { DEFAULTS } from './options.js'
+export type { AuditStoreOptions, BatchSinkOptions, RetryOptions, FlushOptions, CloseOptions } from './options.js'
+export type { FlushResult, StoreStats } from './stats.js'
+export {
+  AuditStoreError,
+  AuditValidationError,
+  InvalidOptionError,
+  StoreClosedError,
+  FlushError,
+  TimeoutError,
+  AbortError,
+  CloseTimeoutError,
+  AuditLossError,
+  SinkError,
+  DeadLetterError
+} from './errors.js'
+export type { ValidationIssue, AuditStoreErrorOptions, SinkErrorOptions } from './errors.js'

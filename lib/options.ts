@@ -1,0 +1,281 @@
+/**
+ * Every option of audit-stream, its default and its validation, in one place.
+ */
+import type { Logger } from 'pino'
+import type { BatchSink } from './batch-sink.js'
+import type { DeadLetter } from './dead-letter/dead-letter.js'
+import { InvalidOptionError } from './errors.js'
+
+/** How a sink retries a failed batch: exponential backoff with jitter. */
+export interface RetryOptions {
+  /**
+   * Attempts per batch, the first included. After the last one the batch goes to the dead letter.
+   * @default 3
+   * Range: integer >= 1.
+   */
+  readonly maxAttempts?: number
+  /**
+   * Wait before the second attempt, in milliseconds.
+   * @default 1000
+   * Range: integer >= 0.
+   */
+  readonly baseDelayMs?: number
+  /**
+   * Upper bound of any wait, including a server's `Retry-After`, in milliseconds.
+   * @default 30000
+   * Range: integer >= baseDelayMs.
+   */
+  readonly maxDelayMs?: number
+  /**
+   * Factor applied to the wait after each failed attempt.
+   * @default 2
+   * Range: number >= 1.
+   */
+  readonly multiplier?: number
+  /**
+   * Random spread of each wait, as a fraction of it: 0.1 means ±10 %.
+   * @default 0.1
+   * Range: 0 to 1.
+   */
+  readonly jitter?: number
+}
+
+/** Options every {@link BatchSink} takes. Unknown keys are ignored so subclasses can extend them. */
+export interface BatchSinkOptions {
+  /** The retry policy. Each field has its own default; see {@link RetryOptions}. */
+  readonly retry?: RetryOptions
+  /**
+   * The sink's logger. When absent, the sink uses the logger of the store it is attached to.
+   * @default the store's logger
+   */
+  readonly logger?: Logger
+  /**
+   * Batches sent at the same time. With 1, a write is answered only once its batch is settled.
+   * @default 1
+   * Range: integer 1 to 64.
+   */
+  readonly concurrency?: number
+}
+
+/** Options of {@link createAuditStore} and the {@link AuditStore} constructor. */
+export interface AuditStoreOptions {
+  /** Where batches go. Required. A sink serves one store only. */
+  readonly sink: BatchSink
+  /**
+   * Events the store holds before `record()` drops and `write()` asks the producer to wait.
+   * Counts events in every stage that are not settled yet.
+   * @default 10000
+   * Range: integer >= 1.
+   */
+  readonly bufferSize?: number
+  /**
+   * Events per batch at most.
+   * @default 1000
+   * Range: integer >= 1.
+   */
+  readonly batchSize?: number
+  /**
+   * Bytes of one batch's JSON array body at most.
+   * @default 4194304 (4 MiB)
+   * Range: integer >= maxEventBytes + 2.
+   */
+  readonly maxBatchBytes?: number
+  /**
+   * Bytes of one serialized event at most; a larger event is invalid.
+   * @default 1048576 (1 MiB)
+   * Range: integer >= 1.
+   */
+  readonly maxEventBytes?: number
+  /**
+   * Longest time a batch waits for more events after its first one, in milliseconds.
+   * @default 1000
+   * Range: integer >= 1.
+   */
+  readonly flushIntervalMs?: number
+  /**
+   * Takes invalid events from the stream and batches that could not be delivered.
+   * Without one, such events are counted as lost.
+   * @default none
+   */
+  readonly deadLetter?: DeadLetter
+  /**
+   * The logger. The store and its stages log through children of it with a `component` field.
+   * @default pino at level `warn` on stderr
+   */
+  readonly logger?: Logger
+  /**
+   * Longest time `close()` waits for delivery before it aborts sends and dead-letters the rest, in milliseconds.
+   * @default 30000
+   * Range: integer >= 1.
+   */
+  readonly closeTimeoutMs?: number
+}
+
+/** Options of {@link AuditStore.flush}. */
+export interface FlushOptions {
+  /** Aborts the wait (not the delivery) with an {@link AbortError}. */
+  readonly signal?: AbortSignal
+  /**
+   * Longest wait, in milliseconds; then the flush rejects with a {@link TimeoutError}.
+   * @default no timeout
+   */
+  readonly timeoutMs?: number
+}
+
+/** Options of {@link AuditStore.close}. */
+export interface CloseOptions {
+  /**
+   * Overrides the store's `closeTimeoutMs` for this close.
+   * @default the store's closeTimeoutMs
+   */
+  readonly timeoutMs?: number
+}
+
+/** Retry options with every default applied. */
+export type ResolvedRetryOptions = Required<RetryOptions>
+
+/** Store options with every default applied. @internal */
+export interface ResolvedStoreOptions {
+  readonly sink: BatchSink
+  readonly bufferSize: number
+  readonly batchSize: number
+  readonly maxBatchBytes: number
+  readonly maxEventBytes: number
+  readonly flushIntervalMs: number
+  readonly deadLetter: DeadLetter | undefined
+  readonly logger: Logger | undefined
+  readonly closeTimeoutMs: number
+}
+
+/** Every default, frozen. */
+export const DEFAULTS = Object.freeze({
+  bufferSize: 10_000,
+  batchSize: 1_000,
+  maxBatchBytes: 4 * 1024 * 1024,
+  maxEventBytes: 1024 * 1024,
+  flushIntervalMs: 1_000,
+  closeTimeoutMs: 30_000,
+  concurrency: 1,
+  retry: Object.freeze({
+    maxAttempts: 3,
+    baseDelayMs: 1_000,
+    maxDelayMs: 30_000,
+    multiplier: 2,
+    jitter: 0.1
+  })
+})
+
+/**
+ * Checks that `value` is an integer within bounds, or absent.
+ * @internal
+ */
+export function integerOption (name: string, value: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`
+    throw new InvalidOptionError(name, `an integer ${range}`, value)
+  }
+  return value
+}
+
+function numberOption (name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new InvalidOptionError(name, `a number from ${min} to ${max}`, value)
+  }
+  return value
+}
+
+function objectOption (name: string, value: unknown): Record<string, unknown> {
+  if (value === undefined) return {}
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidOptionError(name, 'an object', value)
+  }
+  return value as Record<string, unknown>
+}
+
+/**
+ * Applies the retry defaults and validates.
+ * @internal
+ */
+export function resolveRetryOptions (input: unknown): ResolvedRetryOptions {
+  const o = objectOption('retry', input)
+  const d = DEFAULTS.retry
+  const baseDelayMs = integerOption('retry.baseDelayMs', o.baseDelayMs, d.baseDelayMs, 0)
+  const maxDelayMs = integerOption('retry.maxDelayMs', o.maxDelayMs, Math.max(d.maxDelayMs, baseDelayMs), 0)
+  if (maxDelayMs < baseDelayMs) {
+    throw new InvalidOptionError('retry.maxDelayMs', `an integer >= retry.baseDelayMs (${baseDelayMs})`, maxDelayMs)
+  }
+  return {
+    maxAttempts: integerOption('retry.maxAttempts', o.maxAttempts, d.maxAttempts, 1),
+    baseDelayMs,
+    maxDelayMs,
+    multiplier: numberOption('retry.multiplier', o.multiplier, d.multiplier, 1, 100),
+    jitter: numberOption('retry.jitter', o.jitter, d.jitter, 0, 1)
+  }
+}
+
+function loggerOption (name: string, value: unknown): Logger | undefined {
+  if (value === undefined) return undefined
+  const l = value as Partial<Logger> | null
+  if (typeof l !== 'object' || l === null || typeof l.child !== 'function' || typeof l.warn !== 'function') {
+    throw new InvalidOptionError(name, 'a pino logger', value)
+  }
+  return value as Logger
+}
+
+/**
+ * Applies the sink defaults and validates. Unknown keys are ignored.
+ * @internal
+ */
+export function resolveSinkOptions (input: unknown): { retry: ResolvedRetryOptions, logger: Logger | undefined, concurrency: number } {
+  const o = objectOption('options', input)
+  return {
+    retry: resolveRetryOptions(o.retry),
+    logger: loggerOption('logger', o.logger),
+    concurrency: integerOption('concurrency', o.concurrency, DEFAULTS.concurrency, 1, 64)
+  }
+}
+
+/**
+ * Applies the store defaults and validates, without touching the caller's object.
+ * @internal
+ * @throws {@link InvalidOptionError} naming the first bad option
+ */
+export function resolveStoreOptions (input: unknown): ResolvedStoreOptions {
+  if (typeof input !== 'object' || input === null) throw new InvalidOptionError('options', 'an object', input)
+  const o = input as Record<string, unknown>
+  const sink = o.sink as BatchSink | undefined
+  if (typeof sink !== 'object' || sink === null || typeof (sink as { write?: unknown }).write !== 'function') {
+    throw new InvalidOptionError('sink', 'a BatchSink', sink)
+  }
+  const deadLetter = o.deadLetter as DeadLetter | undefined
+  if (deadLetter !== undefined && (typeof deadLetter !== 'object' || deadLetter === null || typeof deadLetter.write !== 'function')) {
+    throw new InvalidOptionError('deadLetter', 'an object with a write(entry) method', deadLetter)
+  }
+  const maxEventBytes = integerOption('maxEventBytes', o.maxEventBytes, DEFAULTS.maxEventBytes, 1)
+  const maxBatchBytes = integerOption('maxBatchBytes', o.maxBatchBytes, Math.max(DEFAULTS.maxBatchBytes, maxEventBytes + 2), 3)
+  if (maxEventBytes + 2 > maxBatchBytes) {
+    throw new InvalidOptionError('maxEventBytes', `an integer <= maxBatchBytes - 2 (${maxBatchBytes - 2}), so one event fits a batch`, maxEventBytes)
+  }
+  return {
+    sink,
+    bufferSize: integerOption('bufferSize', o.bufferSize, DEFAULTS.bufferSize, 1),
+    batchSize: integerOption('batchSize', o.batchSize, DEFAULTS.batchSize, 1),
+    maxBatchBytes,
+    maxEventBytes,
+    flushIntervalMs: integerOption('flushIntervalMs', o.flushIntervalMs, DEFAULTS.flushIntervalMs, 1, 2_147_483_647),
+    deadLetter,
+    logger: loggerOption('logger', o.logger),
+    closeTimeoutMs: integerOption('closeTimeoutMs', o.closeTimeoutMs, DEFAULTS.closeTimeoutMs, 1, 2_147_483_647)
+  }
+}
+
+/**
+ * Validates a per-call timeout.
+ * @internal
+ */
+export function timeoutOption (name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined
+  return integerOption(name, value, 0, 0, 2_147_483_647)
+}

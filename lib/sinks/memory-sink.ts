@@ -1,0 +1,60 @@
+/**
+ * A sink that keeps what it receives in memory: for tests, examples and
+ * local development.
+ */
+import type { Batch } from '../batch.js'
+import { BatchSink, type SendContext } from '../batch-sink.js'
+import { integerOption, type BatchSinkOptions } from '../options.js'
+import { sleep } from '../retry.js'
+
+/** Options of {@link MemorySink}. */
+export interface MemorySinkOptions extends BatchSinkOptions {
+  /**
+   * Delay of every send, in milliseconds, to stand in for a slow service.
+   * @default 0
+   * Range: integer >= 0.
+   */
+  readonly delayMs?: number
+}
+
+/**
+ * Stores batches in memory: `events` holds every stored event, parsed, in
+ * order, and `batches` the size of each stored batch.
+ *
+ * @example
+ * ```ts
+ * const sink = new MemorySink()
+ * const store = createAuditStore({ sink })
+ * store.record(event)
+ * await store.flush()
+ * assert.equal(sink.events.length, 1)
+ * ```
+ */
+export class MemorySink extends BatchSink {
+  /** Every stored event, parsed back from its JSON, in delivery order. */
+  readonly events: unknown[] = []
+  /** The event count of each stored batch, in delivery order. */
+  readonly batches: number[] = []
+  readonly #delayMs: number
+
+  /**
+   * @param options - `delayMs` plus the {@link BatchSinkOptions}
+   * @throws {@link InvalidOptionError} for a bad option
+   */
+  constructor (options: MemorySinkOptions = {}) {
+    super(options)
+    this.#delayMs = integerOption('delayMs', options.delayMs, 0, 0)
+  }
+
+  /**
+   * Parses the batch and appends its events, after `delayMs`.
+   * @param batch - the batch
+   * @param ctx - the abort signal
+   */
+  protected async sendBatch (batch: Batch, ctx: SendContext): Promise<void> {
+    if (this.#delayMs > 0) await sleep(this.#delayMs, ctx.signal)
+    ctx.signal.throwIfAborted()
+    for (const json of batch.events) this.events.push(JSON.parse(json))
+    this.batches.push(batch.events.length)
+  }
+}

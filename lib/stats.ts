@@ -1,0 +1,39 @@
+/**
+ * The counters a store reports: per flush and over its life.
+ */
+
+/** Counts reported by a settled flush: events accepted or refused since the previous flush. */
+export interface FlushResult {
+  /** Events the sink stored. */
+  readonly written: number
+  /** Events handed to the dead letter (invalid, rejected, exhausted or shut down). */
+  readonly deadLettered: number
+  /** Events refused by `record()` because the store was full or closing. */
+  readonly dropped: number
+  /** Events that failed and could not be dead-lettered. */
+  readonly lost: number
+}
+
+/** A snapshot of a store's counters since it was created. */
+export interface StoreStats {
+  /** Events taken into the store (valid, validated and serialized). */
+  readonly accepted: number
+  /** Events `record()` refused because the store was full or closing. */
+  readonly dropped: number
+  /** Events that failed validation, whether thrown by `record()` or dead-lettered from the stream. */
+  readonly invalid: number
+  /** Events the sink stored. */
+  readonly written: number
+  /** Events handed to the dead letter. */
+  readonly deadLettered: number
+  /** Events that failed and could not be dead-lettered. */
+  readonly lost: number
+  /** Send attempts that were retried. */
+  readonly retries: number
+  /** Batches settled by the sink (written or dead-lettered). */
+  readonly batches: number
+  /** Events inside the store that are not settled yet, in any stage. */
+  readonly pending: number
+  /** Batches the sink is sending right now. */
+  readonly inFlight: number
+}

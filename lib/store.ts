@@ -1,0 +1,410 @@
+/**
+ * The store: the entry of the pipeline. Events are validated and serialized
+ * here, then flow into the batcher and on to the sink.
+ */
+import { inspect } from 'node:util'
+import type { Logger } from 'pino'
+import { Writable, pipeline } from 'readable-stream'
+import { BatchSink, type BatchEventInfo, type DeadLetterEventInfo, type RetryEventInfo } from './batch-sink.js'
+import { BatchTransform } from './batch-transform.js'
+import { errorInfo, handOff } from './dead-letter/hand-off.js'
+import {
+  AbortError, AuditLossError, AuditValidationError, CloseTimeoutError, InvalidOptionError, StoreClosedError, TimeoutError
+} from './errors.js'
+import { EncodedEvent, encodeAuditEvent, type AuditEvent } from './event.js'
+import { FlushMarker } from './flush-marker.js'
+import { defaultLogger } from './logger.js'
+import {
+  resolveStoreOptions, timeoutOption, type AuditStoreOptions, type CloseOptions, type FlushOptions, type ResolvedStoreOptions
+} from './options.js'
+import type { FlushResult, StoreStats } from './stats.js'
+
+/** Payload of the `'drop'` event: an event was refused or could not be taken in. */
+export interface DropEventInfo {
+  /** `full`: bufferSize reached; `closed`: the store is closing; `invalid`: an invalid event arrived through the stream. */
+  readonly reason: 'full' | 'closed' | 'invalid'
+  /** Events concerned. */
+  readonly count: number
+  /** The validation error, for reason `invalid`. */
+  readonly error?: AuditValidationError
+}
+
+type WriteCallback = (error?: Error | null) => void
+
+/**
+ * An object-mode Writable of {@link AuditEvent}s that batches them and
+ * delivers them through its sink, with a flush that drains every stage.
+ *
+ * - `record(event)` is the non-blocking call for request paths.
+ * - `write`/`pipe`/`pipeline` follow normal backpressure and drop nothing.
+ * - `flush()` resolves once every event accepted before it is stored, or
+ *   rejects with a {@link FlushError} that says what was not.
+ * - `close()` ends the store and resolves with the final stats.
+ *
+ * Delivery problems never become an `'error'` event. Events: `'batch'`,
+ * `'retry'`, `'dead-letter'` (see {@link BatchSink}) and `'drop'`
+ * ({@link DropEventInfo}).
+ *
+ * @example
+ * ```ts
+ * const store = createAuditStore({ sink: new MemorySink() })
+ * store.record(newAuditEvent({ event_type: 'user.login', event_category: 'auth',
+ *   event_action: 'login', event_outcome: 'success', correlation_id: 'req-1' }))
+ * await store.flush()
+ * await store.close()
+ * ```
+ */
+export class AuditStore extends Writable {
+  readonly #options: ResolvedStoreOptions
+  readonly #sink: BatchSink
+  readonly #batcher: BatchTransform
+  readonly #log: Logger
+  // Settles when the batcher and the sink have finished or failed.
+  readonly #pipelineDone: Promise<void>
+  // Invariant: events taken in (by record or write) minus those settled is what is pending.
+  #entered = 0
+  #accepted = 0
+  #dropped = 0
+  #invalid = 0
+  // Invalid stream events settled at the entry, and events lost when the store was destroyed.
+  #entryDeadLettered = 0
+  #entryLost = 0
+  // Invariant: entry-stage counts since the last marker passed the entry.
+  #entryEpoch = { deadLettered: 0, lost: 0 }
+  // Invariant: drops since the last flush() call; a drop belongs to the next flush.
+  #dropsSinceFlush = 0
+  // Markers written and not yet settled; failed if the pipeline is torn down.
+  readonly #markers = new Set<FlushMarker>()
+  // Created once, at end: settles when the sink has finished.
+  #endMarker: FlushMarker | undefined
+  #closing: Promise<StoreStats> | undefined
+
+  /**
+   * @param options - see {@link AuditStoreOptions}
+   * @throws {@link InvalidOptionError} for a bad option or a sink already in use
+   */
+  constructor (options: AuditStoreOptions) {
+    const resolved = resolveStoreOptions(options)
+    super({ objectMode: true, highWaterMark: resolved.bufferSize })
+    if (!(resolved.sink instanceof BatchSink)) throw new InvalidOptionError('sink', 'a BatchSink', resolved.sink)
+    this.#options = resolved
+    this.#sink = resolved.sink
+    const logger = resolved.logger ?? defaultLogger()
+    this.#log = logger.child({ component: 'audit-store' })
+    this.#sink.attach({ deadLetter: resolved.deadLetter, logger })
+    this.#batcher = new BatchTransform(resolved)
+    for (const name of ['batch', 'retry', 'dead-letter'] as const) {
+      this.#sink.on(name, (info: BatchEventInfo | RetryEventInfo | DeadLetterEventInfo) => this.emit(name, info))
+    }
+    this.#pipelineDone = new Promise((resolve) => {
+      pipeline(this.#batcher, this.#sink, (err) => {
+        if (err != null && !this.destroyed) this.destroy(err)
+        resolve()
+      })
+    })
+  }
+
+  /**
+   * Takes an event without ever waiting: validates and serializes it now, so
+   * what is stored is this moment's snapshot.
+   *
+   * @param event - the event
+   * @returns `true` when accepted; `false` when refused because `bufferSize`
+   *   events are pending or the store is closing (counted and emitted as `'drop'`)
+   * @throws {@link AuditValidationError} for an invalid event, one that cannot be serialized, or one over `maxEventBytes`
+   * @example
+   * ```ts
+   * if (!store.record(event)) metrics.auditBackpressure.inc()
+   * ```
+   */
+  record (event: AuditEvent): boolean {
+    let encoded: EncodedEvent
+    try {
+      encoded = encodeAuditEvent(event, this.#options.maxEventBytes)
+    } catch (err) {
+      this.#invalid++
+      throw err
+    }
+    if (this.#closing !== undefined || this.writableEnded || this.destroyed) return this.#drop('closed')
+    if (this.#pending() >= this.#options.bufferSize) return this.#drop('full')
+    this.#entered++
+    this.#accepted++
+    super.write(encoded)
+    return true
+  }
+
+  /**
+   * Writes an event with normal stream backpressure: returns `false` past
+   * `bufferSize` and drops nothing. An invalid event is dead-lettered (reason
+   * `invalid`) and emitted as `'drop'`; the stream keeps running. After the
+   * store has ended, the write is refused with a {@link StoreClosedError}
+   * passed to the callback, counted as dropped, and never emitted as `'error'`.
+   *
+   * @param chunk - an {@link AuditEvent}
+   * @param encoding - ignored (object mode), or the callback
+   * @param callback - called once the event is taken in
+   * @returns whether the producer may keep writing
+   */
+  override write (chunk: unknown, encoding?: string | WriteCallback, callback?: WriteCallback): boolean {
+    const cb = typeof encoding === 'function' ? encoding : callback
+    if (this.writableEnded || this.destroyed) {
+      this.#drop('closed')
+      if (cb !== undefined) process.nextTick(cb, new StoreClosedError())
+      return false
+    }
+    this.#entered++
+    return cb === undefined ? super.write(chunk) : super.write(chunk, cb)
+  }
+
+  /**
+   * Resolves once every event accepted before this call is settled. The
+   * events pending at the entry, in the batcher and in the sink all go ahead
+   * of this flush's marker; events written during the flush go behind it.
+   *
+   * @param options - `signal` and `timeoutMs` bound the wait, not the delivery
+   * @returns the counts of the events accepted or refused since the previous flush
+   * @throws {@link FlushError} when any of those events is not in the sink (dead-lettered, dropped or lost)
+   * @throws {@link TimeoutError} after `timeoutMs`; the events stay in flight
+   * @throws {@link AbortError} when `signal` aborts; the events stay in flight
+   * @example
+   * ```ts
+   * const { written } = await store.flush({ timeoutMs: 5000 })
+   * ```
+   */
+  flush (options: FlushOptions = {}): Promise<FlushResult> {
+    const timeoutMs = timeoutOption('timeoutMs', options.timeoutMs)
+    const signal = options.signal
+    if (signal?.aborted === true) return Promise.reject(new AbortError('flush aborted', { cause: signal.reason }))
+    let marker: FlushMarker
+    if (this.writableEnded || this.destroyed) {
+      marker = this.#endMarkerFor()
+    } else {
+      marker = new FlushMarker()
+      marker.add({ dropped: this.#dropsSinceFlush })
+      this.#dropsSinceFlush = 0
+      this.#markers.add(marker)
+      void marker.promise.then(() => this.#markers.delete(marker), () => this.#markers.delete(marker))
+      // Corked so the marker and everything pending reach _writev together.
+      this.cork()
+      super.write(marker)
+      process.nextTick(() => this.uncork())
+    }
+    return this.#bounded(marker.promise, 'flush', timeoutMs, signal)
+  }
+
+  /**
+   * Ends the store and waits until the sink has finished. Idempotent: every
+   * caller gets the same promise. On timeout, sends in flight are aborted and
+   * every unsent event goes to the dead letter with reason `shutdown`.
+   *
+   * @param options - `timeoutMs` overrides the store's `closeTimeoutMs`
+   * @returns the final stats
+   * @throws {@link CloseTimeoutError} when the timeout expired (stats attached)
+   * @throws {@link AuditLossError} when any event was dropped or lost over the store's life
+   * @example
+   * ```ts
+   * process.once('SIGTERM', () => { store.close().finally(() => process.exit()) })
+   * ```
+   */
+  close (options: CloseOptions = {}): Promise<StoreStats> {
+    if (this.#closing !== undefined) return this.#closing
+    const timeoutMs = timeoutOption('timeoutMs', options.timeoutMs) ?? this.#options.closeTimeoutMs
+    this.#closing = new Promise<StoreStats>((resolve, reject) => {
+      let timedOut = false
+      const timer = setTimeout(() => {
+        timedOut = true
+        this.#log.error({ timeoutMs, pending: this.#pending() }, 'close timed out: aborting delivery')
+        this.#sink.abortDelivery()
+      }, timeoutMs)
+      timer.unref()
+      const settle = (): void => {
+        clearTimeout(timer)
+        const stats = this.stats()
+        if (timedOut) reject(new CloseTimeoutError(timeoutMs, stats))
+        else if (stats.dropped > 0 || stats.lost > 0) reject(new AuditLossError(stats))
+        else resolve(stats)
+      }
+      if (this.writableFinished || this.destroyed) settle()
+      else {
+        this.once('finish', settle)
+        this.once('close', settle)
+        if (!this.writableEnded) this.end()
+      }
+    })
+    // An unawaited close must not crash the host; losses are logged as they happen.
+    this.#closing.catch(() => {})
+    return this.#closing
+  }
+
+  /**
+   * A fresh snapshot of the counters.
+   * @returns the store's {@link StoreStats}
+   */
+  stats (): StoreStats {
+    const sink = this.#sink.counters()
+    return {
+      accepted: this.#accepted,
+      dropped: this.#dropped,
+      invalid: this.#invalid,
+      written: sink.written,
+      deadLettered: this.#entryDeadLettered + sink.deadLettered,
+      lost: this.#entryLost + sink.lost,
+      retries: sink.retries,
+      batches: sink.batches,
+      pending: this.#pending(),
+      inFlight: this.#sink.inFlight
+    }
+  }
+
+  override _write (chunk: unknown, _encoding: BufferEncoding, callback: WriteCallback): void {
+    this.#forward([chunk], 0, callback)
+  }
+
+  override _writev (chunks: Array<{ chunk: unknown }>, callback: WriteCallback): void {
+    this.#forward(chunks.map((c) => c.chunk), 0, callback)
+  }
+
+  override _final (callback: WriteCallback): void {
+    const marker = this.#endMarkerFor()
+    // Every write has passed #forward by now, so the entry's epoch is complete.
+    marker.add(this.#entryEpoch)
+    this.#entryEpoch = { deadLettered: 0, lost: 0 }
+    this.#batcher.end(marker)
+    void this.#pipelineDone.then(() => {
+      // The sink settled the marker on its way through; this covers a torn-down pipeline.
+      marker.fail(new StoreClosedError('the store was destroyed before the flush settled'))
+      callback()
+    })
+  }
+
+  override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
+    const pending = this.#pending()
+    if (pending > 0) {
+      this.#entryLost += pending
+      this.#log.error({ count: pending, err }, 'events lost: store destroyed')
+    }
+    const failure = new StoreClosedError(`the store was destroyed before the flush settled (${pending} events pending)`)
+    for (const marker of this.#markers) marker.fail(failure)
+    this.#endMarker?.fail(failure)
+    this.#batcher.destroy()
+    this.#sink.destroy()
+    callback(err)
+  }
+
+  #pending (): number {
+    const sink = this.#sink.counters()
+    return this.#entered - this.#entryDeadLettered - this.#entryLost - sink.written - sink.deadLettered - sink.lost
+  }
+
+  #drop (reason: 'full' | 'closed'): false {
+    this.#dropped++
+    this.#dropsSinceFlush++
+    this.emit('drop', { reason, count: 1 } satisfies DropEventInfo)
+    return false
+  }
+
+  #endMarkerFor (): FlushMarker {
+    if (this.#endMarker === undefined) {
+      this.#endMarker = new FlushMarker()
+      this.#endMarker.add({ dropped: this.#dropsSinceFlush })
+      this.#dropsSinceFlush = 0
+    }
+    return this.#endMarker
+  }
+
+  // Moves chunks into the batcher, validating stream events on the way. Stays
+  // synchronous until the batcher pushes back or an invalid event needs the dead letter.
+  #forward (chunks: unknown[], start: number, callback: WriteCallback): void {
+    for (let i = start; i < chunks.length; i++) {
+      let chunk = chunks[i]
+      if (chunk instanceof FlushMarker) {
+        chunk.add(this.#entryEpoch)
+        this.#entryEpoch = { deadLettered: 0, lost: 0 }
+      } else if (!(chunk instanceof EncodedEvent)) {
+        try {
+          chunk = encodeAuditEvent(chunk, this.#options.maxEventBytes)
+          this.#accepted++
+        } catch (err) {
+          void this.#rejectInvalid(chunk, err as AuditValidationError).then(() => this.#forward(chunks, i + 1, callback))
+          return
+        }
+      }
+      if (!this.#batcher.write(chunk)) {
+        this.#batcher.once('drain', () => this.#forward(chunks, i + 1, callback))
+        return
+      }
+    }
+    callback()
+  }
+
+  async #rejectInvalid (value: unknown, error: AuditValidationError): Promise<void> {
+    this.#invalid++
+    this.emit('drop', { reason: 'invalid', count: 1, error } satisfies DropEventInfo)
+    const info = errorInfo(error)
+    const outcome = await handOff(this.#options.deadLetter, {
+      reason: 'invalid',
+      events: [describeInvalid(value)],
+      ...(info === undefined ? {} : { error: info }),
+      attempts: 0,
+      at: new Date().toISOString()
+    }, this.#log)
+    if (outcome === 'dead-lettered') {
+      this.#entryDeadLettered++
+      this.#entryEpoch.deadLettered++
+    } else {
+      this.#entryLost++
+      this.#entryEpoch.lost++
+    }
+    this.emit('dead-letter', { reason: 'invalid', batchId: undefined, count: 1, attempts: 0, stored: outcome === 'dead-lettered', error } satisfies DeadLetterEventInfo)
+  }
+
+  #bounded (promise: Promise<FlushResult>, what: string, timeoutMs: number | undefined, signal: AbortSignal | undefined): Promise<FlushResult> {
+    if (timeoutMs === undefined && signal === undefined) return promise
+    return new Promise<FlushResult>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined
+      const onAbort = (): void => {
+        cleanup()
+        reject(new AbortError(`${what} aborted`, { cause: signal?.reason }))
+      }
+      const cleanup = (): void => {
+        if (timer !== undefined) clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+      }
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          cleanup()
+          reject(new TimeoutError(`${what} did not settle within ${timeoutMs} ms; its events are still in flight`))
+        }, timeoutMs)
+        timer.unref()
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      promise.then((value) => { cleanup(); resolve(value) }, (err: unknown) => { cleanup(); reject(err as Error) })
+    })
+  }
+}
+
+// What a dead-letter entry keeps of an invalid event: its JSON when it has one.
+function describeInvalid (value: unknown): string {
+  try {
+    const json = JSON.stringify(value)
+    if (typeof json === 'string') return json
+  } catch {
+    // falls through to a printable description
+  }
+  return inspect(value, { depth: 4, breakLength: Infinity })
+}
+
+/**
+ * Creates a store. The same as `new AuditStore(options)`.
+ *
+ * @param options - see {@link AuditStoreOptions}; only `sink` is required
+ * @returns a new store
+ * @throws {@link InvalidOptionError} for a bad option
+ * @example
+ * ```ts
+ * const store = createAuditStore({ sink: new MemorySink(), batchSize: 500, flushIntervalMs: 200 })
+ * ```
+ */
+export function createAuditStore (options: AuditStoreOptions): AuditStore {
+  return new AuditStore(options)
+}

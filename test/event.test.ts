@@ -1,0 +1,100 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { AuditValidationError, newAuditEvent, validateAuditEvent } from '../lib/index.js'
+import { encodeAuditEvent } from '../lib/event.js'
+import { makeEvent } from './helpers/fixtures.js'
+
+test('newAuditEvent fills version, timestamp and event_data when absent', () => {
+  const before = Date.now()
+  const event = newAuditEvent({ event_type: 't', event_category: 'c', event_action: 'a', event_outcome: 'success', correlation_id: 'x' })
+  assert.equal(event.version, '1.0')
+  assert.deepEqual(event.event_data, {})
+  assert.ok(Date.parse(event.event_timestamp) >= before - 1)
+  assert.deepEqual(validateAuditEvent(event), [])
+})
+
+test('newAuditEvent keeps fields the caller gave', () => {
+  const event = newAuditEvent({ version: '2', event_timestamp: '2026-01-02T03:04:05Z', event_data: { a: 1 }, event_type: 't', event_category: 'c', event_action: 'a', event_outcome: 'failure', correlation_id: 'x' })
+  assert.equal(event.version, '2')
+  assert.equal(event.event_timestamp, '2026-01-02T03:04:05Z')
+  assert.deepEqual(event.event_data, { a: 1 })
+})
+
+test('newAuditEvent treats explicit undefined defaults as absent', () => {
+  const fields = { version: undefined, event_type: 't', event_category: 'c', event_action: 'a', event_outcome: 'success', correlation_id: 'x' }
+  const event = newAuditEvent(fields as unknown as Parameters<typeof newAuditEvent>[0])
+  assert.equal(event.version, '1.0')
+  assert.deepEqual(validateAuditEvent(event), [])
+})
+
+test('validateAuditEvent returns an empty list for a complete valid event', () => {
+  const event = {
+    ...makeEvent(1),
+    actor_type: 'user', actor_id: 'u1', actor_ip: '2001:db8::1', resource_type: 'order', resource_id: 'o1',
+    parent_event_id: '123e4567-e89b-42d3-a456-426614174000', namespace: 'ns', cluster_id: 'c1', severity: 'info',
+    duration_ms: 12, error_code: 'E1', error_message: 'boom', retention_days: 30, is_sensitive: false
+  }
+  assert.deepEqual(validateAuditEvent(event), [])
+  assert.deepEqual(validateAuditEvent({ ...makeEvent(1), parent_event_id: null }), [])
+})
+
+const invalid: Array<[string, Record<string, unknown>, string]> = [
+  ['a missing event_type', { event_type: undefined }, 'event_type'],
+  ['an empty correlation_id', { correlation_id: '' }, 'correlation_id'],
+  ['an event_type over 100 characters', { event_type: 'x'.repeat(101) }, 'event_type'],
+  ['a version over 20 characters', { version: 'v'.repeat(21) }, 'version'],
+  ['an unknown outcome', { event_outcome: 'maybe' }, 'event_outcome'],
+  ['a timestamp that is not ISO 8601', { event_timestamp: 'yesterday' }, 'event_timestamp'],
+  ['an impossible date', { event_timestamp: '2026-13-45T00:00:00Z' }, 'event_timestamp'],
+  ['event_data that is an array', { event_data: [1, 2] }, 'event_data'],
+  ['event_data that is null', { event_data: null }, 'event_data'],
+  ['an actor_ip over 45 characters', { actor_ip: '1'.repeat(46) }, 'actor_ip'],
+  ['a parent_event_id that is not a uuid', { parent_event_id: 'abc' }, 'parent_event_id'],
+  ['a fractional duration_ms', { duration_ms: 1.5 }, 'duration_ms'],
+  ['a string is_sensitive', { is_sensitive: 'yes' }, 'is_sensitive'],
+  ['an unknown field', { evnt_type: 'typo' }, 'evnt_type']
+]
+
+for (const [what, patch, path] of invalid) {
+  test(`validateAuditEvent reports ${what} at its path`, () => {
+    const event: Record<string, unknown> = { ...makeEvent(1), ...patch }
+    for (const [k, v] of Object.entries(patch)) if (v === undefined) delete event[k]
+    const issues = validateAuditEvent(event)
+    assert.ok(issues.some((i) => i.path === path), `expected an issue at ${path}, got ${JSON.stringify(issues)}`)
+  })
+}
+
+test('validateAuditEvent reports one issue per field', () => {
+  const issues = validateAuditEvent({ ...makeEvent(1), event_outcome: 'maybe' })
+  assert.equal(issues.filter((i) => i.path === 'event_outcome').length, 1)
+})
+
+test('validateAuditEvent rejects non-objects', () => {
+  for (const value of [null, 42, 'event', [makeEvent(1)]]) assert.ok(validateAuditEvent(value).length > 0)
+})
+
+test('encoding rejects an event that cannot be serialized', () => {
+  const circular: Record<string, unknown> = {}
+  circular.self = circular
+  for (const data of [circular, { n: 10n }]) {
+    assert.throws(() => encodeAuditEvent({ ...makeEvent(1), event_data: data }, 1024), (err: unknown) => {
+      assert.ok(err instanceof AuditValidationError)
+      assert.match(err.issues[0]!.message, /not serializable/)
+      return true
+    })
+  }
+})
+
+test('encoding rejects an event over maxEventBytes, counting UTF-8 bytes', () => {
+  const event = { ...makeEvent(1), event_data: { s: 'é'.repeat(100) } }
+  const exact = Buffer.byteLength(JSON.stringify(event))
+  assert.equal(encodeAuditEvent(event, exact).bytes, exact)
+  assert.throws(() => encodeAuditEvent(event, exact - 1), /over maxEventBytes/)
+})
+
+test('encoding snapshots the event: later mutation changes nothing', () => {
+  const event = makeEvent(1)
+  const encoded = encodeAuditEvent(event, 1 << 20)
+  event.event_data.seq = 99
+  assert.equal((JSON.parse(encoded.json) as { event_data: { seq: number } }).event_data.seq, 1)
+})
