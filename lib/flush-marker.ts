@@ -2,7 +2,7 @@
  * The flush marker: a chunk that travels behind every event written before
  * it and collects what happened to them on the way.
  */
-import { FlushError } from './errors.js'
+import { FlushError, StoreClosedError } from './errors.js'
 import type { FlushResult } from './stats.js'
 
 type Counts = { written: number, deadLettered: number, dropped: number, lost: number }
@@ -13,17 +13,27 @@ type Counts = { written: number, deadLettered: number, dropped: number, lost: nu
  * is settled. Its promise never goes unhandled: the store races it against
  * timeouts, and a marker may settle after its caller stopped waiting.
  *
+ * A flush covers every event accepted before it that no already-settled
+ * flush covered. So when a flush is called while an earlier one is still
+ * pending, it takes over that one's counts: a caller whose events went ahead
+ * of someone else's marker still learns of their loss.
+ *
  * @internal
  */
 export class FlushMarker {
-  // Invariant: counts only cover events that entered the pipeline after the previous marker.
+  // Invariant: counts cover events that entered the pipeline after the previous marker.
   readonly #counts: Counts = { written: 0, deadLettered: 0, dropped: 0, lost: 0 }
   readonly promise: Promise<FlushResult>
   #resolve!: (result: FlushResult) => void
   #reject!: (err: Error) => void
   #settled = false
+  // The marker before this one, when it was still pending as this one was created. Settles first.
+  #previous: FlushMarker | undefined
+  #result: FlushResult | undefined
 
-  constructor () {
+  /** @param previous - the latest marker before this one; ignored when already settled */
+  constructor (previous?: FlushMarker) {
+    this.#previous = previous?.settled === false ? previous : undefined
     this.promise = new Promise<FlushResult>((resolve, reject) => {
       this.#resolve = resolve
       this.#reject = reject
@@ -47,8 +57,19 @@ export class FlushMarker {
   /** Resolves with the counts, or rejects with a {@link FlushError} when any event is not in the sink. */
   settle (): void {
     if (this.#settled) return
+    const previous = this.#previous
+    this.#previous = undefined
+    if (previous !== undefined) {
+      if (previous.#result === undefined) {
+        // The previous marker was torn down, not settled: so is this one.
+        this.fail(new StoreClosedError('the store was destroyed before an earlier flush settled'))
+        return
+      }
+      this.add(previous.#result)
+    }
     this.#settled = true
     const result: FlushResult = { ...this.#counts }
+    this.#result = result
     if (result.deadLettered + result.dropped + result.lost > 0) this.#reject(new FlushError(result))
     else this.#resolve(result)
   }
@@ -57,6 +78,7 @@ export class FlushMarker {
   fail (err: Error): void {
     if (this.#settled) return
     this.#settled = true
+    this.#previous = undefined
     this.#reject(err)
   }
 }

@@ -8,8 +8,9 @@ import { Writable, pipeline } from 'readable-stream'
 import { BatchSink, type BatchEventInfo, type DeadLetterEventInfo, type RetryEventInfo } from './batch-sink.js'
 import { BatchTransform } from './batch-transform.js'
 import { errorInfo, handOff } from './dead-letter/hand-off.js'
+import type { AuditValidationError} from './errors.js';
 import {
-  AbortError, AuditLossError, AuditValidationError, CloseTimeoutError, InvalidOptionError, StoreClosedError, TimeoutError
+  AbortError, AuditLossError, CloseTimeoutError, InvalidOptionError, StoreClosedError, TimeoutError
 } from './errors.js'
 import { EncodedEvent, encodeAuditEvent, type AuditEvent } from './event.js'
 import { FlushMarker } from './flush-marker.js'
@@ -73,11 +74,21 @@ export class AuditStore extends Writable {
   #entryEpoch = { deadLettered: 0, lost: 0 }
   // Invariant: drops since the last flush() call; a drop belongs to the next flush.
   #dropsSinceFlush = 0
+  // Set when write() returned false because bufferSize events are pending
+  // downstream; 'drain' is then owed once a settlement brings them below it.
+  #owesDrain = false
   // Markers written and not yet settled; failed if the pipeline is torn down.
   readonly #markers = new Set<FlushMarker>()
   // Created once, at end: settles when the sink has finished.
   #endMarker: FlushMarker | undefined
+  // The latest marker written; a new one takes over its counts while it is pending.
+  #lastMarker: FlushMarker | undefined
   #closing: Promise<StoreStats> | undefined
+  // Timers are unref'd, so a retry sleep alone would let the process exit in
+  // the middle of an awaited flush. While a flush or close is awaited, one
+  // ref'd handle keeps the process up; an idle or closed store holds nothing.
+  #waiters = 0
+  #keepAlive: NodeJS.Timeout | undefined
 
   /**
    * @param options - see {@link AuditStoreOptions}
@@ -94,7 +105,10 @@ export class AuditStore extends Writable {
     this.#sink.attach({ deadLetter: resolved.deadLetter, logger })
     this.#batcher = new BatchTransform(resolved)
     for (const name of ['batch', 'retry', 'dead-letter'] as const) {
-      this.#sink.on(name, (info: BatchEventInfo | RetryEventInfo | DeadLetterEventInfo) => this.emit(name, info))
+      this.#sink.on(name, (info: BatchEventInfo | RetryEventInfo | DeadLetterEventInfo) => {
+        this.emit(name, info)
+        if (name !== 'retry') this.#maybeDrain()
+      })
     }
     this.#pipelineDone = new Promise((resolve) => {
       pipeline(this.#batcher, this.#sink, (err) => {
@@ -153,7 +167,29 @@ export class AuditStore extends Writable {
       return false
     }
     this.#entered++
-    return cb === undefined ? super.write(chunk) : super.write(chunk, cb)
+    const below = cb === undefined ? super.write(chunk) : super.write(chunk, cb)
+    if (below && this.#pending() < this.#options.bufferSize) return true
+    // The entry forwards at once, so its own buffer rarely fills: the bound is on every stage.
+    // A producer now waits for 'drain'; keep the process up until it comes.
+    if (!this.#owesDrain) this.#hold()
+    this.#owesDrain = true
+    return false
+  }
+
+  /**
+   * Ends the store: what was written is still delivered, and the process
+   * stays up until it is (like a file stream's last writes). Prefer
+   * {@link AuditStore.close}, which also reports the outcome.
+   *
+   * @param args - as for any Writable: an optional last chunk, encoding and callback
+   * @returns the store
+   */
+  override end (...args: unknown[]): this {
+    if (!this.writableEnded && !this.destroyed) {
+      this.#hold()
+      void this.#pipelineDone.then(() => this.#release())
+    }
+    return (super.end as (...a: unknown[]) => this)(...args)
   }
 
   /**
@@ -179,17 +215,24 @@ export class AuditStore extends Writable {
     if (this.writableEnded || this.destroyed) {
       marker = this.#endMarkerFor()
     } else {
-      marker = new FlushMarker()
+      marker = new FlushMarker(this.#lastMarker)
+      this.#lastMarker = marker
       marker.add({ dropped: this.#dropsSinceFlush })
       this.#dropsSinceFlush = 0
       this.#markers.add(marker)
-      void marker.promise.then(() => this.#markers.delete(marker), () => this.#markers.delete(marker))
       // Corked so the marker and everything pending reach _writev together.
       this.cork()
       super.write(marker)
       process.nextTick(() => this.uncork())
     }
-    return this.#bounded(marker.promise, 'flush', timeoutMs, signal)
+    this.#hold()
+    const done = (): void => {
+      this.#markers.delete(marker)
+      this.#release()
+    }
+    void marker.promise.then(done, done)
+    const settled = marker === this.#endMarker ? this.#pipelineDone.then(() => marker.promise) : marker.promise
+    return this.#bounded(settled, 'flush', timeoutMs, signal)
   }
 
   /**
@@ -209,8 +252,10 @@ export class AuditStore extends Writable {
   close (options: CloseOptions = {}): Promise<StoreStats> {
     if (this.#closing !== undefined) return this.#closing
     const timeoutMs = timeoutOption('timeoutMs', options.timeoutMs) ?? this.#options.closeTimeoutMs
+    this.#hold()
     this.#closing = new Promise<StoreStats>((resolve, reject) => {
       let timedOut = false
+      let settled = false
       const timer = setTimeout(() => {
         timedOut = true
         this.#log.error({ timeoutMs, pending: this.#pending() }, 'close timed out: aborting delivery')
@@ -218,7 +263,10 @@ export class AuditStore extends Writable {
       }, timeoutMs)
       timer.unref()
       const settle = (): void => {
+        if (settled) return
+        settled = true
         clearTimeout(timer)
+        this.#release()
         const stats = this.stats()
         if (timedOut) reject(new CloseTimeoutError(timeoutMs, stats))
         else if (stats.dropped > 0 || stats.lost > 0) reject(new AuditLossError(stats))
@@ -286,9 +334,29 @@ export class AuditStore extends Writable {
     const failure = new StoreClosedError(`the store was destroyed before the flush settled (${pending} events pending)`)
     for (const marker of this.#markers) marker.fail(failure)
     this.#endMarker?.fail(failure)
+    this.#maybeDrain()
     this.#batcher.destroy()
     this.#sink.destroy()
     callback(err)
+  }
+
+  #maybeDrain (): void {
+    if (this.#owesDrain && (this.destroyed || this.#pending() < this.#options.bufferSize)) {
+      this.#owesDrain = false
+      this.#release()
+      if (!this.destroyed) this.emit('drain')
+    }
+  }
+
+  #hold (): void {
+    if (this.#waiters++ === 0) this.#keepAlive = setInterval(() => {}, 1 << 30)
+  }
+
+  #release (): void {
+    if (this.#waiters > 0 && --this.#waiters === 0) {
+      clearInterval(this.#keepAlive)
+      this.#keepAlive = undefined
+    }
   }
 
   #pending (): number {
@@ -305,7 +373,8 @@ export class AuditStore extends Writable {
 
   #endMarkerFor (): FlushMarker {
     if (this.#endMarker === undefined) {
-      this.#endMarker = new FlushMarker()
+      this.#endMarker = new FlushMarker(this.#lastMarker)
+      this.#lastMarker = this.#endMarker
       this.#endMarker.add({ dropped: this.#dropsSinceFlush })
       this.#dropsSinceFlush = 0
     }
@@ -356,6 +425,7 @@ export class AuditStore extends Writable {
       this.#entryEpoch.lost++
     }
     this.emit('dead-letter', { reason: 'invalid', batchId: undefined, count: 1, attempts: 0, stored: outcome === 'dead-lettered', error } satisfies DeadLetterEventInfo)
+    this.#maybeDrain()
   }
 
   #bounded (promise: Promise<FlushResult>, what: string, timeoutMs: number | undefined, signal: AbortSignal | undefined): Promise<FlushResult> {
