@@ -190,6 +190,7 @@ export abstract class BatchSink extends Writable {
     return this.#inFlight.size
   }
 
+  /** @internal */
   override _write (chunk: Batch | FlushMarker, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (chunk instanceof FlushMarker) {
       this.#whenIdle(() => {
@@ -215,10 +216,12 @@ export abstract class BatchSink extends Writable {
     else this.#waiting = { callback, idle: false }
   }
 
+  /** @internal */
   override _final (callback: (error?: Error | null) => void): void {
     this.#whenIdle(() => callback())
   }
 
+  /** @internal */
   override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
     this.#shutdown.abort(err ?? new Error('sink destroyed'))
     callback(err)

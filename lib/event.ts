@@ -23,27 +23,49 @@ if (!FormatRegistry.Has('uuid')) FormatRegistry.Set('uuid', (value) => UUID.test
  */
 export const AuditEventSchema = Type.Object(
   {
+    /** Version of the event schema the producer writes, 1-20 characters. */
     version: Type.String({ minLength: 1, maxLength: 20 }),
+    /** What happened, e.g. `user.login`; 1-100 characters. */
     event_type: Type.String({ minLength: 1, maxLength: 100 }),
+    /** When it happened: an RFC 3339 date-time string. */
     event_timestamp: Type.String({ format: 'date-time' }),
+    /** The area it belongs to, e.g. `auth`; 1-50 characters. */
     event_category: Type.String({ minLength: 1, maxLength: 50 }),
+    /** The verb, e.g. `login`; 1-50 characters. */
     event_action: Type.String({ minLength: 1, maxLength: 50 }),
+    /** `success`, `failure` or `pending`. */
     event_outcome: Type.Union([Type.Literal('success'), Type.Literal('failure'), Type.Literal('pending')]),
+    /** Ties the events of one request or job together; 1-255 characters. */
     correlation_id: Type.String({ minLength: 1, maxLength: 255 }),
+    /** Event-specific details: a JSON object. */
     event_data: Type.Record(Type.String(), Type.Unknown()),
+    /** Who acted: `user`, `service`, ... */
     actor_type: Type.Optional(Type.String()),
+    /** The actor's id. */
     actor_id: Type.Optional(Type.String()),
+    /** The actor's IP address, at most 45 characters. */
     actor_ip: Type.Optional(Type.String({ maxLength: 45 })),
+    /** The kind of thing acted on. */
     resource_type: Type.Optional(Type.String()),
+    /** The id of the thing acted on. */
     resource_id: Type.Optional(Type.String()),
+    /** The UUID of the event this one follows from, or null. */
     parent_event_id: Type.Optional(Type.Union([Type.String({ format: 'uuid' }), Type.Null()])),
+    /** The namespace the event comes from. */
     namespace: Type.Optional(Type.String()),
+    /** The cluster the event comes from. */
     cluster_id: Type.Optional(Type.String()),
+    /** The event's severity, e.g. `info`. */
     severity: Type.Optional(Type.String()),
+    /** How long the action took, in whole milliseconds. */
     duration_ms: Type.Optional(Type.Integer()),
+    /** The error code, for a failure. */
     error_code: Type.Optional(Type.String()),
+    /** The error message, for a failure. */
     error_message: Type.Optional(Type.String()),
+    /** How many days to keep the event, a whole number. */
     retention_days: Type.Optional(Type.Integer()),
+    /** Whether the event holds sensitive data. */
     is_sensitive: Type.Optional(Type.Boolean())
   },
   { additionalProperties: false }

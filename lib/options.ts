@@ -149,18 +149,31 @@ export interface ResolvedStoreOptions {
 
 /** Every default, frozen. */
 export const DEFAULTS = Object.freeze({
+  /** See {@link AuditStoreOptions.bufferSize}. */
   bufferSize: 10_000,
+  /** See {@link AuditStoreOptions.batchSize}. */
   batchSize: 1_000,
+  /** See {@link AuditStoreOptions.maxBatchBytes}. */
   maxBatchBytes: 4 * 1024 * 1024,
+  /** See {@link AuditStoreOptions.maxEventBytes}. */
   maxEventBytes: 1024 * 1024,
+  /** See {@link AuditStoreOptions.flushIntervalMs}. */
   flushIntervalMs: 1_000,
+  /** See {@link AuditStoreOptions.closeTimeoutMs}. */
   closeTimeoutMs: 30_000,
+  /** See {@link BatchSinkOptions.concurrency}. */
   concurrency: 1,
+  /** See {@link RetryOptions}. */
   retry: Object.freeze({
+    /** See {@link RetryOptions.maxAttempts}. */
     maxAttempts: 3,
+    /** See {@link RetryOptions.baseDelayMs}. */
     baseDelayMs: 1_000,
+    /** See {@link RetryOptions.maxDelayMs}. */
     maxDelayMs: 30_000,
+    /** See {@link RetryOptions.multiplier}. */
     multiplier: 2,
+    /** See {@link RetryOptions.jitter}. */
     jitter: 0.1
   })
 })

@@ -159,7 +159,7 @@ export class AuditStore extends Writable {
    * @param callback - called once the event is taken in
    * @returns whether the producer may keep writing
    */
-  override write (chunk: unknown, encoding?: string | WriteCallback, callback?: WriteCallback): boolean {
+  override write (chunk: unknown, encoding?: string | ((error?: Error | null) => void), callback?: (error?: Error | null) => void): boolean {
     const cb = typeof encoding === 'function' ? encoding : callback
     if (this.writableEnded || this.destroyed) {
       this.#drop('closed')
@@ -304,14 +304,17 @@ export class AuditStore extends Writable {
     }
   }
 
+  /** @internal */
   override _write (chunk: unknown, _encoding: BufferEncoding, callback: WriteCallback): void {
     this.#forward([chunk], 0, callback)
   }
 
+  /** @internal */
   override _writev (chunks: Array<{ chunk: unknown }>, callback: WriteCallback): void {
     this.#forward(chunks.map((c) => c.chunk), 0, callback)
   }
 
+  /** @internal */
   override _final (callback: WriteCallback): void {
     const marker = this.#endMarkerFor()
     // Every write has passed #forward by now, so the entry's epoch is complete.
@@ -325,6 +328,7 @@ export class AuditStore extends Writable {
     })
   }
 
+  /** @internal */
   override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
     const pending = this.#pending()
     if (pending > 0) {
