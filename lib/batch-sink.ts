@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { Writable } from 'readable-stream'
-import type { Batch } from './batch.js'
+import { splitBatch, type Batch } from './batch.js'
 import type { DeadLetter, DeadLetterReason } from './dead-letter/dead-letter.js'
 import { errorInfo, handOff } from './dead-letter/hand-off.js'
 import { InvalidOptionError, SinkError } from './errors.js'
@@ -84,14 +84,14 @@ export interface SinkAttachment {
   readonly logger: Logger
 }
 
-type Classified = { retryable: boolean, statusCode: number | undefined, retryAfterMs: number | undefined, error: Error }
+type Classified = { retryable: boolean, split: boolean, statusCode: number | undefined, retryAfterMs: number | undefined, error: Error }
 
 function classify (err: unknown): Classified {
   const error = err instanceof Error ? err : new Error(String(err))
   if (error instanceof SinkError) {
-    return { retryable: error.retryable, statusCode: error.statusCode, retryAfterMs: error.retryAfterMs, error }
+    return { retryable: error.retryable, split: error.split, statusCode: error.statusCode, retryAfterMs: error.retryAfterMs, error }
   }
-  return { retryable: true, statusCode: undefined, retryAfterMs: undefined, error }
+  return { retryable: true, split: false, statusCode: undefined, retryAfterMs: undefined, error }
 }
 
 /**
@@ -154,6 +154,12 @@ export abstract class BatchSink extends Writable {
    * @param ctx - the abort signal and the attempt number
    */
   protected abstract sendBatch (batch: Batch, ctx: SendContext): Promise<void>
+
+  /**
+   * Releases what the sink owns (connections, files) once it has finished
+   * or is destroyed. Called once; the default does nothing.
+   */
+  protected async release (): Promise<void> {}
 
   /** The logger the sink writes to, with `component: 'batch-sink'`. */
   protected get log (): Logger {
@@ -218,13 +224,25 @@ export abstract class BatchSink extends Writable {
 
   /** @internal */
   override _final (callback: (error?: Error | null) => void): void {
-    this.#whenIdle(() => callback())
+    this.#whenIdle(() => {
+      this.#releaseOnce().then(() => callback(), (err: unknown) => {
+        this.#log.warn({ err }, 'sink release failed')
+        callback()
+      })
+    })
   }
 
   /** @internal */
   override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
     this.#shutdown.abort(err ?? new Error('sink destroyed'))
+    this.#releaseOnce().catch((releaseErr: unknown) => this.#log.warn({ err: releaseErr }, 'sink release failed'))
     callback(err)
+  }
+
+  #released: Promise<void> | undefined
+  #releaseOnce (): Promise<void> {
+    this.#released ??= this.release()
+    return this.#released
   }
 
   #whenIdle (fn: () => void): void {
@@ -253,7 +271,16 @@ export abstract class BatchSink extends Writable {
       } catch (err) {
         const failure = classify(err)
         if (signal.aborted) break
-        if (!failure.retryable) return this.#deadLetterBatch(batch, 'rejected', attempt, failure.error)
+        if (failure.split && batch.events.length > 1) {
+          // Poison isolation: each half is delivered on its own, so only the
+          // events the server really refuses reach the dead letter.
+          const [first, second] = splitBatch(batch)
+          this.#log.warn({ batchId: batch.id, count: batch.events.length, statusCode: failure.statusCode }, 'batch split after rejection')
+          await this.#deliver(first)
+          await this.#deliver(second)
+          return
+        }
+        if (!failure.retryable || failure.split) return this.#deadLetterBatch(batch, 'rejected', attempt, failure.error)
         if (attempt >= this.#retry.maxAttempts) return this.#deadLetterBatch(batch, 'exhausted', attempt, failure.error)
         const delayMs = backoffDelay(this.#retry, attempt, failure.retryAfterMs)
         this.#counters.retries++

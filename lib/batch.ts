@@ -30,3 +30,18 @@ export function createBatch (events: readonly string[], bytes: number): Batch {
 export function batchBody (batch: Batch): string {
   return '[' + batch.events.join(',') + ']'
 }
+
+/**
+ * Splits a batch in two halves, each with an id derived from the parent's,
+ * so that resending a half reuses the same idempotency key.
+ * @internal
+ */
+export function splitBatch (batch: Batch): [Batch, Batch] {
+  const middle = Math.ceil(batch.events.length / 2)
+  const half = (events: readonly string[], suffix: string): Batch => ({
+    id: `${batch.id}.${suffix}`,
+    events,
+    bytes: 2 + events.reduce((sum, e) => sum + Buffer.byteLength(e), 0) + Math.max(0, events.length - 1)
+  })
+  return [half(batch.events.slice(0, middle), '0'), half(batch.events.slice(middle), '1')]
+}

@@ -174,10 +174,31 @@ export class AuditLossError extends AuditStoreError {
   }
 }
 
+/** An RFC 7807 problem document, as a DataStorage service returns with an error status. */
+export interface ProblemDocument {
+  /** A URI reference naming the problem type. */
+  readonly type?: string
+  /** A short summary of the problem type. */
+  readonly title?: string
+  /** The HTTP status. */
+  readonly status?: number
+  /** What went wrong with this request. */
+  readonly detail?: string
+  /** Per-field validation messages, keyed by item and field, e.g. `"[3].event_type"`. */
+  readonly field_errors?: Readonly<Record<string, string>>
+}
+
 /** How a sink classifies a failed send. */
 export interface SinkErrorOptions extends AuditStoreErrorOptions {
   /** Whether another attempt may succeed. */
   readonly retryable: boolean
+  /**
+   * Whether the batch should be split in halves and each half sent on its own
+   * (a 400/422 that names some events, a 413). A single event is then rejected.
+   */
+  readonly split?: boolean
+  /** The server's problem document, kept in the dead-letter entry. */
+  readonly problem?: ProblemDocument
   /** The HTTP status, when there was a response. */
   readonly statusCode?: number
   /** The server's requested wait before the next attempt, in milliseconds. */
@@ -200,6 +221,10 @@ export class SinkError extends AuditStoreError {
   readonly statusCode: number | undefined
   /** The server's requested wait before the next attempt, in milliseconds. */
   readonly retryAfterMs: number | undefined
+  /** Whether the batch should be split and its halves sent on their own. */
+  readonly split: boolean
+  /** The server's problem document, when it sent one. */
+  readonly problem: ProblemDocument | undefined
 
   /**
    * @param message - what failed
@@ -211,6 +236,8 @@ export class SinkError extends AuditStoreError {
     this.retryable = options.retryable
     this.statusCode = options.statusCode
     this.retryAfterMs = options.retryAfterMs
+    this.split = options.split ?? false
+    this.problem = options.problem
   }
 }
 

@@ -13,12 +13,13 @@ export type { Batch } from './batch.js'
 export { AuditEventSchema, newAuditEvent, validateAuditEvent } from './event.js'
 export type { AuditEvent, AuditEventInit, AuditEventDefaults } from './event.js'
 export { MemorySink } from './sinks/memory-sink.js'
+export { DataStorageSink } from './sinks/datastorage-sink.js'
 export type { MemorySinkOptions } from './sinks/memory-sink.js'
 export { FileDeadLetter, DEAD_LETTER_FILE_PREFIX } from './dead-letter/file-dead-letter.js'
 export type { FileDeadLetterOptions } from './dead-letter/file-dead-letter.js'
 export type { DeadLetter, DeadLetterEntry, DeadLetterErrorInfo, DeadLetterReason } from './dead-letter/dead-letter.js'
 export { DEFAULTS } from './options.js'
-export type { AuditStoreOptions, BatchSinkOptions, RetryOptions, FlushOptions, CloseOptions } from './options.js'
+export type { AuditStoreOptions, BatchSinkOptions, RetryOptions, FlushOptions, CloseOptions, DataStorageSinkOptions, TlsOptions } from './options.js'
 export type { FlushResult, StoreStats } from './stats.js'
 export {
   AuditStoreError,
@@ -33,4 +34,4 @@ export {
   SinkError,
   DeadLetterError
 } from './errors.js'
-export type { ValidationIssue, AuditStoreErrorOptions, SinkErrorOptions } from './errors.js'
+export type { ValidationIssue, AuditStoreErrorOptions, SinkErrorOptions, ProblemDocument } from './errors.js'

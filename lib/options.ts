@@ -2,6 +2,7 @@
  * Every option of audit-stream, its default and its validation, in one place.
  */
 import type { Logger } from 'pino'
+import type { Dispatcher } from 'undici'
 import type { BatchSink } from './batch-sink.js'
 import type { DeadLetter } from './dead-letter/dead-letter.js'
 import { InvalidOptionError } from './errors.js'
@@ -55,6 +56,69 @@ export interface BatchSinkOptions {
    * Range: integer 1 to 64.
    */
   readonly concurrency?: number
+}
+
+/** TLS settings for an HTTPS DataStorage service, with a client certificate for mTLS. */
+export interface TlsOptions {
+  /** CA certificate(s) to trust, PEM. @default the system's CAs */
+  readonly ca?: string | Buffer | ReadonlyArray<string | Buffer>
+  /** Client certificate chain for mTLS, PEM. @default none */
+  readonly cert?: string | Buffer
+  /** Client private key for mTLS, PEM. @default none */
+  readonly key?: string | Buffer
+  /** Whether to verify the server's certificate. @default true */
+  readonly rejectUnauthorized?: boolean
+}
+
+/** Options of {@link DataStorageSink}: the HTTP client of a DataStorage service. */
+export interface DataStorageSinkOptions extends BatchSinkOptions {
+  /** The service's base URL, e.g. `https://datastorage:8443`. Required. A path in it prefixes `path`. */
+  readonly url: string
+  /**
+   * The batch endpoint's path.
+   * @default '/api/v1/audit/events/batch'
+   */
+  readonly path?: string
+  /**
+   * Extra request headers. The sink's own headers (content type, idempotency key, authorization) win.
+   * @default none
+   */
+  readonly headers?: Readonly<Record<string, string>>
+  /**
+   * A bearer token, or a function returning one (or a Promise of one), called before each attempt.
+   * @default none
+   */
+  readonly token?: string | (() => string | Promise<string>)
+  /**
+   * A file holding the bearer token, read at start and again after a 401: rotated service-account tokens.
+   * Takes precedence over `token`.
+   * @default none
+   */
+  readonly tokenFile?: string
+  /** TLS settings for HTTPS and mTLS. @default none */
+  readonly tls?: TlsOptions
+  /**
+   * An undici Dispatcher to send through (an Agent, Pool or mock). The sink never closes it.
+   * @default a Pool the sink owns and closes when it finishes
+   */
+  readonly dispatcher?: Dispatcher
+  /**
+   * Connections of the sink's own Pool.
+   * @default 4
+   * Range: integer 1 to 256.
+   */
+  readonly connections?: number
+  /**
+   * Deadline of one attempt, from sending the request to reading the response, in milliseconds.
+   * @default 30000
+   * Range: integer >= 1.
+   */
+  readonly requestTimeoutMs?: number
+  /**
+   * Request body compression. `'gzip'` sends `Content-Encoding: gzip`.
+   * @default 'none'
+   */
+  readonly compression?: 'none' | 'gzip'
 }
 
 /** Options of {@link createAuditStore} and the {@link AuditStore} constructor. */
@@ -163,6 +227,14 @@ export const DEFAULTS = Object.freeze({
   closeTimeoutMs: 30_000,
   /** See {@link BatchSinkOptions.concurrency}. */
   concurrency: 1,
+  /** See {@link DataStorageSinkOptions.path}. */
+  path: '/api/v1/audit/events/batch',
+  /** See {@link DataStorageSinkOptions.connections}. */
+  connections: 4,
+  /** See {@link DataStorageSinkOptions.requestTimeoutMs}. */
+  requestTimeoutMs: 30_000,
+  /** See {@link DataStorageSinkOptions.compression}. */
+  compression: 'none' as 'none' | 'gzip',
   /** See {@link RetryOptions}. */
   retry: Object.freeze({
     /** See {@link RetryOptions.maxAttempts}. */
@@ -291,4 +363,67 @@ export function resolveStoreOptions (input: unknown): ResolvedStoreOptions {
 export function timeoutOption (name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined
   return integerOption(name, value, 0, 0, 2_147_483_647)
+}
+
+/** DataStorage sink options with every default applied. @internal */
+export interface ResolvedDataStorageSinkOptions {
+  readonly origin: string
+  readonly path: string
+  readonly headers: Readonly<Record<string, string>>
+  readonly token: string | (() => string | Promise<string>) | undefined
+  readonly tokenFile: string | undefined
+  readonly tls: TlsOptions | undefined
+  readonly dispatcher: Dispatcher | undefined
+  readonly connections: number
+  readonly requestTimeoutMs: number
+  readonly compression: 'none' | 'gzip'
+}
+
+/**
+ * Applies the DataStorage sink defaults and validates.
+ * @internal
+ * @throws {@link InvalidOptionError} naming the first bad option
+ */
+export function resolveDataStorageSinkOptions (input: unknown): ResolvedDataStorageSinkOptions {
+  const o = objectOption('options', input)
+  let url: URL
+  try {
+    url = new URL(String(o.url))
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol')
+  } catch {
+    throw new InvalidOptionError('url', 'an http: or https: URL', o.url)
+  }
+  const path = o.path ?? DEFAULTS.path
+  if (typeof path !== 'string' || !path.startsWith('/')) throw new InvalidOptionError('path', 'a string starting with /', path)
+  const headers = objectOption('headers', o.headers)
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value !== 'string') throw new InvalidOptionError(`headers.${name}`, 'a string', value)
+  }
+  const token = o.token
+  if (token !== undefined && typeof token !== 'string' && typeof token !== 'function') {
+    throw new InvalidOptionError('token', 'a string or a function returning one', token)
+  }
+  const tokenFile = o.tokenFile
+  if (tokenFile !== undefined && (typeof tokenFile !== 'string' || tokenFile === '')) {
+    throw new InvalidOptionError('tokenFile', 'a file path', tokenFile)
+  }
+  const dispatcher = o.dispatcher as Dispatcher | undefined
+  if (dispatcher !== undefined && (typeof dispatcher !== 'object' || dispatcher === null || typeof dispatcher.request !== 'function')) {
+    throw new InvalidOptionError('dispatcher', 'an undici Dispatcher', dispatcher)
+  }
+  const compression = o.compression ?? DEFAULTS.compression
+  if (compression !== 'none' && compression !== 'gzip') throw new InvalidOptionError('compression', "'none' or 'gzip'", compression)
+  const prefix = url.pathname.replace(/\/+$/, '')
+  return {
+    origin: url.origin,
+    path: prefix + path,
+    headers: headers as Record<string, string>,
+    token: token as ResolvedDataStorageSinkOptions['token'],
+    tokenFile,
+    tls: o.tls === undefined ? undefined : objectOption('tls', o.tls) as TlsOptions,
+    dispatcher,
+    connections: integerOption('connections', o.connections, DEFAULTS.connections, 1, 256),
+    requestTimeoutMs: integerOption('requestTimeoutMs', o.requestTimeoutMs, DEFAULTS.requestTimeoutMs, 1, 2_147_483_647),
+    compression
+  }
 }

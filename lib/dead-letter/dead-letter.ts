@@ -1,3 +1,5 @@
+import type { ProblemDocument } from '../errors.js'
+
 /**
  * The dead letter: where events go that the sink could not deliver, so that
  * nothing is lost silently and everything can be replayed.
@@ -27,6 +29,8 @@ export interface DeadLetterEntry {
 
 /** The failure recorded with a dead-letter entry. */
 export interface DeadLetterErrorInfo {
+  /** The server's problem document (`title`, `detail`, `field_errors`), for reason `rejected`. */
+  readonly problem?: ProblemDocument
   /** The error's message. */
   readonly message: string
   /** The error's code, when it had one. */

@@ -2,6 +2,7 @@
  * Handing events to the dead letter, counting what could not be handed.
  */
 import type { Logger } from 'pino'
+import type { ProblemDocument } from '../errors.js'
 import type { DeadLetter, DeadLetterEntry, DeadLetterErrorInfo } from './dead-letter.js'
 
 /**
@@ -11,11 +12,12 @@ import type { DeadLetter, DeadLetterEntry, DeadLetterErrorInfo } from './dead-le
 export function errorInfo (err: unknown): DeadLetterErrorInfo | undefined {
   if (err === undefined) return undefined
   if (!(err instanceof Error)) return { message: String(err) }
-  const e = err as Error & { code?: unknown, statusCode?: unknown }
+  const e = err as Error & { code?: unknown, statusCode?: unknown, problem?: ProblemDocument }
   return {
     message: e.message,
     ...(typeof e.code === 'string' ? { code: e.code } : {}),
-    ...(typeof e.statusCode === 'number' ? { statusCode: e.statusCode } : {})
+    ...(typeof e.statusCode === 'number' ? { statusCode: e.statusCode } : {}),
+    ...(e.problem !== undefined ? { problem: e.problem } : {})
   }
 }
 

@@ -1,0 +1,206 @@
+/**
+ * The production sink: an HTTP client of a DataStorage service's audit API,
+ * over undici.
+ */
+import { readFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { promisify } from 'node:util'
+import { gzip } from 'node:zlib'
+import { Pool, type Dispatcher } from 'undici'
+import { batchBody, type Batch } from '../batch.js'
+import { BatchSink, type SendContext } from '../batch-sink.js'
+import { InvalidOptionError, SinkError, type ProblemDocument } from '../errors.js'
+import { resolveDataStorageSinkOptions, type DataStorageSinkOptions, type ResolvedDataStorageSinkOptions } from '../options.js'
+
+const gzipAsync = promisify(gzip)
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
+const USER_AGENT = `audit-stream/${version}`
+// Error bodies are read for their problem document; a larger one is cut.
+const MAX_ERROR_BODY_CHARS = 64 * 1024
+
+/**
+ * Sends batches to `POST {url}{path}` as a JSON array built from the
+ * already-serialized events, with the batch id as `idempotency-key` on every
+ * attempt. 201 and 202 count as stored.
+ *
+ * Failures are classified for {@link BatchSink}'s retry loop: network errors,
+ * attempt timeouts, 408/425/429, 5xx (but 501 and 505), 401 and 403 are
+ * retried, honouring `Retry-After`; 400/422 and 413 split the batch in halves
+ * so that only the events the server really refuses reach the dead letter;
+ * other 4xx dead-letter the batch as `rejected`.
+ *
+ * @example
+ * ```ts
+ * const sink = new DataStorageSink({
+ *   url: 'https://datastorage.internal:8443',
+ *   tokenFile: '/var/run/secrets/tokens/datastorage',
+ *   compression: 'gzip'
+ * })
+ * const store = createAuditStore({ sink, deadLetter: new FileDeadLetter({ dir: '/var/lib/app/audit-dlq' }) })
+ * ```
+ */
+export class DataStorageSink extends BatchSink {
+  readonly #options: ResolvedDataStorageSinkOptions
+  readonly #dispatcher: Dispatcher
+  // Only a Pool we made is ours to close; an injected dispatcher belongs to the caller.
+  readonly #ownsDispatcher: boolean
+  // Invariant: the token file's content as last read; re-read after a 401.
+  #fileToken: string | undefined
+  #fileTokenStale = false
+
+  /**
+   * @param options - see {@link DataStorageSinkOptions}
+   * @throws {@link InvalidOptionError} for a bad option, or a `tokenFile` that cannot be read
+   */
+  constructor (options: DataStorageSinkOptions) {
+    super(options)
+    this.#options = resolveDataStorageSinkOptions(options)
+    if (this.#options.tokenFile !== undefined) {
+      try {
+        this.#fileToken = readFileSync(this.#options.tokenFile, 'utf8').trim()
+      } catch (err) {
+        throw new InvalidOptionError('tokenFile', `a readable file (${(err as Error).message})`, this.#options.tokenFile)
+      }
+    }
+    this.#ownsDispatcher = this.#options.dispatcher === undefined
+    const poolOptions: Pool.Options = { connections: this.#options.connections }
+    if (this.#options.tls !== undefined) poolOptions.connect = { ...this.#options.tls } as NonNullable<Pool.Options['connect']>
+    this.#dispatcher = this.#options.dispatcher ?? new Pool(this.#options.origin, poolOptions)
+  }
+
+  /** The URL batches are posted to. */
+  get endpoint (): string {
+    return this.#options.origin + this.#options.path
+  }
+
+  /**
+   * Posts one batch.
+   * @param batch - the batch; its id is the idempotency key
+   * @param ctx - the shutdown signal and the attempt number
+   * @throws {@link SinkError} classifying the failure
+   */
+  protected async sendBatch (batch: Batch, ctx: SendContext): Promise<void> {
+    const json = batchBody(batch)
+    const body = this.#options.compression === 'gzip' ? await gzipAsync(json) : json
+    const headers: Record<string, string> = {
+      ...this.#options.headers,
+      'content-type': 'application/json',
+      'idempotency-key': batch.id,
+      'user-agent': USER_AGENT
+    }
+    if (this.#options.compression === 'gzip') headers['content-encoding'] = 'gzip'
+    const token = await this.#token()
+    if (token !== undefined && token !== '') headers.authorization = `Bearer ${token}`
+
+    // A precise per-attempt deadline: undici's own timers tick at about 1 s.
+    const attempt = new AbortController()
+    const timeoutMs = this.#options.requestTimeoutMs
+    const timer = setTimeout(() => attempt.abort(new SinkError(`request timed out after ${timeoutMs} ms`, { retryable: true })), timeoutMs)
+    timer.unref()
+    const onShutdown = (): void => attempt.abort(ctx.signal.reason)
+    ctx.signal.addEventListener('abort', onShutdown, { once: true })
+    try {
+      const response = await this.#dispatcher.request({
+        origin: this.#options.origin,
+        path: this.#options.path,
+        method: 'POST',
+        headers,
+        body,
+        signal: attempt.signal
+      })
+      if (response.statusCode >= 200 && response.statusCode < 300) {
+        await response.body.dump()
+        return
+      }
+      const text = await readLimited(response.body)
+      throw this.#classify(response.statusCode, response.headers, text)
+    } catch (err) {
+      if (err instanceof SinkError) throw err
+      if (attempt.signal.aborted && attempt.signal.reason instanceof SinkError) throw attempt.signal.reason
+      if (ctx.signal.aborted) throw err
+      const code = (err as { code?: unknown }).code
+      throw new SinkError(`request failed: ${typeof code === 'string' ? code : (err as Error).message}`, { retryable: true, cause: err })
+    } finally {
+      clearTimeout(timer)
+      ctx.signal.removeEventListener('abort', onShutdown)
+    }
+  }
+
+  /** Closes the sink's own Pool; an injected dispatcher is left open. */
+  protected override async release (): Promise<void> {
+    if (this.#ownsDispatcher) await this.#dispatcher.close()
+  }
+
+  async #token (): Promise<string | undefined> {
+    const { tokenFile, token } = this.#options
+    if (tokenFile !== undefined) {
+      if (this.#fileTokenStale) {
+        this.#fileTokenStale = false
+        try {
+          this.#fileToken = (await readFile(tokenFile, 'utf8')).trim()
+        } catch (err) {
+          this.log.warn({ err, tokenFile }, 'token file could not be read')
+        }
+      }
+      return this.#fileToken
+    }
+    return typeof token === 'function' ? await token() : token
+  }
+
+  #classify (status: number, headers: Dispatcher.ResponseData['headers'], text: string): SinkError {
+    const problem = parseProblem(text)
+    const title = problem?.title ?? problem?.detail
+    const message = `HTTP ${status}${title === undefined ? '' : ` ${title}`}`
+    const retryAfterMs = parseRetryAfter(headers['retry-after'])
+    const base = { statusCode: status, ...(problem === undefined ? {} : { problem }), ...(retryAfterMs === undefined ? {} : { retryAfterMs }) }
+    if (status === 401 && this.#options.tokenFile !== undefined) this.#fileTokenStale = true
+    if (status === 400 || status === 422 || status === 413) return new SinkError(message, { ...base, retryable: false, split: true })
+    if (isRetryableStatus(status)) return new SinkError(message, { ...base, retryable: true })
+    return new SinkError(message, { ...base, retryable: false })
+  }
+}
+
+function isRetryableStatus (status: number): boolean {
+  if (status === 408 || status === 425 || status === 429 || status === 401 || status === 403) return true
+  return status >= 500 && status <= 599 && status !== 501 && status !== 505
+}
+
+async function readLimited (body: Dispatcher.ResponseData['body']): Promise<string> {
+  let text = ''
+  for await (const chunk of body) {
+    if (text.length < MAX_ERROR_BODY_CHARS) text += (chunk as Buffer).toString('utf8')
+  }
+  return text.slice(0, MAX_ERROR_BODY_CHARS)
+}
+
+function parseProblem (text: string): ProblemDocument | undefined {
+  if (text === '') return undefined
+  try {
+    const value = JSON.parse(text) as unknown
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined
+    const v = value as Record<string, unknown>
+    const problem: { -readonly [K in keyof ProblemDocument]: ProblemDocument[K] } = {}
+    if (typeof v.type === 'string') problem.type = v.type
+    if (typeof v.title === 'string') problem.title = v.title
+    if (typeof v.status === 'number') problem.status = v.status
+    if (typeof v.detail === 'string') problem.detail = v.detail
+    if (typeof v.field_errors === 'object' && v.field_errors !== null) problem.field_errors = v.field_errors as Record<string, string>
+    return Object.keys(problem).length === 0 ? undefined : problem
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * `Retry-After` as milliseconds: delta-seconds or an HTTP-date.
+ * @internal
+ */
+export function parseRetryAfter (value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const raw = Array.isArray(value) ? value[0] : value
+  if (raw === undefined || raw.trim() === '') return undefined
+  const trimmed = raw.trim()
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
+  const date = Date.parse(trimmed)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}
