@@ -24,8 +24,6 @@ async function setup (t: { after: (fn: () => Promise<void>) => void }, handler: 
   return { server, store, deadLetter, sink }
 }
 
-const stored = (server: FaultServer): unknown[] => server.requests.filter((r) => r.headers['x-stored'] !== 'no').flatMap((r) => r.body as unknown[])
-
 test('posts the batch as a JSON array with content type, idempotency key and user agent', async (t) => {
   const { server, store } = await setup(t, created)
   for (let i = 0; i < 3; i++) store.record(makeEvent(i))
@@ -222,12 +220,13 @@ test('a server that is down for 3 s and comes back gets every event', async (t) 
   await probe.close() // the port is now closed: connections are refused
   const sink = new DataStorageSink({ url: `http://127.0.0.1:${port}`, retry: { maxAttempts: 40, baseDelayMs: 100, maxDelayMs: 250, jitter: 0 } })
   const store = createAuditStore({ sink, logger: silentLogger, batchSize: 10, flushIntervalMs: 60_000 })
-  let server: FaultServer | undefined
-  t.after(async () => { await store.close().catch(() => {}); await server?.close() })
+  const late: { server?: FaultServer } = {}
+  t.after(async () => { await store.close().catch(() => {}); await late.server?.close() })
   for (let i = 0; i < 25; i++) store.record(makeEvent(i))
   const flushing = store.flush()
   await new Promise((resolve) => setTimeout(resolve, 3_000))
-  server = await startFaultServer(created, { port })
+  const server = await startFaultServer(created, { port })
+  late.server = server
   assert.equal((await flushing).written, 25)
   assert.equal(server.requests.flatMap((r) => r.body as unknown[]).length, 25)
   assert.ok(store.stats().retries > 0)

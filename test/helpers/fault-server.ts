@@ -4,7 +4,7 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer, type ServerOptions } from 'node:https'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import { gunzipSync } from 'node:zlib'
 
 export interface RecordedRequest {
@@ -59,7 +59,7 @@ export async function startFaultServer (handler: Handler = created, options: { t
     })
   }
   const server: Server = options.tls === undefined ? createHttpServer(onRequest) : createHttpsServer(options.tls, onRequest)
-  const sockets = new Set<import('node:net').Socket>()
+  const sockets = new Set<Socket>()
   server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)) })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
