@@ -42,8 +42,8 @@ void typeChecks
 test('the public surface is exactly the documented exports', () => {
   assert.deepEqual(Object.keys(api).sort(), [
     'AbortError', 'AuditEventSchema', 'AuditLossError', 'AuditStore', 'AuditStoreError', 'AuditValidationError',
-    'BatchSink', 'CloseTimeoutError', 'DEAD_LETTER_FILE_PREFIX', 'DEFAULTS', 'DeadLetterError', 'FileDeadLetter',
+    'BatchSink', 'CloseTimeoutError', 'DEAD_LETTER_FILE_PREFIX', 'DEFAULTS', 'DataStorageSink', 'DeadLetterError', 'FileDeadLetter',
     'FlushError', 'InvalidOptionError', 'MemorySink', 'SinkError', 'StoreClosedError', 'TimeoutError',
-    'batchBody', 'createAuditStore', 'newAuditEvent', 'validateAuditEvent'
+    'batchBody', 'createAuditStore', 'newAuditEvent', 'replayDeadLetters', 'validateAuditEvent'
   ])
 })
