@@ -131,6 +131,8 @@ export abstract class BatchSink extends Writable {
   readonly #counters: SinkCounters = { written: 0, deadLettered: 0, lost: 0, retries: 0, batches: 0 }
   // Invariant: counts of batches settled since the last marker passed this sink.
   #epoch = { written: 0, deadLettered: 0, lost: 0 }
+  // Set on the first release(), so finish and destroy release once.
+  #released: Promise<void> | undefined
 
   /**
    * @param options - `retry`, `logger` and `concurrency`; unknown keys are ignored
@@ -239,7 +241,6 @@ export abstract class BatchSink extends Writable {
     callback(err)
   }
 
-  #released: Promise<void> | undefined
   #releaseOnce (): Promise<void> {
     this.#released ??= this.release()
     return this.#released

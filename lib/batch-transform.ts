@@ -67,8 +67,8 @@ export class BatchTransform extends Transform {
   }
 
   #add (event: EncodedEvent): void {
-    const separator = this.#events.length === 0 ? 0 : 1
-    if (separator === 1 && this.#bytes + separator + event.bytes > this.#maxBatchBytes) this.#emit()
+    // Each event after the first adds a comma to the body.
+    if (this.#events.length > 0 && this.#bytes + 1 + event.bytes > this.#maxBatchBytes) this.#emit()
     this.#bytes += (this.#events.length === 0 ? 0 : 1) + event.bytes
     this.#events.push(event.json)
     if (this.#events.length === 1) {
