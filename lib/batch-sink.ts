@@ -193,6 +193,14 @@ export abstract class BatchSink extends Writable {
     return { ...this.#counters }
   }
 
+  /**
+   * Events settled so far (written, dead-lettered or lost), without allocating: read on every record().
+   * @internal
+   */
+  get settledEvents (): number {
+    return this.#counters.written + this.#counters.deadLettered + this.#counters.lost
+  }
+
   /** @internal */
   get inFlight (): number {
     return this.#inFlight.size

@@ -364,8 +364,7 @@ export class AuditStore extends Writable {
   }
 
   #pending (): number {
-    const sink = this.#sink.counters()
-    return this.#entered - this.#entryDeadLettered - this.#entryLost - sink.written - sink.deadLettered - sink.lost
+    return this.#entered - this.#entryDeadLettered - this.#entryLost - this.#sink.settledEvents
   }
 
   #drop (reason: 'full' | 'closed'): false {
