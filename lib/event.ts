@@ -10,9 +10,17 @@ import { AuditValidationError, type ValidationIssue } from './errors.js'
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
+/**
+ * Whether `value` is an RFC 3339 date-time, as `event_timestamp` must be.
+ * @internal
+ */
+export function isDateTime (value: string): boolean {
+  return DATE_TIME.test(value) && !Number.isNaN(Date.parse(value))
+}
+
 // FormatRegistry is process-wide; leave a host application's own definitions alone.
 if (!FormatRegistry.Has('date-time')) {
-  FormatRegistry.Set('date-time', (value) => DATE_TIME.test(value) && !Number.isNaN(Date.parse(value)))
+  FormatRegistry.Set('date-time', isDateTime)
 }
 if (!FormatRegistry.Has('uuid')) FormatRegistry.Set('uuid', (value) => UUID.test(value))
 

@@ -20,8 +20,10 @@ export type { FileDeadLetterOptions } from './dead-letter/file-dead-letter.js'
 export { replayDeadLetters } from './dead-letter/replay.js'
 export type { ReplayOptions, ReplayProgress, ReplayResult } from './dead-letter/replay.js'
 export type { DeadLetter, DeadLetterEntry, DeadLetterErrorInfo, DeadLetterReason } from './dead-letter/dead-letter.js'
+export { startDataStorageServer } from './server/datastorage-server.js'
+export type { DataStorageServer } from './server/datastorage-server.js'
 export { DEFAULTS } from './options.js'
-export type { AuditStoreOptions, BatchSinkOptions, RetryOptions, FlushOptions, CloseOptions, DataStorageSinkOptions, TlsOptions } from './options.js'
+export type { AuditStoreOptions, BatchSinkOptions, RetryOptions, FlushOptions, CloseOptions, DataStorageSinkOptions, TlsOptions, DataStorageServerOptions } from './options.js'
 export type { FlushResult, StoreStats } from './stats.js'
 export {
   AuditStoreError,

@@ -121,6 +121,42 @@ export interface DataStorageSinkOptions extends BatchSinkOptions {
   readonly compression?: 'none' | 'gzip'
 }
 
+/** Options of {@link startDataStorageServer}. */
+export interface DataStorageServerOptions {
+  /**
+   * TCP port; 0 picks a free one.
+   * @default 0
+   */
+  readonly port?: number
+  /**
+   * Address to listen on.
+   * @default '127.0.0.1'
+   */
+  readonly host?: string
+  /**
+   * `'memory://'` (PGlite in memory), a directory (PGlite persisted there) or a
+   * `postgres://` URL (a real PostgreSQL server).
+   * @default 'memory://'
+   */
+  readonly database?: string
+  /**
+   * When set, every API request must carry `authorization: Bearer <token>`; `/health` stays open.
+   * @default none
+   */
+  readonly token?: string
+  /**
+   * Largest request body, counted after gzip decoding, in bytes.
+   * @default 8388608 (8 MiB)
+   * Range: integer >= 1024.
+   */
+  readonly bodyLimitBytes?: number
+  /**
+   * The logger.
+   * @default pino at level `warn` on stderr
+   */
+  readonly logger?: Logger
+}
+
 /** Options of {@link createAuditStore} and the {@link AuditStore} constructor. */
 export interface AuditStoreOptions {
   /** Where batches go. Required. A sink serves one store only. */
@@ -235,6 +271,17 @@ export const DEFAULTS = Object.freeze({
   requestTimeoutMs: 30_000,
   /** See {@link DataStorageSinkOptions.compression}. */
   compression: 'none' as 'none' | 'gzip',
+  /** See {@link DataStorageServerOptions}. */
+  server: Object.freeze({
+    /** See {@link DataStorageServerOptions.port}. */
+    port: 0,
+    /** See {@link DataStorageServerOptions.host}. */
+    host: '127.0.0.1',
+    /** See {@link DataStorageServerOptions.database}. */
+    database: 'memory://',
+    /** See {@link DataStorageServerOptions.bodyLimitBytes}. */
+    bodyLimitBytes: 8 * 1024 * 1024
+  }),
   /** See {@link RetryOptions}. */
   retry: Object.freeze({
     /** See {@link RetryOptions.maxAttempts}. */
@@ -425,5 +472,39 @@ export function resolveDataStorageSinkOptions (input: unknown): ResolvedDataStor
     connections: integerOption('connections', o.connections, DEFAULTS.connections, 1, 256),
     requestTimeoutMs: integerOption('requestTimeoutMs', o.requestTimeoutMs, DEFAULTS.requestTimeoutMs, 1, 2_147_483_647),
     compression
+  }
+}
+
+/** Server options with every default applied. @internal */
+export interface ResolvedServerOptions {
+  readonly port: number
+  readonly host: string
+  readonly database: string
+  readonly token: string | undefined
+  readonly bodyLimitBytes: number
+  readonly logger: Logger | undefined
+}
+
+/**
+ * Applies the server defaults and validates.
+ * @internal
+ * @throws {@link InvalidOptionError} naming the first bad option
+ */
+export function resolveServerOptions (input: unknown): ResolvedServerOptions {
+  const o = objectOption('options', input)
+  const d = DEFAULTS.server
+  const host = o.host ?? d.host
+  if (typeof host !== 'string' || host === '') throw new InvalidOptionError('host', 'a host name or address', host)
+  const database = o.database ?? d.database
+  if (typeof database !== 'string' || database === '') throw new InvalidOptionError('database', "'memory://', a directory or a postgres:// URL", database)
+  const token = o.token
+  if (token !== undefined && (typeof token !== 'string' || token === '')) throw new InvalidOptionError('token', 'a non-empty string', token)
+  return {
+    port: integerOption('port', o.port, d.port, 0, 65_535),
+    host,
+    database,
+    token,
+    bodyLimitBytes: integerOption('bodyLimitBytes', o.bodyLimitBytes, d.bodyLimitBytes, 1024),
+    logger: loggerOption('logger', o.logger)
   }
 }

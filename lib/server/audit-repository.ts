@@ -1,0 +1,144 @@
+/**
+ * Storing and querying audit events, with idempotent writes. Parameterized
+ * SQL only: values never become part of a statement's text.
+ */
+import { randomUUID } from 'node:crypto'
+import type { AuditEvent } from '../event.js'
+import type { Database, SqlClient } from './database.js'
+
+/** Columns of an event besides the generated ones, in table order. */
+const COLUMNS = [
+  ['version', 'text'], ['event_type', 'text'], ['event_timestamp', 'timestamptz'], ['event_category', 'text'],
+  ['event_action', 'text'], ['event_outcome', 'text'], ['correlation_id', 'text'], ['event_data', 'jsonb'],
+  ['actor_type', 'text'], ['actor_id', 'text'], ['actor_ip', 'text'], ['resource_type', 'text'], ['resource_id', 'text'],
+  ['parent_event_id', 'uuid'], ['namespace', 'text'], ['cluster_id', 'text'], ['severity', 'text'],
+  ['duration_ms', 'integer'], ['error_code', 'text'], ['error_message', 'text'], ['retention_days', 'integer'],
+  ['is_sensitive', 'boolean']
+] as const
+
+const NAMES = COLUMNS.map(([name]) => name).join(', ')
+
+// One statement for any batch size: the events travel as one jsonb parameter.
+const INSERT_SQL = `INSERT INTO audit_events (event_id, event_date, ${NAMES})
+  SELECT x.event_id, (x.event_timestamp AT TIME ZONE 'UTC')::date, ${COLUMNS.map(([name]) => `x.${name}`).join(', ')}
+  FROM jsonb_to_recordset($1::jsonb) AS x(ord integer, event_id uuid, ${COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ')})
+  ORDER BY x.ord`
+
+const SELECT_COLUMNS = `event_id, event_date::text AS event_date, ${NAMES}`
+
+/** What the server answers to a write, kept for idempotent replays. */
+export interface StoredResponse {
+  readonly statusCode: number
+  readonly body: unknown
+}
+
+/** The outcome of an idempotent write. @internal */
+export type WriteOutcome =
+  | { readonly kind: 'stored', readonly response: StoredResponse, readonly eventIds: string[] }
+  | { readonly kind: 'replayed', readonly response: StoredResponse }
+  | { readonly kind: 'conflict' }
+
+/** Filters of a query; each is optional. @internal */
+export interface EventFilters {
+  readonly event_type?: string
+  readonly event_category?: string
+  readonly event_outcome?: string
+  readonly severity?: string
+  readonly correlation_id?: string
+  readonly since?: Date
+  readonly until?: Date
+  readonly limit: number
+  readonly offset: number
+}
+
+/** A page of events. @internal */
+export interface EventPage {
+  readonly data: Array<Record<string, unknown>>
+  readonly total: number
+}
+
+const KEY_TTL = "interval '24 hours'"
+
+/** @internal */
+export class AuditRepository {
+  readonly #db: Database
+
+  constructor (db: Database) {
+    this.#db = db
+  }
+
+  /**
+   * Inserts `events` in one transaction. With an idempotency key, a key
+   * already committed returns the first response and inserts nothing; a
+   * concurrent request with the same key waits for the first to commit
+   * (the key's primary key serializes them). `respond` builds the response
+   * from the new event ids.
+   */
+  async insert (events: readonly AuditEvent[], key: string | undefined, requestHash: string, respond: (eventIds: string[]) => StoredResponse): Promise<WriteOutcome> {
+    return this.#db.transaction(async (tx) => {
+      if (key !== undefined) {
+        await tx.query(`DELETE FROM idempotency_keys WHERE key = $1 AND created_at < now() - ${KEY_TTL}`, [key])
+        const claimed = await tx.query(
+          "INSERT INTO idempotency_keys (key, request_hash, status_code, response) VALUES ($1, $2, 0, 'null') ON CONFLICT (key) DO NOTHING RETURNING key",
+          [key, requestHash]
+        )
+        if (claimed.rows.length === 0) return this.#replay(tx, key, requestHash)
+      }
+      const eventIds = events.map(() => randomUUID())
+      const rows = events.map((event, ord) => ({ ...event, ord, event_id: eventIds[ord] }))
+      await tx.query(INSERT_SQL, [JSON.stringify(rows)])
+      const response = respond(eventIds)
+      if (key !== undefined) {
+        await tx.query('UPDATE idempotency_keys SET status_code = $2, response = $3::jsonb WHERE key = $1', [key, response.statusCode, JSON.stringify(response.body)])
+      }
+      return { kind: 'stored', response, eventIds }
+    })
+  }
+
+  async #replay (tx: SqlClient, key: string, requestHash: string): Promise<WriteOutcome> {
+    const { rows } = await tx.query<{ request_hash: string, status_code: number, response: unknown }>(
+      'SELECT request_hash, status_code, response FROM idempotency_keys WHERE key = $1', [key]
+    )
+    const row = rows[0]
+    if (row === undefined || row.request_hash !== requestHash) return { kind: 'conflict' }
+    return { kind: 'replayed', response: { statusCode: row.status_code, body: row.response } }
+  }
+
+  /** Events matching `filters`, ordered by timestamp then insertion, and the total count. */
+  async find (filters: EventFilters): Promise<EventPage> {
+    const where: string[] = []
+    const params: unknown[] = []
+    const add = (sql: string, value: unknown): void => {
+      params.push(value)
+      where.push(sql.replace('?', `$${params.length}`))
+    }
+    for (const column of ['event_type', 'event_category', 'event_outcome', 'severity', 'correlation_id'] as const) {
+      const value = filters[column]
+      if (value !== undefined) add(`${column} = ?`, value)
+    }
+    if (filters.since !== undefined) add('event_timestamp >= ?', filters.since.toISOString())
+    if (filters.until !== undefined) add('event_timestamp <= ?', filters.until.toISOString())
+    const clause = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`
+    const total = await this.#db.query<{ total: number }>(`SELECT count(*)::int AS total FROM audit_events ${clause}`, params)
+    const page = await this.#db.query<Record<string, unknown>>(
+      `SELECT ${SELECT_COLUMNS} FROM audit_events ${clause} ORDER BY event_timestamp, seq LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+      [...params, filters.limit, filters.offset]
+    )
+    return { data: page.rows.map(toApi), total: Number(total.rows[0]?.total ?? 0) }
+  }
+
+  /** Deletes idempotency keys older than 24 hours. */
+  async purgeExpiredKeys (): Promise<void> {
+    await this.#db.query(`DELETE FROM idempotency_keys WHERE created_at < now() - ${KEY_TTL}`)
+  }
+}
+
+// Drivers return timestamptz as Date; the API speaks RFC 3339 strings and omits absent fields.
+function toApi (row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(row)) {
+    if (value === null) continue
+    out[key] = value instanceof Date ? value.toISOString() : value
+  }
+  return out
+}

@@ -1,0 +1,39 @@
+/**
+ * The reference server's storage: one small SQL interface, two engines.
+ * PGlite (PostgreSQL in WASM, in memory or in a directory) by default, a
+ * real PostgreSQL server through `pg` for deployments. Both run the same SQL.
+ */
+
+/** Rows of a query. @internal */
+export interface QueryResult<T> {
+  readonly rows: T[]
+}
+
+/** Runs parameterized SQL. @internal */
+export interface SqlClient {
+  query<T = Record<string, unknown>> (sql: string, params?: unknown[]): Promise<QueryResult<T>>
+}
+
+/** A database the server can use. @internal */
+export interface Database extends SqlClient {
+  /** `pglite` or `postgres`. */
+  readonly engine: 'pglite' | 'postgres'
+  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T> (fn: (tx: SqlClient) => Promise<T>): Promise<T>
+  close (): Promise<void>
+}
+
+/**
+ * Opens `memory://` (PGlite in memory), a `postgres://` or `postgresql://`
+ * URL (PostgreSQL through pg), or a directory path (PGlite on disk). The
+ * engines are imported only when used.
+ * @internal
+ */
+export async function openDatabase (location: string): Promise<Database> {
+  if (/^postgres(ql)?:\/\//.test(location)) {
+    const { PostgresDatabase } = await import('./postgres-database.js')
+    return PostgresDatabase.open(location)
+  }
+  const { PgliteDatabase } = await import('./pglite-database.js')
+  return PgliteDatabase.open(location === 'memory://' ? undefined : location)
+}

@@ -1,0 +1,124 @@
+/**
+ * The reference server's lifecycle: auth, persistence across restarts,
+ * graceful close, migrations, health when the database goes away.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import { request } from 'undici'
+import { InvalidOptionError, newAuditEvent, startDataStorageServer } from '../../lib/index.js'
+import { silentLogger } from '../helpers/fixtures.js'
+
+const BATCH = '/api/v1/audit/events/batch'
+const noPostgres = process.env.DATABASE_URL === undefined || process.env.DATABASE_URL === '' ? 'DATABASE_URL is not set (.ci/run starts PostgreSQL; see README)' : undefined
+
+const event = (cid: string, seq: number) => newAuditEvent({ event_type: 't', event_category: 'c', event_action: 'a', event_outcome: 'success', correlation_id: cid, event_data: { seq } })
+
+async function post (url: string, body: unknown, headers: Record<string, string> = {}): Promise<number> {
+  const res = await request(url + BATCH, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
+  await res.body.dump()
+  return res.statusCode
+}
+
+async function count (url: string, cid: string, headers: Record<string, string> = {}): Promise<number> {
+  const res = await request(`${url}/api/v1/audit/events?correlation_id=${cid}`, { headers })
+  return ((await res.body.json()) as { pagination: { total: number } }).pagination.total
+}
+
+test('with a token, a missing or wrong bearer gets 401 and the right one is let in; health stays open', async (t) => {
+  const server = await startDataStorageServer({ token: 'sekret-token', logger: silentLogger })
+  t.after(() => server.close())
+  const cid = randomUUID()
+  assert.equal(await post(server.url, [event(cid, 0)]), 401)
+  assert.equal(await post(server.url, [event(cid, 0)], { authorization: 'Bearer wrong' }), 401)
+  assert.equal(await post(server.url, [event(cid, 0)], { authorization: 'Basic c2Vrcm V0' }), 401)
+  const res = await request(`${server.url}/api/v1/audit/events`)
+  assert.equal(res.statusCode, 401)
+  assert.equal(res.headers['www-authenticate'], 'Bearer')
+  assert.equal(((await res.body.json()) as { title: string }).title, 'Unauthorized')
+  assert.equal(await post(server.url, [event(cid, 0)], { authorization: 'Bearer sekret-token' }), 201)
+  assert.equal(await count(server.url, cid, { authorization: 'Bearer sekret-token' }), 1)
+  assert.equal((await request(`${server.url}/health`)).statusCode, 200)
+})
+
+test('a PGlite directory keeps its data across a restart, and migrations run again harmlessly', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'audit-pglite-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  const cid = randomUUID()
+  const first = await startDataStorageServer({ database: dir, logger: silentLogger })
+  assert.equal(await post(first.url, [event(cid, 0), event(cid, 1)]), 201)
+  await first.close()
+  const second = await startDataStorageServer({ database: dir, logger: silentLogger })
+  t.after(() => second.close())
+  assert.equal(second.engine, 'pglite')
+  assert.equal(await count(second.url, cid), 2)
+})
+
+test('close finishes the requests in flight, then refuses new connections', async () => {
+  const server = await startDataStorageServer({ logger: silentLogger })
+  const cid = randomUUID()
+  const batch = Array.from({ length: 2000 }, (_, i) => event(cid, i))
+  const inFlight = post(server.url, batch)
+  await new Promise((resolve) => setTimeout(resolve, 5))
+  const closing = server.close()
+  assert.equal(await inFlight, 201)
+  await closing
+  await assert.rejects(request(server.url + '/health'), /ECONNREFUSED/)
+  assert.equal(server.close(), closing, 'close is idempotent')
+})
+
+test('bad server options throw InvalidOptionError', async () => {
+  await assert.rejects(startDataStorageServer({ port: 70_000 }), InvalidOptionError)
+  await assert.rejects(startDataStorageServer({ bodyLimitBytes: 10 }), InvalidOptionError)
+  await assert.rejects(startDataStorageServer({ token: '' }), InvalidOptionError)
+})
+
+test('health answers 503 while PostgreSQL refuses connections, and 200 once it is back', { skip: noPostgres }, async (t) => {
+  const admin = new pg.Client({ connectionString: process.env.DATABASE_URL })
+  await admin.connect()
+  const name = `audit_health_${randomUUID().replaceAll('-', '')}`
+  await admin.query(`CREATE DATABASE ${name}`)
+  const url = new URL(process.env.DATABASE_URL!)
+  url.pathname = `/${name}`
+  const server = await startDataStorageServer({ database: url.toString(), logger: silentLogger })
+  t.after(async () => {
+    await server.close()
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await admin.end()
+  })
+  assert.equal((await request(`${server.url}/health`)).statusCode, 200)
+  await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`)
+  await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name])
+  const down = await request(`${server.url}/health`)
+  assert.equal(down.statusCode, 503)
+  assert.equal(((await down.body.json()) as { status: string }).status, 'unavailable')
+  await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`)
+  assert.equal((await request(`${server.url}/health`)).statusCode, 200)
+})
+
+test('two servers starting together on one PostgreSQL database migrate once', { skip: noPostgres }, async (t) => {
+  const admin = new pg.Client({ connectionString: process.env.DATABASE_URL })
+  await admin.connect()
+  const name = `audit_migrate_${randomUUID().replaceAll('-', '')}`
+  await admin.query(`CREATE DATABASE ${name}`)
+  const url = new URL(process.env.DATABASE_URL!)
+  url.pathname = `/${name}`
+  const servers = await Promise.all([startDataStorageServer({ database: url.toString(), logger: silentLogger }), startDataStorageServer({ database: url.toString(), logger: silentLogger })])
+  t.after(async () => {
+    await Promise.all(servers.map((s) => s.close()))
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await admin.end()
+  })
+  const check = new pg.Client({ connectionString: url.toString() })
+  await check.connect()
+  const { rows } = await check.query('SELECT count(*)::int AS n FROM audit_stream_migrations')
+  await check.end()
+  assert.equal(rows[0].n, 1)
+  const cid = randomUUID()
+  assert.equal(await post(servers[0]!.url, [event(cid, 0)]), 201)
+  assert.equal(await count(servers[1]!.url, cid), 1)
+})

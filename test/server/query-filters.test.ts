@@ -1,0 +1,34 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { parseFilters } from '../../lib/server/query-filters.js'
+
+const now = Date.parse('2026-06-15T12:00:00Z')
+const parse = (q: string) => parseFilters(new URLSearchParams(q), now)
+
+test('defaults to the first 50 events', () => {
+  assert.deepEqual(parse(''), { limit: 50, offset: 0 })
+})
+
+test('relative durations count back from now', () => {
+  assert.equal(parse('since=24h').since?.toISOString(), '2026-06-14T12:00:00.000Z')
+  assert.equal(parse('since=30m').since?.toISOString(), '2026-06-15T11:30:00.000Z')
+  assert.equal(parse('since=7d').since?.toISOString(), '2026-06-08T12:00:00.000Z')
+  assert.equal(parse('until=15s').until?.toISOString(), '2026-06-15T11:59:45.000Z')
+})
+
+test('RFC 3339 instants keep their offset', () => {
+  assert.equal(parse('since=2026-06-01T10:00:00%2B02:00').since?.toISOString(), '2026-06-01T08:00:00.000Z')
+  // A '+' left unencoded arrives as a space; it is read as the offset it was meant to be.
+  assert.equal(parse('since=2026-06-01T10:00:00+02:00').since?.toISOString(), '2026-06-01T08:00:00.000Z')
+})
+
+test('rejects each bad parameter by name', () => {
+  for (const [q, name] of [['limit=0', 'limit'], ['limit=1001', 'limit'], ['offset=x', 'offset'], ['since=2026-06-01', 'since'], ['until=1w', 'until'],
+    ['event_outcome=ok', 'event_outcome'], ['severity=' + 'x'.repeat(256), 'severity'], ['foo=1', 'foo'], ['limit=1&limit=2', 'limit'],
+    ['since=2026-06-02T00:00:00Z&until=2026-06-01T00:00:00Z', 'since']]) {
+    assert.throws(() => parse(q!), (err: unknown) => {
+      const e = err as { status: number, extra: { field_errors: Record<string, string> } }
+      return e.status === 400 && name! in e.extra.field_errors
+    }, q)
+  }
+})
