@@ -1,14 +1,17 @@
 /**
- * Quickstart: pipe 100 000 generated events through a store into an
- * in-memory sink, flush, and print the stats and the elapsed time.
+ * Quickstart: start the reference DataStorage server (PGlite in memory),
+ * pipe 100 000 generated events through a store with a DataStorageSink into
+ * it, flush, and check the count stored under this run's correlation id.
  *
- * Run with `npm start`.
+ * Run with `npm start`. QUICKSTART_EVENTS changes the number of events.
  */
+import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
-import { createAuditStore, MemorySink, newAuditEvent, type AuditEvent } from '../lib/index.js'
+import { DataStorageSink, createAuditStore, newAuditEvent, startDataStorageServer, type AuditEvent } from '../lib/index.js'
 
 const TOTAL = Number(process.env.QUICKSTART_EVENTS ?? 100_000)
+const correlationId = `quickstart-${randomUUID()}`
 
 function * generate (count: number): Generator<AuditEvent> {
   for (let i = 0; i < count; i++) {
@@ -17,7 +20,7 @@ function * generate (count: number): Generator<AuditEvent> {
       event_category: 'orders',
       event_action: 'update',
       event_outcome: i % 50 === 0 ? 'failure' : 'success',
-      correlation_id: `quickstart-${Math.floor(i / 100)}`,
+      correlation_id: correlationId,
       actor_type: 'service',
       actor_id: 'quickstart',
       resource_type: 'order',
@@ -27,18 +30,40 @@ function * generate (count: number): Generator<AuditEvent> {
   }
 }
 
-const sink = new MemorySink()
-const store = createAuditStore({ sink })
-const started = performance.now()
+function progressBar (done: number, total: number): string {
+  const width = 30
+  const filled = Math.round((done / total) * width)
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} stored`
+}
 
+console.log('starting the reference DataStorage server (PGlite in memory)...')
+const server = await startDataStorageServer()
+console.log(`listening on ${server.url}`)
+
+const store = createAuditStore({ sink: new DataStorageSink({ url: server.url }) })
+const tty = process.stdout.isTTY === true
+const ticker = setInterval(() => {
+  const line = progressBar(store.stats().written, TOTAL)
+  if (tty) process.stdout.write(`\r${line}`)
+}, 100)
+ticker.unref()
+
+const started = performance.now()
 const source = Readable.from(generate(TOTAL))
 source.pipe(store, { end: false })
 await finished(source)
 const result = await store.flush()
 const elapsedMs = performance.now() - started
-const stats = await store.close()
+clearInterval(ticker)
+if (tty) process.stdout.write(`\r${progressBar(store.stats().written, TOTAL)}\n`)
 
-console.log(`flushed: ${result.written} written, ${result.deadLettered} dead-lettered, ${result.dropped} dropped, ${result.lost} lost`)
-console.log(`stored in sink: ${sink.events.length} events in ${sink.batches.length} batches`)
+const reply = await fetch(`${server.url}/api/v1/audit/events?correlation_id=${correlationId}&limit=1`)
+const { pagination } = (await reply.json()) as { pagination: { total: number } }
+const stats = await store.close()
+await server.close()
+
+console.log(`flush: ${result.written} written, ${result.deadLettered} dead-lettered, ${result.dropped} dropped, ${result.lost} lost`)
+console.log(`stored under ${correlationId}: ${pagination.total} of ${TOTAL} events`)
 console.log('stats:', stats)
-console.log(`elapsed: ${elapsedMs.toFixed(0)} ms (${Math.round(TOTAL / (elapsedMs / 1000))} events/s)`)
+console.log(`throughput: ${Math.round(TOTAL / (elapsedMs / 1000))} events/s (${elapsedMs.toFixed(0)} ms)`)
+if (pagination.total !== TOTAL) process.exitCode = 1

@@ -50,3 +50,28 @@ test('audit-stream replay resends dead-lettered events and prints a summary line
   assert.equal(server.requests[0]!.headers.authorization, 'Bearer cli-token')
   assert.ok((await readdir(dir)).every((f) => f.endsWith('.replayed')))
 })
+
+test('audit-stream serve starts a server that stores events and shuts down cleanly on SIGTERM', async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'serve', '--port', '0', '--database', 'memory://', '--token', 't0ken'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString()
+      const match = /listening on (http:\/\/\S+) \(pglite\)/.exec(stdout)
+      if (match !== null) resolve(match[1]!)
+    })
+    child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)))
+  })
+  const headers = { 'content-type': 'application/json', authorization: 'Bearer t0ken' }
+  const posted = await fetch(`${url}/api/v1/audit/events/batch`, { method: 'POST', headers, body: JSON.stringify([makeEvent(1, 'cli-serve')]) })
+  assert.equal(posted.status, 201)
+  const found = await fetch(`${url}/api/v1/audit/events?correlation_id=cli-serve`, { headers })
+  assert.equal(((await found.json()) as { pagination: { total: number } }).pagination.total, 1)
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
+  child.kill('SIGTERM')
+  assert.equal(await exited, 0)
+  assert.match(stderr, /shutting down/)
+  assert.ok(!stderr.includes('t0ken'), 'the token is not logged')
+})

@@ -4,16 +4,26 @@
  * nowhere else.
  */
 import { parseArgs } from 'node:util'
-import { pino } from 'pino'
+import { pino, type Logger } from 'pino'
+import pretty from 'pino-pretty'
 import { replayDeadLetters } from '../dead-letter/replay.js'
 import { AuditStoreError } from '../errors.js'
+import { startDataStorageServer } from '../server/datastorage-server.js'
 import { DataStorageSink } from '../sinks/datastorage-sink.js'
 import { Progress } from './progress.js'
 
 const USAGE = `Usage: audit-stream <command> [options]
 
 Commands:
+  serve           run the reference DataStorage server
   replay <dir>    resend the events of the dead-letter files in <dir>
+
+Options for serve:
+  --port <n>            port to listen on (default 8080; 0 picks a free one)
+  --host <address>      address to listen on (default 127.0.0.1)
+  --database <where>    memory:// (default), a directory for PGlite on disk,
+                        or a postgres:// URL (or DATABASE_URL)
+  --token <token>       require this bearer token (or AUDIT_STREAM_TOKEN)
 
 Options for replay:
   --url <url>           the DataStorage service (or AUDIT_STREAM_URL)
@@ -26,6 +36,61 @@ Exit codes: 0 all stored, 1 some dead-lettered again or lost, 2 bad usage.
 `
 
 class UsageError extends Error {}
+
+// pino, pretty-printed on a terminal, JSON lines otherwise; on stderr either way.
+function cliLogger (level: string): Logger {
+  const options = { name: 'audit-stream', level: process.env.AUDIT_STREAM_LOG_LEVEL ?? level }
+  if (process.stderr.isTTY === true) return pino(options, pretty({ destination: 2, sync: true, colorize: true }))
+  return pino(options, pino.destination({ dest: 2, sync: true }))
+}
+
+async function serve (args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      port: { type: 'string', default: '8080' },
+      host: { type: 'string', default: '127.0.0.1' },
+      database: { type: 'string' },
+      token: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false }
+    }
+  })
+  if (values.help) {
+    process.stdout.write(USAGE)
+    return 0
+  }
+  if (positionals.length > 0) throw new UsageError('serve takes no positional arguments')
+  if (!/^\d+$/.test(values.port)) throw new UsageError(`--port must be a number, got ${values.port}`)
+  const database = values.database ?? (process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== '' ? process.env.DATABASE_URL : 'memory://')
+  const token = values.token ?? (process.env.AUDIT_STREAM_TOKEN !== undefined && process.env.AUDIT_STREAM_TOKEN !== '' ? process.env.AUDIT_STREAM_TOKEN : undefined)
+  const logger = cliLogger('info')
+  const server = await startDataStorageServer({
+    port: Number(values.port),
+    host: values.host,
+    database,
+    logger,
+    ...(token === undefined ? {} : { token })
+  })
+  process.stdout.write(`audit-stream serve: listening on ${server.url} (${server.engine})\n`)
+  return new Promise<number>((resolve) => {
+    let stopping = false
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting at once')
+        process.exit(1)
+      }
+      stopping = true
+      logger.info({ signal }, 'shutting down')
+      server.close().then(() => resolve(0), (err: unknown) => {
+        logger.error({ err }, 'shutdown failed')
+        resolve(1)
+      })
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  })
+}
 
 async function replay (args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -47,7 +112,7 @@ async function replay (args: string[]): Promise<number> {
   const url = values.url ?? process.env.AUDIT_STREAM_URL
   if (dir === undefined || positionals.length > 1) throw new UsageError('replay takes exactly one <dir>')
   if (url === undefined) throw new UsageError('replay needs --url (or AUDIT_STREAM_URL)')
-  const logger = pino({ level: process.env.AUDIT_STREAM_LOG_LEVEL ?? 'warn' }, pino.destination({ dest: 2, sync: true }))
+  const logger = cliLogger('warn')
   const sink = new DataStorageSink({
     url,
     logger,
@@ -82,6 +147,7 @@ export async function main (argv: string[]): Promise<number> {
       process.stdout.write(USAGE)
       return command === undefined ? 2 : 0
     }
+    if (command === 'serve') return await serve(rest)
     if (command === 'replay') return await replay(rest)
     throw new UsageError(`unknown command: ${command}`)
   } catch (err) {
