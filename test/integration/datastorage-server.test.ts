@@ -190,9 +190,11 @@ for (const engine of engines) {
       assert.equal((await call(url, 'POST', BATCH, { body: Buffer.from('not gzip'), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } })).status, 400)
     })
 
-    test('a value the database refuses gets 400, not 500', async () => {
-      const reply = await call(url, 'POST', BATCH, { json: [event(randomUUID(), 0, { duration_ms: 2 ** 40 })] })
+    test('a value the database refuses gets 400, not 500, and rolls the whole batch back', async () => {
+      const cid = randomUUID()
+      const reply = await call(url, 'POST', BATCH, { json: [event(cid, 0), event(cid, 1, { duration_ms: 2 ** 40 }), event(cid, 2)] })
       assert.equal(reply.status, 400)
+      assert.equal(((await query(url, { correlation_id: cid })).body.pagination as { total: number }).total, 0, 'only committed events are returned')
     })
 
     test('unknown paths get 404 and wrong methods 405 with Allow', async () => {
