@@ -33,6 +33,15 @@ export interface DropEventInfo {
 type WriteCallback = (error?: Error | null) => void
 
 /**
+ * Test seam: set `store[kFlushSeam] = 'seed-bug'` to make flush() behave like
+ * the seed's broken Go store, which flushed only what its writer had already
+ * taken and ignored the events still queued ahead of it. It exists so that a
+ * suite can prove it catches that bug; it is not exported from the package.
+ * @internal
+ */
+export const kFlushSeam = Symbol('audit-stream.flushSeam')
+
+/**
  * An object-mode Writable of {@link AuditEvent}s that batches them and
  * delivers them through its sink, with a flush that drains every stage.
  *
@@ -89,6 +98,8 @@ export class AuditStore extends Writable {
   // ref'd handle keeps the process up; an idle or closed store holds nothing.
   #waiters = 0
   #keepAlive: NodeJS.Timeout | undefined
+  /** @internal */
+  [kFlushSeam]: 'seed-bug' | undefined = undefined
 
   /**
    * @param options - see {@link AuditStoreOptions}
@@ -220,10 +231,15 @@ export class AuditStore extends Writable {
       marker.add({ dropped: this.#dropsSinceFlush })
       this.#dropsSinceFlush = 0
       this.#markers.add(marker)
-      // Corked so the marker and everything pending reach _writev together.
-      this.cork()
-      super.write(marker)
-      process.nextTick(() => this.uncork())
+      if (this[kFlushSeam] === 'seed-bug') {
+        // The seed's bug: only batches the sink already holds are covered.
+        this.#sink.write(marker)
+      } else {
+        // Corked so the marker and everything pending reach _writev together.
+        this.cork()
+        super.write(marker)
+        process.nextTick(() => this.uncork())
+      }
     }
     this.#hold()
     const done = (): void => {
