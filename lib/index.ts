@@ -20,10 +20,11 @@ export type { FileDeadLetterOptions } from './dead-letter/file-dead-letter.js'
 export { replayDeadLetters } from './dead-letter/replay.js'
 export type { ReplayOptions, ReplayProgress, ReplayResult } from './dead-letter/replay.js'
 export type { DeadLetter, DeadLetterEntry, DeadLetterErrorInfo, DeadLetterReason } from './dead-letter/dead-letter.js'
+export { installShutdownHandler } from './shutdown.js'
 export { startDataStorageServer } from './server/datastorage-server.js'
 export type { DataStorageServer } from './server/datastorage-server.js'
 export { DEFAULTS } from './options.js'
-export type { AuditStoreOptions, BatchSinkOptions, RetryOptions, FlushOptions, CloseOptions, DataStorageSinkOptions, TlsOptions, DataStorageServerOptions } from './options.js'
+export type { AuditStoreOptions, BatchSinkOptions, RetryOptions, FlushOptions, CloseOptions, DataStorageSinkOptions, TlsOptions, DataStorageServerOptions, ShutdownOptions } from './options.js'
 export type { FlushResult, StoreStats } from './stats.js'
 export {
   AuditStoreError,

@@ -157,6 +157,31 @@ export interface DataStorageServerOptions {
   readonly logger?: Logger
 }
 
+/** Options of {@link installShutdownHandler}. */
+export interface ShutdownOptions {
+  /**
+   * Signals that start a graceful shutdown. A second one exits at once.
+   * @default ['SIGTERM', 'SIGINT']
+   */
+  readonly signals?: readonly NodeJS.Signals[]
+  /**
+   * Time the stores get to deliver everything, in milliseconds; then sends are aborted and the rest dead-lettered.
+   * @default 30000
+   * Range: integer >= 1.
+   */
+  readonly timeoutMs?: number
+  /**
+   * Whether to call `process.exit` when done (0 when nothing was lost, 1 otherwise). With `false` only `process.exitCode` is set.
+   * @default true
+   */
+  readonly exit?: boolean
+  /**
+   * The logger.
+   * @default pino at level `warn` on stderr
+   */
+  readonly logger?: Logger
+}
+
 /** Options of {@link createAuditStore} and the {@link AuditStore} constructor. */
 export interface AuditStoreOptions {
   /** Where batches go. Required. A sink serves one store only. */
@@ -271,6 +296,15 @@ export const DEFAULTS = Object.freeze({
   requestTimeoutMs: 30_000,
   /** See {@link DataStorageSinkOptions.compression}. */
   compression: 'none' as 'none' | 'gzip',
+  /** See {@link ShutdownOptions}. */
+  shutdown: Object.freeze({
+    /** See {@link ShutdownOptions.signals}. */
+    signals: Object.freeze(['SIGTERM', 'SIGINT'] as NodeJS.Signals[]),
+    /** See {@link ShutdownOptions.timeoutMs}. */
+    timeoutMs: 30_000,
+    /** See {@link ShutdownOptions.exit}. */
+    exit: true
+  }),
   /** See {@link DataStorageServerOptions}. */
   server: Object.freeze({
     /** See {@link DataStorageServerOptions.port}. */
@@ -505,6 +539,36 @@ export function resolveServerOptions (input: unknown): ResolvedServerOptions {
     database,
     token,
     bodyLimitBytes: integerOption('bodyLimitBytes', o.bodyLimitBytes, d.bodyLimitBytes, 1024),
+    logger: loggerOption('logger', o.logger)
+  }
+}
+
+/** Shutdown options with every default applied. @internal */
+export interface ResolvedShutdownOptions {
+  readonly signals: readonly NodeJS.Signals[]
+  readonly timeoutMs: number
+  readonly exit: boolean
+  readonly logger: Logger | undefined
+}
+
+/**
+ * Applies the shutdown defaults and validates.
+ * @internal
+ * @throws {@link InvalidOptionError} naming the first bad option
+ */
+export function resolveShutdownOptions (input: unknown): ResolvedShutdownOptions {
+  const o = objectOption('options', input)
+  const d = DEFAULTS.shutdown
+  const signals = o.signals ?? d.signals
+  if (!Array.isArray(signals) || signals.length === 0 || !signals.every((s) => typeof s === 'string' && s.startsWith('SIG'))) {
+    throw new InvalidOptionError('signals', 'a non-empty array of signal names', signals)
+  }
+  const exit = o.exit ?? d.exit
+  if (typeof exit !== 'boolean') throw new InvalidOptionError('exit', 'a boolean', exit)
+  return {
+    signals: signals as NodeJS.Signals[],
+    timeoutMs: integerOption('timeoutMs', o.timeoutMs, d.timeoutMs, 1, 2_147_483_647),
+    exit,
     logger: loggerOption('logger', o.logger)
   }
 }
