@@ -252,3 +252,20 @@ export class DeadLetterError extends AuditStoreError {
     this.name = 'DeadLetterError'
   }
 }
+
+/** An optional peer dependency that a feature needs is not installed. */
+export class MissingPeerError extends AuditStoreError {
+  /** The npm package to install. */
+  readonly packageName: string
+
+  /**
+   * @param packageName - the package to install
+   * @param feature - what needs it
+   * @param options - `cause`: the module resolution error
+   */
+  constructor (packageName: string, feature: string, options: AuditStoreErrorOptions = {}) {
+    super(`${feature} needs ${packageName}: install it with \`npm install ${packageName}\``, 'AUDIT_ERR_MISSING_PEER', options)
+    this.name = 'MissingPeerError'
+    this.packageName = packageName
+  }
+}

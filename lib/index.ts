@@ -21,10 +21,11 @@ export { replayDeadLetters } from './dead-letter/replay.js'
 export type { ReplayOptions, ReplayProgress, ReplayResult } from './dead-letter/replay.js'
 export type { DeadLetter, DeadLetterEntry, DeadLetterErrorInfo, DeadLetterReason } from './dead-letter/dead-letter.js'
 export { installShutdownHandler } from './shutdown.js'
+export { collectMetrics } from './metrics.js'
 export { startDataStorageServer } from './server/datastorage-server.js'
 export type { DataStorageServer } from './server/datastorage-server.js'
 export { DEFAULTS } from './options.js'
-export type { AuditStoreOptions, BatchSinkOptions, RetryOptions, FlushOptions, CloseOptions, DataStorageSinkOptions, TlsOptions, DataStorageServerOptions, ShutdownOptions } from './options.js'
+export type { AuditStoreOptions, BatchSinkOptions, RetryOptions, FlushOptions, CloseOptions, DataStorageSinkOptions, TlsOptions, DataStorageServerOptions, ShutdownOptions, MetricsOptions } from './options.js'
 export type { FlushResult, StoreStats } from './stats.js'
 export {
   AuditStoreError,
@@ -37,6 +38,7 @@ export {
   CloseTimeoutError,
   AuditLossError,
   SinkError,
-  DeadLetterError
+  DeadLetterError,
+  MissingPeerError
 } from './errors.js'
 export type { ValidationIssue, AuditStoreErrorOptions, SinkErrorOptions, ProblemDocument } from './errors.js'

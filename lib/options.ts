@@ -3,6 +3,7 @@
  */
 import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
+import type { Registry } from 'prom-client'
 import type { BatchSink } from './batch-sink.js'
 import type { DeadLetter } from './dead-letter/dead-letter.js'
 import { InvalidOptionError } from './errors.js'
@@ -180,6 +181,25 @@ export interface ShutdownOptions {
    * @default pino at level `warn` on stderr
    */
   readonly logger?: Logger
+}
+
+/** Options of {@link collectMetrics}. */
+export interface MetricsOptions {
+  /**
+   * The prom-client registry to register with.
+   * @default prom-client's global `register`
+   */
+  readonly registry?: Registry
+  /**
+   * Prefix of every metric name.
+   * @default 'audit_'
+   */
+  readonly prefix?: string
+  /**
+   * Constant labels added to every sample, e.g. `{ service: 'billing' }`.
+   * @default none
+   */
+  readonly labels?: Readonly<Record<string, string>>
 }
 
 /** Options of {@link createAuditStore} and the {@link AuditStore} constructor. */

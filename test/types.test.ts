@@ -43,7 +43,7 @@ test('the public surface is exactly the documented exports', () => {
   assert.deepEqual(Object.keys(api).sort(), [
     'AbortError', 'AuditEventSchema', 'AuditLossError', 'AuditStore', 'AuditStoreError', 'AuditValidationError',
     'BatchSink', 'CloseTimeoutError', 'DEAD_LETTER_FILE_PREFIX', 'DEFAULTS', 'DataStorageSink', 'DeadLetterError', 'FileDeadLetter',
-    'FlushError', 'InvalidOptionError', 'MemorySink', 'SinkError', 'StoreClosedError', 'TimeoutError',
-    'batchBody', 'createAuditStore', 'newAuditEvent', 'replayDeadLetters', 'startDataStorageServer', 'validateAuditEvent'
+    'FlushError', 'InvalidOptionError', 'MemorySink', 'MissingPeerError', 'SinkError', 'StoreClosedError', 'TimeoutError',
+    'batchBody', 'collectMetrics', 'createAuditStore', 'installShutdownHandler', 'newAuditEvent', 'replayDeadLetters', 'startDataStorageServer', 'validateAuditEvent'
   ])
 })
