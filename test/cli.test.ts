@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -74,4 +74,61 @@ test('audit-stream serve starts a server that stores events and shuts down clean
   assert.equal(await exited, 0)
   assert.match(stderr, /shutting down/)
   assert.ok(!stderr.includes('t0ken'), 'the token is not logged')
+})
+
+function runWithInput (args: string[], input: string): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, AUDIT_STREAM_URL: '' } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    child.on('error', reject)
+    child.on('exit', (code) => resolve({ code, stdout, stderr }))
+    child.stdin.end(input)
+  })
+}
+
+const jsonl = (from: number, to: number): string => Array.from({ length: to - from }, (_, i) => JSON.stringify(makeEvent(from + i, 'cli-send'))).join('\n') + '\n'
+
+test('audit-stream send streams a JSONL file into DataStorage and exits 0 when all were stored', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'audit-send-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  const file = join(dir, 'events.jsonl')
+  await writeFile(file, jsonl(0, 2500))
+  const server = await startFaultServer(created)
+  t.after(() => server.close())
+  const { code, stdout } = await run(['send', file, '--url', server.url, '--batch-size', '500'])
+  assert.equal(code, 0)
+  assert.match(stdout, /send complete: 2500 events read, 2500 stored in 5 batches/)
+  assert.equal(server.requests.flatMap((r) => r.body as unknown[]).length, 2500)
+  assert.ok(server.requests.every((r) => (r.body as unknown[]).length <= 500))
+})
+
+test('audit-stream send reads stdin, dead-letters invalid and corrupt lines, and exits 1 saying so', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'audit-send-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  const server = await startFaultServer(created)
+  t.after(() => server.close())
+  const input = jsonl(0, 10) + '{"not":"an event"}\n' + '{this is not json\n' + jsonl(10, 20)
+  const { code, stdout } = await runWithInput(['send', '-', '--url', server.url, '--dead-letter', dir], input)
+  assert.equal(code, 1)
+  assert.match(stdout, new RegExp(`send incomplete: 22 events read, 20 stored in 1 batches; 2 invalid, 2 dead-lettered to ${dir}`))
+  assert.equal(server.requests.flatMap((r) => r.body as unknown[]).length, 20)
+  const files = await readdir(dir)
+  assert.equal(files.length, 1)
+})
+
+test('audit-stream send without a dead letter reports invalid events as lost', async (t) => {
+  const server = await startFaultServer(created)
+  t.after(() => server.close())
+  const { code, stdout } = await runWithInput(['send', '-', '--url', server.url], jsonl(0, 3) + '[]\n')
+  assert.equal(code, 1)
+  assert.match(stdout, /3 stored in 1 batches; 1 invalid, 1 lost/)
+})
+
+test('audit-stream send with a missing file or no url is bad usage', async () => {
+  assert.equal((await run(['send', '/nonexistent/events.jsonl', '--url', 'http://127.0.0.1:9'])).code, 2)
+  assert.equal((await run(['send', '-'])).code, 2)
+  assert.equal((await run(['send', '-', '--url', 'http://x', '--batch-size', 'ten'])).code, 2)
 })

@@ -3,7 +3,14 @@
  * The `audit-stream` command line. Environment variables are read here and
  * nowhere else.
  */
+import { constants, createReadStream } from 'node:fs'
+import { access } from 'node:fs/promises'
+import { Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
+import { jsonlParser } from 'stream-chain/node/jsonl'
+import { FileDeadLetter } from '../dead-letter/file-dead-letter.js'
+import { AuditStore } from '../store.js'
 import { pino, type Logger } from 'pino'
 import pretty from 'pino-pretty'
 import { replayDeadLetters } from '../dead-letter/replay.js'
@@ -15,8 +22,16 @@ import { Progress } from './progress.js'
 const USAGE = `Usage: audit-stream <command> [options]
 
 Commands:
+  send <file|->   send the JSONL events of a file (or stdin) to DataStorage
   serve           run the reference DataStorage server
   replay <dir>    resend the events of the dead-letter files in <dir>
+
+Options for send:
+  --url <url>             the DataStorage service (or AUDIT_STREAM_URL)
+  --batch-size <n>        events per batch (default 1000)
+  --token <token>         bearer token
+  --token-file <path>     file holding the bearer token, re-read after a 401
+  --dead-letter <dir>     where invalid and undeliverable events go
 
 Options for serve:
   --port <n>            port to listen on (default 8080; 0 picks a free one)
@@ -32,7 +47,7 @@ Options for replay:
   --include-invalid     also resend entries dead-lettered as invalid
   -h, --help            show this help
 
-Exit codes: 0 all stored, 1 some dead-lettered again or lost, 2 bad usage.
+Exit codes: 0 all stored, 1 some dead-lettered or lost, 2 bad usage.
 `
 
 class UsageError extends Error {}
@@ -92,6 +107,78 @@ async function serve (args: string[]): Promise<number> {
   })
 }
 
+function sinkFor (url: string, values: { token?: string | undefined, 'token-file'?: string | undefined }, logger: Logger): DataStorageSink {
+  return new DataStorageSink({
+    url,
+    logger,
+    ...(values.token === undefined ? {} : { token: values.token }),
+    ...(values['token-file'] === undefined ? {} : { tokenFile: values['token-file'] })
+  })
+}
+
+async function send (args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      url: { type: 'string' },
+      'batch-size': { type: 'string', default: '1000' },
+      token: { type: 'string' },
+      'token-file': { type: 'string' },
+      'dead-letter': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false }
+    }
+  })
+  if (values.help) {
+    process.stdout.write(USAGE)
+    return 0
+  }
+  const input = positionals[0]
+  const url = values.url ?? (process.env.AUDIT_STREAM_URL === '' ? undefined : process.env.AUDIT_STREAM_URL)
+  if (input === undefined || positionals.length > 1) throw new UsageError('send takes exactly one <file> (or - for stdin)')
+  if (url === undefined) throw new UsageError('send needs --url (or AUDIT_STREAM_URL)')
+  if (!/^\d+$/.test(values['batch-size'])) throw new UsageError(`--batch-size must be a number, got ${values['batch-size']}`)
+  if (input !== '-') await access(input, constants.R_OK).catch(() => { throw new UsageError(`cannot read ${input}`) })
+  const logger = cliLogger('warn')
+  const store = new AuditStore({
+    sink: sinkFor(url, values, logger),
+    batchSize: Number(values['batch-size']),
+    logger,
+    ...(values['dead-letter'] === undefined ? {} : { deadLetter: new FileDeadLetter({ dir: values['dead-letter'] }) })
+  })
+  const progress = new Progress()
+  const ticker = setInterval(() => {
+    const s = store.stats()
+    progress.update(`sending: ${s.written} stored, ${s.pending} pending, ${s.deadLettered} dead-lettered`)
+  }, 100)
+  ticker.unref()
+  const source = input === '-' ? process.stdin : createReadStream(input)
+  // A line that is not JSON travels on as its text: the store then dead-letters it as invalid.
+  const parser = jsonlParser.asStream({ errorIndicator: (_err: Error, line: string) => line })
+  const toValues = new Transform({
+    objectMode: true,
+    transform ({ value }: { value: unknown }, _encoding, callback) { callback(null, value) }
+  })
+  try {
+    await pipeline(source, parser, toValues, store)
+  } finally {
+    clearInterval(ticker)
+    progress.done()
+  }
+  const stats = await store.close().catch((err: unknown) => (err as { stats?: ReturnType<AuditStore['stats']> }).stats ?? store.stats())
+  const failed = stats.invalid + stats.deadLettered + stats.lost + stats.dropped
+  const problems = [
+    stats.invalid > 0 ? `${stats.invalid} invalid` : '',
+    stats.deadLettered > 0 ? `${stats.deadLettered} dead-lettered${values['dead-letter'] === undefined ? '' : ` to ${values['dead-letter']}`}` : '',
+    stats.lost > 0 ? `${stats.lost} lost` : ''
+  ].filter(Boolean).join(', ')
+  process.stdout.write(
+    `send ${failed === 0 ? 'complete' : 'incomplete'}: ${stats.accepted + stats.invalid} events read, ${stats.written} stored in ${stats.batches} batches` +
+      `${problems === '' ? '' : `; ${problems}`}\n`
+  )
+  return failed === 0 ? 0 : 1
+}
+
 async function replay (args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -109,16 +196,11 @@ async function replay (args: string[]): Promise<number> {
     return 0
   }
   const dir = positionals[0]
-  const url = values.url ?? process.env.AUDIT_STREAM_URL
+  const url = values.url ?? (process.env.AUDIT_STREAM_URL === '' ? undefined : process.env.AUDIT_STREAM_URL)
   if (dir === undefined || positionals.length > 1) throw new UsageError('replay takes exactly one <dir>')
   if (url === undefined) throw new UsageError('replay needs --url (or AUDIT_STREAM_URL)')
   const logger = cliLogger('warn')
-  const sink = new DataStorageSink({
-    url,
-    logger,
-    ...(values.token === undefined ? {} : { token: values.token }),
-    ...(values['token-file'] === undefined ? {} : { tokenFile: values['token-file'] })
-  })
+  const sink = sinkFor(url, values, logger)
   const progress = new Progress()
   const result = await replayDeadLetters({
     dir,
@@ -147,6 +229,7 @@ export async function main (argv: string[]): Promise<number> {
       process.stdout.write(USAGE)
       return command === undefined ? 2 : 0
     }
+    if (command === 'send') return await send(rest)
     if (command === 'serve') return await serve(rest)
     if (command === 'replay') return await replay(rest)
     throw new UsageError(`unknown command: ${command}`)
