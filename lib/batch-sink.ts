@@ -15,7 +15,16 @@ import { defaultLogger } from './logger.js'
 import { resolveSinkOptions, type BatchSinkOptions, type ResolvedRetryOptions } from './options.js'
 import { backoffDelay, sleep } from './retry.js'
 
-/** What `sendBatch` gets besides the batch. */
+/**
+ * What `sendBatch` gets besides the batch.
+ *
+ * @example
+ * ```ts
+ * protected async sendBatch (batch: Batch, { signal, attempt }: SendContext) {
+ *   await fetch(url, { method: 'POST', body: batchBody(batch), signal })
+ * }
+ * ```
+ */
 export interface SendContext {
   /** Aborted when the store's close times out: stop sending and throw. */
   readonly signal: AbortSignal
@@ -23,7 +32,14 @@ export interface SendContext {
   readonly attempt: number
 }
 
-/** Payload of the `'batch'` event: a batch was stored. */
+/**
+ * Payload of the `'batch'` event: a batch was stored.
+ *
+ * @example
+ * ```ts
+ * store.on('batch', (info: BatchEventInfo) => log.debug({ id: info.id, count: info.count, ms: info.durationMs }))
+ * ```
+ */
 export interface BatchEventInfo {
   /** The batch's id. */
   readonly id: string
@@ -37,7 +53,14 @@ export interface BatchEventInfo {
   readonly durationMs: number
 }
 
-/** Payload of the `'retry'` event: an attempt failed and another will follow. */
+/**
+ * Payload of the `'retry'` event: an attempt failed and another will follow.
+ *
+ * @example
+ * ```ts
+ * store.on('retry', (info: RetryEventInfo) => log.warn({ batchId: info.batchId, attempt: info.attempt, delayMs: info.delayMs }))
+ * ```
+ */
 export interface RetryEventInfo {
   /** The batch's id. */
   readonly batchId: string
@@ -53,7 +76,14 @@ export interface RetryEventInfo {
   readonly error: Error
 }
 
-/** Payload of the `'dead-letter'` event: events were handed to the dead letter, or lost for lack of one. */
+/**
+ * Payload of the `'dead-letter'` event: events were handed to the dead letter, or lost for lack of one.
+ *
+ * @example
+ * ```ts
+ * store.on('dead-letter', (info: DeadLetterEventInfo) => { if (!info.stored) alert(`${info.count} audit events lost`) })
+ * ```
+ */
 export interface DeadLetterEventInfo {
   /** Why. */
   readonly reason: DeadLetterReason

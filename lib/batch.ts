@@ -3,7 +3,16 @@
  */
 import { randomUUID } from 'node:crypto'
 
-/** Serialized events sent together. The id doubles as the request's idempotency key. */
+/**
+ * Serialized events sent together. The id doubles as the request's idempotency key.
+ *
+ * @example
+ * ```ts
+ * protected async sendBatch (batch: Batch) {
+ *   await post('/audit', batchBody(batch), { 'idempotency-key': batch.id })
+ * }
+ * ```
+ */
 export interface Batch {
   /** A UUID; the same on every attempt to send this batch. */
   readonly id: string
@@ -26,6 +35,11 @@ export function createBatch (events: readonly string[], bytes: number): Batch {
  *
  * @param batch - the batch
  * @returns `[` + the events joined by `,` + `]`
+ *
+ * @example
+ * ```ts
+ * const body = batchBody(batch) // '[{"version":"1.0",...},{...}]'
+ * ```
  */
 export function batchBody (batch: Batch): string {
   return '[' + batch.events.join(',') + ']'

@@ -4,7 +4,14 @@
  */
 import type { FlushResult, StoreStats } from './stats.js'
 
-/** One problem found in an event: where it is and what is wrong. */
+/**
+ * One problem found in an event: where it is and what is wrong.
+ *
+ * @example
+ * ```ts
+ * for (const issue of validateAuditEvent(input)) console.log(`${issue.path}: ${issue.message}`)
+ * ```
+ */
 export interface ValidationIssue {
   /** Dotted path of the offending field (`event_type`, `event_data`); `''` for the event itself. */
   readonly path: string
@@ -12,7 +19,14 @@ export interface ValidationIssue {
   readonly message: string
 }
 
-/** Options every audit-stream error accepts. */
+/**
+ * Options every audit-stream error accepts.
+ *
+ * @example
+ * ```ts
+ * throw new DeadLetterError('queue unavailable', { cause: err })
+ * ```
+ */
 export interface AuditStoreErrorOptions {
   /** The underlying error, kept as the standard `cause`. */
   readonly cause?: unknown
@@ -44,7 +58,16 @@ export class AuditStoreError extends Error {
   }
 }
 
-/** An event failed validation, could not be serialized, or is larger than `maxEventBytes`. */
+/**
+ * An event failed validation, could not be serialized, or is larger than `maxEventBytes`.
+ *
+ * @example
+ * ```ts
+ * try { store.record(input) } catch (err) {
+ *   if (err instanceof AuditValidationError) console.error(err.issues)
+ * }
+ * ```
+ */
 export class AuditValidationError extends AuditStoreError {
   /** Every problem found, in schema order. */
   readonly issues: readonly ValidationIssue[]
@@ -64,7 +87,16 @@ function formatIssue (issue: ValidationIssue): string {
   return issue.path === '' ? issue.message : `${issue.path}: ${issue.message}`
 }
 
-/** An option has a value of the wrong type or out of range, or conflicts with another option. */
+/**
+ * An option has a value of the wrong type or out of range, or conflicts with another option.
+ *
+ * @example
+ * ```ts
+ * try { createAuditStore({ sink, batchSize: 0 }) } catch (err) {
+ *   if (err instanceof InvalidOptionError) console.error(err.option, err.message)
+ * }
+ * ```
+ */
 export class InvalidOptionError extends AuditStoreError {
   /** The name of the offending option. */
   readonly option: string
@@ -90,7 +122,14 @@ function describeValue (value: unknown): string {
   return `\`${shown.length > 60 ? shown.slice(0, 57) + '...' : shown}\` (${typeof value})`
 }
 
-/** The store is closing or closed and takes no more events. */
+/**
+ * The store is closing or closed and takes no more events.
+ *
+ * @example
+ * ```ts
+ * store.write(event, (err) => { if (err instanceof StoreClosedError) console.warn('store already closed') })
+ * ```
+ */
 export class StoreClosedError extends AuditStoreError {
   /** @param message - overrides the default message */
   constructor (message = 'The audit store is closed') {
@@ -99,7 +138,16 @@ export class StoreClosedError extends AuditStoreError {
   }
 }
 
-/** A flush settled, but some events accepted (or refused) before it are not in the sink. */
+/**
+ * A flush settled, but some events accepted (or refused) before it are not in the sink.
+ *
+ * @example
+ * ```ts
+ * try { await store.flush() } catch (err) {
+ *   if (err instanceof FlushError) console.error(`${err.result.deadLettered} dead-lettered, ${err.result.lost} lost`)
+ * }
+ * ```
+ */
 export class FlushError extends AuditStoreError {
   /** What happened to the events covered by this flush. */
   readonly result: FlushResult
@@ -116,7 +164,14 @@ export class FlushError extends AuditStoreError {
   }
 }
 
-/** An operation did not finish within its `timeoutMs`. Nothing was lost by the timeout itself. */
+/**
+ * An operation did not finish within its `timeoutMs`. Nothing was lost by the timeout itself.
+ *
+ * @example
+ * ```ts
+ * await store.flush({ timeoutMs: 1000 }).catch((err) => { if (err instanceof TimeoutError) console.warn('still delivering') })
+ * ```
+ */
 export class TimeoutError extends AuditStoreError {
   /** @param message - what timed out */
   constructor (message = 'The operation timed out') {
@@ -125,7 +180,15 @@ export class TimeoutError extends AuditStoreError {
   }
 }
 
-/** An operation was aborted through its `AbortSignal`; `cause` is the signal's reason. */
+/**
+ * An operation was aborted through its `AbortSignal`; `cause` is the signal's reason.
+ *
+ * @example
+ * ```ts
+ * const controller = new AbortController()
+ * store.flush({ signal: controller.signal }).catch((err) => { if (err instanceof AbortError) console.log(err.cause) })
+ * ```
+ */
 export class AbortError extends AuditStoreError {
   /**
    * @param message - what was aborted
@@ -137,7 +200,16 @@ export class AbortError extends AuditStoreError {
   }
 }
 
-/** `close()` ran out of time: sends were aborted and unsent events dead-lettered with reason `shutdown`. */
+/**
+ * `close()` ran out of time: sends were aborted and unsent events dead-lettered with reason `shutdown`.
+ *
+ * @example
+ * ```ts
+ * await store.close({ timeoutMs: 5000 }).catch((err) => {
+ *   if (err instanceof CloseTimeoutError) console.error(`${err.stats.deadLettered} events left in the dead letter`)
+ * })
+ * ```
+ */
 export class CloseTimeoutError extends AuditStoreError {
   /** The store's counters once shutdown finished. */
   readonly stats: StoreStats
@@ -157,7 +229,14 @@ export class CloseTimeoutError extends AuditStoreError {
   }
 }
 
-/** Over the store's life some events were dropped or lost (not stored and not dead-lettered). */
+/**
+ * Over the store's life some events were dropped or lost (not stored and not dead-lettered).
+ *
+ * @example
+ * ```ts
+ * await store.close().catch((err) => { if (err instanceof AuditLossError) process.exitCode = 1 })
+ * ```
+ */
 export class AuditLossError extends AuditStoreError {
   /** The store's final counters. */
   readonly stats: StoreStats
@@ -174,7 +253,15 @@ export class AuditLossError extends AuditStoreError {
   }
 }
 
-/** An RFC 7807 problem document, as a DataStorage service returns with an error status. */
+/**
+ * An RFC 7807 problem document, as a DataStorage service returns with an error status.
+ *
+ * @example
+ * ```ts
+ * const problem: ProblemDocument | undefined = entry.error?.problem
+ * console.log(problem?.title, problem?.field_errors)
+ * ```
+ */
 export interface ProblemDocument {
   /** A URI reference naming the problem type. */
   readonly type?: string
@@ -188,7 +275,14 @@ export interface ProblemDocument {
   readonly field_errors?: Readonly<Record<string, string>>
 }
 
-/** How a sink classifies a failed send. */
+/**
+ * How a sink classifies a failed send.
+ *
+ * @example
+ * ```ts
+ * throw new SinkError('HTTP 429', { retryable: true, statusCode: 429, retryAfterMs: 2000 })
+ * ```
+ */
 export interface SinkErrorOptions extends AuditStoreErrorOptions {
   /** Whether another attempt may succeed. */
   readonly retryable: boolean
@@ -241,7 +335,14 @@ export class SinkError extends AuditStoreError {
   }
 }
 
-/** The dead letter could not store an entry; its events are counted as lost. */
+/**
+ * The dead letter could not store an entry; its events are counted as lost.
+ *
+ * @example
+ * ```ts
+ * await deadLetter.write(entry).catch((err) => { if (err instanceof DeadLetterError) console.error(err.cause) })
+ * ```
+ */
 export class DeadLetterError extends AuditStoreError {
   /**
    * @param message - what failed
@@ -253,7 +354,14 @@ export class DeadLetterError extends AuditStoreError {
   }
 }
 
-/** An optional peer dependency that a feature needs is not installed. */
+/**
+ * An optional peer dependency that a feature needs is not installed.
+ *
+ * @example
+ * ```ts
+ * try { collectMetrics(store) } catch (err) { if (err instanceof MissingPeerError) console.error(err.packageName) }
+ * ```
+ */
 export class MissingPeerError extends AuditStoreError {
   /** The npm package to install. */
   readonly packageName: string

@@ -28,6 +28,13 @@ if (!FormatRegistry.Has('uuid')) FormatRegistry.Set('uuid', (value) => UUID.test
  * The schema of an audit event, mirroring the DataStorage API's
  * `AuditEventRequest`. Unknown fields are rejected so that a typo fails
  * at `record()` rather than at the server.
+ *
+ * @example
+ * ```ts
+ * import { TypeCompiler } from '@sinclair/typebox/compiler'
+ * const check = TypeCompiler.Compile(AuditEventSchema)
+ * check.Check(input) // true for a valid event
+ * ```
  */
 export const AuditEventSchema = Type.Object(
   {
@@ -79,13 +86,39 @@ export const AuditEventSchema = Type.Object(
   { additionalProperties: false }
 )
 
-/** An audit event, as the DataStorage API's `AuditEventRequest` defines it. */
+/**
+ * An audit event, as the DataStorage API's `AuditEventRequest` defines it.
+ *
+ * @example
+ * ```ts
+ * const event: AuditEvent = {
+ *   version: '1.0', event_type: 'user.login', event_timestamp: new Date().toISOString(),
+ *   event_category: 'auth', event_action: 'login', event_outcome: 'success',
+ *   correlation_id: requestId, event_data: { method: 'password' }
+ * }
+ * ```
+ */
 export type AuditEvent = Static<typeof AuditEventSchema>
 
-/** The fields {@link newAuditEvent} fills in when they are absent. */
+/**
+ * The fields {@link newAuditEvent} fills in when they are absent.
+ *
+ * @example
+ * ```ts
+ * type Filled = Pick<AuditEvent, AuditEventDefaults> // version, event_timestamp, event_data
+ * ```
+ */
 export type AuditEventDefaults = 'version' | 'event_timestamp' | 'event_data'
 
-/** What {@link newAuditEvent} takes: an event whose defaulted fields may be left out. */
+/**
+ * What {@link newAuditEvent} takes: an event whose defaulted fields may be left out.
+ *
+ * @example
+ * ```ts
+ * const init: AuditEventInit = { event_type: 'user.login', event_category: 'auth', event_action: 'login', event_outcome: 'success', correlation_id: 'req-1' }
+ * store.record(newAuditEvent(init))
+ * ```
+ */
 export type AuditEventInit = Omit<AuditEvent, AuditEventDefaults> & Partial<Pick<AuditEvent, AuditEventDefaults>>
 
 const check = TypeCompiler.Compile(AuditEventSchema)

@@ -8,7 +8,14 @@ import type { BatchSink } from './batch-sink.js'
 import type { DeadLetter } from './dead-letter/dead-letter.js'
 import { InvalidOptionError } from './errors.js'
 
-/** How a sink retries a failed batch: exponential backoff with jitter. */
+/**
+ * How a sink retries a failed batch: exponential backoff with jitter.
+ *
+ * @example
+ * ```ts
+ * const retry: RetryOptions = { maxAttempts: 5, baseDelayMs: 200, maxDelayMs: 10_000, multiplier: 2, jitter: 0.2 }
+ * ```
+ */
 export interface RetryOptions {
   /**
    * Attempts per batch, the first included. After the last one the batch goes to the dead letter.
@@ -42,7 +49,14 @@ export interface RetryOptions {
   readonly jitter?: number
 }
 
-/** Options every {@link BatchSink} takes. Unknown keys are ignored so subclasses can extend them. */
+/**
+ * Options every {@link BatchSink} takes. Unknown keys are ignored so subclasses can extend them.
+ *
+ * @example
+ * ```ts
+ * new DataStorageSink({ url, retry: { maxAttempts: 5, baseDelayMs: 500 }, concurrency: 2 })
+ * ```
+ */
 export interface BatchSinkOptions {
   /** The retry policy. Each field has its own default; see {@link RetryOptions}. */
   readonly retry?: RetryOptions
@@ -59,7 +73,14 @@ export interface BatchSinkOptions {
   readonly concurrency?: number
 }
 
-/** TLS settings for an HTTPS DataStorage service, with a client certificate for mTLS. */
+/**
+ * TLS settings for an HTTPS DataStorage service, with a client certificate for mTLS.
+ *
+ * @example
+ * ```ts
+ * new DataStorageSink({ url, tls: { ca: readFileSync('ca.pem'), cert: readFileSync('client.pem'), key: readFileSync('client.key') } })
+ * ```
+ */
 export interface TlsOptions {
   /** CA certificate(s) to trust, PEM. @default the system's CAs */
   readonly ca?: string | Buffer | ReadonlyArray<string | Buffer>
@@ -71,7 +92,14 @@ export interface TlsOptions {
   readonly rejectUnauthorized?: boolean
 }
 
-/** Options of {@link DataStorageSink}: the HTTP client of a DataStorage service. */
+/**
+ * Options of {@link DataStorageSink}: the HTTP client of a DataStorage service.
+ *
+ * @example
+ * ```ts
+ * new DataStorageSink({ url: 'https://ds:8443', tokenFile: '/run/secrets/token', compression: 'gzip', requestTimeoutMs: 10_000 })
+ * ```
+ */
 export interface DataStorageSinkOptions extends BatchSinkOptions {
   /** The service's base URL, e.g. `https://datastorage:8443`. Required. A path in it prefixes `path`. */
   readonly url: string
@@ -122,7 +150,14 @@ export interface DataStorageSinkOptions extends BatchSinkOptions {
   readonly compression?: 'none' | 'gzip'
 }
 
-/** Options of {@link startDataStorageServer}. */
+/**
+ * Options of {@link startDataStorageServer}.
+ *
+ * @example
+ * ```ts
+ * await startDataStorageServer({ port: 8080, database: './audit-data', token: process.env.TOKEN })
+ * ```
+ */
 export interface DataStorageServerOptions {
   /**
    * TCP port; 0 picks a free one.
@@ -158,7 +193,14 @@ export interface DataStorageServerOptions {
   readonly logger?: Logger
 }
 
-/** Options of {@link installShutdownHandler}. */
+/**
+ * Options of {@link installShutdownHandler}.
+ *
+ * @example
+ * ```ts
+ * installShutdownHandler([ordersStore, authStore], { signals: ['SIGTERM'], timeoutMs: 10_000 })
+ * ```
+ */
 export interface ShutdownOptions {
   /**
    * Signals that start a graceful shutdown. A second one exits at once.
@@ -183,7 +225,14 @@ export interface ShutdownOptions {
   readonly logger?: Logger
 }
 
-/** Options of {@link collectMetrics}. */
+/**
+ * Options of {@link collectMetrics}.
+ *
+ * @example
+ * ```ts
+ * collectMetrics(store, { registry, prefix: 'billing_audit_', labels: { region: 'eu' } })
+ * ```
+ */
 export interface MetricsOptions {
   /**
    * The prom-client registry to register with.
@@ -202,7 +251,15 @@ export interface MetricsOptions {
   readonly labels?: Readonly<Record<string, string>>
 }
 
-/** Options of {@link createAuditStore} and the {@link AuditStore} constructor. */
+/**
+ * Options of {@link createAuditStore} and the {@link AuditStore} constructor.
+ *
+ * @example
+ * ```ts
+ * const options: AuditStoreOptions = { sink, batchSize: 500, flushIntervalMs: 200, deadLetter }
+ * const store = createAuditStore(options)
+ * ```
+ */
 export interface AuditStoreOptions {
   /** Where batches go. Required. A sink serves one store only. */
   readonly sink: BatchSink
@@ -256,7 +313,14 @@ export interface AuditStoreOptions {
   readonly closeTimeoutMs?: number
 }
 
-/** Options of {@link AuditStore.flush}. */
+/**
+ * Options of {@link AuditStore.flush}.
+ *
+ * @example
+ * ```ts
+ * await store.flush({ timeoutMs: 5_000, signal: AbortSignal.timeout(10_000) })
+ * ```
+ */
 export interface FlushOptions {
   /** Aborts the wait (not the delivery) with an {@link AbortError}. */
   readonly signal?: AbortSignal
@@ -267,7 +331,14 @@ export interface FlushOptions {
   readonly timeoutMs?: number
 }
 
-/** Options of {@link AuditStore.close}. */
+/**
+ * Options of {@link AuditStore.close}.
+ *
+ * @example
+ * ```ts
+ * await store.close({ timeoutMs: 10_000 })
+ * ```
+ */
 export interface CloseOptions {
   /**
    * Overrides the store's `closeTimeoutMs` for this close.
@@ -292,7 +363,14 @@ export interface ResolvedStoreOptions {
   readonly closeTimeoutMs: number
 }
 
-/** Every default, frozen. */
+/**
+ * Every default, frozen.
+ *
+ * @example
+ * ```ts
+ * console.log(DEFAULTS.batchSize, DEFAULTS.retry.maxAttempts) // 1000 3
+ * ```
+ */
 export const DEFAULTS = Object.freeze({
   /** See {@link AuditStoreOptions.bufferSize}. */
   bufferSize: 10_000,

@@ -2,7 +2,15 @@
  * The counters a store reports: per flush and over its life.
  */
 
-/** Counts reported by a settled flush: events accepted or refused since the previous flush. */
+/**
+ * Counts reported by a settled flush: the events it covers, that is every event accepted (or
+ * refused) before it that no flush already settled at the time of the call covered.
+ *
+ * @example
+ * ```ts
+ * const { written, deadLettered }: FlushResult = await store.flush()
+ * ```
+ */
 export interface FlushResult {
   /** Events the sink stored. */
   readonly written: number
@@ -14,7 +22,14 @@ export interface FlushResult {
   readonly lost: number
 }
 
-/** A snapshot of a store's counters since it was created. */
+/**
+ * A snapshot of a store's counters since it was created.
+ *
+ * @example
+ * ```ts
+ * const { pending, inFlight, lost }: StoreStats = store.stats()
+ * ```
+ */
 export interface StoreStats {
   /** Events taken into the store (valid, validated and serialized). */
   readonly accepted: number

@@ -20,7 +20,14 @@ import {
 } from './options.js'
 import type { FlushResult, StoreStats } from './stats.js'
 
-/** Payload of the `'drop'` event: an event was refused or could not be taken in. */
+/**
+ * Payload of the `'drop'` event: an event was refused or could not be taken in.
+ *
+ * @example
+ * ```ts
+ * store.on('drop', (info: DropEventInfo) => metrics.drops.inc({ reason: info.reason }, info.count))
+ * ```
+ */
 export interface DropEventInfo {
   /** `full`: bufferSize reached; `closed`: the store is closing; `invalid`: an invalid event arrived through the stream. */
   readonly reason: 'full' | 'closed' | 'invalid'

@@ -5,10 +5,25 @@ import type { ProblemDocument } from '../errors.js'
  * nothing is lost silently and everything can be replayed.
  */
 
-/** Why events were dead-lettered. */
+/**
+ * Why events were dead-lettered.
+ *
+ * @example
+ * ```ts
+ * const retriable = (reason: DeadLetterReason) => reason === 'exhausted' || reason === 'shutdown'
+ * ```
+ */
 export type DeadLetterReason = 'invalid' | 'rejected' | 'exhausted' | 'shutdown'
 
-/** One dead-letter record: a batch (or a single invalid event) and why it failed. */
+/**
+ * One dead-letter record: a batch (or a single invalid event) and why it failed.
+ *
+ * @example
+ * ```ts
+ * const entry: DeadLetterEntry = JSON.parse(line)
+ * if (entry.reason === 'rejected') console.log(entry.error?.problem?.field_errors)
+ * ```
+ */
 export interface DeadLetterEntry {
   /** `invalid`: failed validation; `rejected`: the server refused it; `exhausted`: out of attempts; `shutdown`: unsent at a close timeout. */
   readonly reason: DeadLetterReason
@@ -27,7 +42,14 @@ export interface DeadLetterEntry {
   readonly at: string
 }
 
-/** The failure recorded with a dead-letter entry. */
+/**
+ * The failure recorded with a dead-letter entry.
+ *
+ * @example
+ * ```ts
+ * for (const entry of entries) console.log(entry.error?.statusCode, entry.error?.message)
+ * ```
+ */
 export interface DeadLetterErrorInfo {
   /** The server's problem document (`title`, `detail`, `field_errors`), for reason `rejected`. */
   readonly problem?: ProblemDocument

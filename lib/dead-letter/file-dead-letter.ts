@@ -6,13 +6,27 @@ import { join } from 'node:path'
 import { DeadLetterError, InvalidOptionError } from '../errors.js'
 import type { DeadLetter, DeadLetterEntry } from './dead-letter.js'
 
-/** Options of {@link FileDeadLetter}. */
+/**
+ * Options of {@link FileDeadLetter}.
+ *
+ * @example
+ * ```ts
+ * new FileDeadLetter({ dir: '/var/lib/my-service/audit-dead-letter' })
+ * ```
+ */
 export interface FileDeadLetterOptions {
   /** The directory for the files; created when missing. Required. */
   readonly dir: string
 }
 
-/** The file name prefix every dead-letter file starts with. */
+/**
+ * The file name prefix every dead-letter file starts with.
+ *
+ * @example
+ * ```ts
+ * const files = (await readdir(dir)).filter((f) => f.startsWith(DEAD_LETTER_FILE_PREFIX))
+ * ```
+ */
 export const DEAD_LETTER_FILE_PREFIX = 'audit-dead-letter-'
 
 /**

@@ -16,7 +16,14 @@ import type { FlushResult } from '../stats.js'
 import type { DeadLetterEntry } from './dead-letter.js'
 import { DEAD_LETTER_FILE_PREFIX, FileDeadLetter } from './file-dead-letter.js'
 
-/** Options of {@link replayDeadLetters}. Give either `sink` or `store`. */
+/**
+ * Options of {@link replayDeadLetters}. Give either `sink` or `store`.
+ *
+ * @example
+ * ```ts
+ * await replayDeadLetters({ dir: './audit-dlq', sink, filter: (entry) => entry.reason === 'exhausted' })
+ * ```
+ */
 export interface ReplayOptions {
   /** The dead-letter directory, as given to {@link FileDeadLetter}. Required. */
   readonly dir: string
@@ -35,7 +42,14 @@ export interface ReplayOptions {
   readonly logger?: Logger
 }
 
-/** Progress of a replay so far. */
+/**
+ * Progress of a replay so far.
+ *
+ * @example
+ * ```ts
+ * await replayDeadLetters({ dir, sink, onProgress: (p: ReplayProgress) => console.log(`${p.events} events resent`) })
+ * ```
+ */
 export interface ReplayProgress {
   /** Files read or being read. */
   readonly files: number
@@ -45,7 +59,15 @@ export interface ReplayProgress {
   readonly events: number
 }
 
-/** What a replay did. */
+/**
+ * What a replay did.
+ *
+ * @example
+ * ```ts
+ * const result: ReplayResult = await replayDeadLetters({ dir, sink })
+ * if (result.deadLettered + result.lost > 0) process.exitCode = 1
+ * ```
+ */
 export interface ReplayResult extends FlushResult {
   /** Files replayed; each is renamed to `*.replayed`. */
   readonly files: number

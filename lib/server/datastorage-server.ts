@@ -16,7 +16,16 @@ import { HttpProblem, sendJson, sendProblem } from './problem.js'
 import { parseFilters } from './query-filters.js'
 import { readJsonBody } from './request-body.js'
 
-/** A running reference server. */
+/**
+ * A running reference server.
+ *
+ * @example
+ * ```ts
+ * const server: DataStorageServer = await startDataStorageServer()
+ * console.log(server.url, server.engine)
+ * await server.close()
+ * ```
+ */
 export interface DataStorageServer {
   /** The base URL, e.g. `http://127.0.0.1:40123`. */
   readonly url: string

@@ -7,7 +7,14 @@ import { BatchSink, type SendContext } from '../batch-sink.js'
 import { integerOption, type BatchSinkOptions } from '../options.js'
 import { sleep } from '../retry.js'
 
-/** Options of {@link MemorySink}. */
+/**
+ * Options of {@link MemorySink}.
+ *
+ * @example
+ * ```ts
+ * const slow = new MemorySink({ delayMs: 50, retry: { maxAttempts: 1 } })
+ * ```
+ */
 export interface MemorySinkOptions extends BatchSinkOptions {
   /**
    * Delay of every send, in milliseconds, to stand in for a slow service.
