@@ -6,7 +6,7 @@ import { Transform } from 'readable-stream'
 
 type TransformCallback = (error?: Error | null, data?: unknown) => void
 import { createBatch } from './batch.js'
-import { EncodedEvent } from './event.js'
+import { EventRun } from './event-run.js'
 import { FlushMarker } from './flush-marker.js'
 
 /** @internal */
@@ -39,16 +39,19 @@ export class BatchTransform extends Transform {
   #timer: NodeJS.Timeout | undefined
 
   constructor (options: BatchTransformOptions) {
-    // The write side holds one batch's worth of events, the read side two
-    // batches: memory past the entry stays at a few batches.
-    super({ objectMode: true, writableHighWaterMark: options.batchSize, readableHighWaterMark: 2 })
+    // The write side holds a few runs (or single stream events), the read side
+    // two batches: memory past the entry stays at a few batches.
+    super({ objectMode: true, writableHighWaterMark: 4, readableHighWaterMark: 2 })
     this.#batchSize = options.batchSize
     this.#maxBatchBytes = options.maxBatchBytes
     this.#flushIntervalMs = options.flushIntervalMs
   }
 
-  override _transform (chunk: EncodedEvent | FlushMarker, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (chunk instanceof EncodedEvent) this.#add(chunk)
+  override _transform (chunk: EventRun | FlushMarker, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (chunk instanceof EventRun) {
+      const { events, sizes } = chunk
+      for (let i = 0; i < events.length; i++) this.#add(events[i]!, sizes[i]!)
+    }
     else if (chunk instanceof FlushMarker) {
       this.#emit()
       this.push(chunk)
@@ -66,11 +69,11 @@ export class BatchTransform extends Transform {
     callback(err)
   }
 
-  #add (event: EncodedEvent): void {
+  #add (json: string, bytes: number): void {
     // Each event after the first adds a comma to the body.
-    if (this.#events.length > 0 && this.#bytes + 1 + event.bytes > this.#maxBatchBytes) this.#emit()
-    this.#bytes += (this.#events.length === 0 ? 0 : 1) + event.bytes
-    this.#events.push(event.json)
+    if (this.#events.length > 0 && this.#bytes + 1 + bytes > this.#maxBatchBytes) this.#emit()
+    this.#bytes += (this.#events.length === 0 ? 0 : 1) + bytes
+    this.#events.push(json)
     if (this.#events.length === 1) {
       this.#timer = setTimeout(this.#onTimer, this.#flushIntervalMs)
       this.#timer.unref()

@@ -5,6 +5,7 @@
 import { FormatRegistry, Type, type Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { AuditValidationError, type ValidationIssue } from './errors.js'
+import type { EventRun } from './event-run.js'
 
 // RFC 3339 date-time: a date, `T`, a time with optional fraction, and a zone.
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/
@@ -179,31 +180,14 @@ export function validateAuditEvent (value: unknown): ValidationIssue[] {
 }
 
 /**
- * An event already validated and serialized: what flows between the store
- * and the batcher. A class, so a user's object can never pass for one.
- *
- * @internal
- */
-export class EncodedEvent {
-  /** The JSON text of the event, as taken at record time. */
-  readonly json: string
-  /** `json`'s length in UTF-8 bytes. */
-  readonly bytes: number
-
-  constructor (json: string, bytes: number) {
-    this.json = json
-    this.bytes = bytes
-  }
-}
-
-/**
- * Validates and serializes an event in one step. The JSON text is the
- * snapshot that gets stored, so later mutation of `value` changes nothing.
+ * Validates and serializes an event in one step and appends it to `run`.
+ * The JSON text is the snapshot that gets stored, so later mutation of
+ * `value` changes nothing.
  *
  * @internal
  * @throws {@link AuditValidationError} for an invalid, unserializable or oversized event
  */
-export function encodeAuditEvent (value: unknown, maxEventBytes: number): EncodedEvent {
+export function encodeAuditEvent (value: unknown, maxEventBytes: number, run: EventRun): void {
   if (!check.Check(value)) throw new AuditValidationError(validateAuditEvent(value))
   let json: string
   try {
@@ -218,5 +202,5 @@ export function encodeAuditEvent (value: unknown, maxEventBytes: number): Encode
       { path: '', message: `event is ${bytes} bytes serialized, over maxEventBytes (${maxEventBytes})` }
     ])
   }
-  return new EncodedEvent(json, bytes)
+  run.push(json, bytes)
 }

@@ -12,7 +12,8 @@ import type { AuditValidationError} from './errors.js';
 import {
   AbortError, AuditLossError, CloseTimeoutError, InvalidOptionError, StoreClosedError, TimeoutError
 } from './errors.js'
-import { EncodedEvent, encodeAuditEvent, type AuditEvent } from './event.js'
+import { encodeAuditEvent, type AuditEvent } from './event.js'
+import { EventRun } from './event-run.js'
 import { FlushMarker } from './flush-marker.js'
 import { defaultLogger } from './logger.js'
 import {
@@ -78,6 +79,8 @@ export class AuditStore extends Writable {
   readonly #log: Logger
   // Settles when the batcher and the sink have finished or failed.
   readonly #pipelineDone: Promise<void>
+  // Events recorded in this tick, not yet written into the stream.
+  #run: EventRun | undefined
   // Invariant: events taken in (by record or write) minus those settled is what is pending.
   #entered = 0
   #accepted = 0
@@ -150,19 +153,41 @@ export class AuditStore extends Writable {
    * ```
    */
   record (event: AuditEvent): boolean {
-    let encoded: EncodedEvent
+    const closing = this.#closing !== undefined || this.writableEnded || this.destroyed
+    if (closing || this.#pending() >= this.#options.bufferSize) {
+      // An invalid event throws even when it would be dropped: the caller's bug shows either way.
+      this.#encodeOrThrow(event, new EventRun())
+      return this.#drop(closing ? 'closed' : 'full')
+    }
+    let run = this.#run
+    if (run === undefined) {
+      run = this.#run = new EventRun()
+      process.nextTick(this.#writeRun)
+    }
+    this.#encodeOrThrow(event, run)
+    this.#entered++
+    this.#accepted++
+    if (run.length >= this.#options.batchSize) this.#writeRun()
+    return true
+  }
+
+  #encodeOrThrow (event: unknown, run: EventRun): void {
     try {
-      encoded = encodeAuditEvent(event, this.#options.maxEventBytes)
+      encodeAuditEvent(event, this.#options.maxEventBytes, run)
     } catch (err) {
       this.#invalid++
       throw err
     }
-    if (this.#closing !== undefined || this.writableEnded || this.destroyed) return this.#drop('closed')
-    if (this.#pending() >= this.#options.bufferSize) return this.#drop('full')
-    this.#entered++
-    this.#accepted++
-    super.write(encoded)
-    return true
+  }
+
+  // Writes the events recorded so far as one chunk. Called once per tick, when
+  // a run reaches batchSize, and before anything else enters the stream, so
+  // record() and write() keep their order.
+  readonly #writeRun = (): void => {
+    const run = this.#run
+    if (run === undefined) return
+    this.#run = undefined
+    if (run.length > 0) Writable.prototype.write.call(this, run)
   }
 
   /**
@@ -184,6 +209,7 @@ export class AuditStore extends Writable {
       if (cb !== undefined) process.nextTick(cb, new StoreClosedError())
       return false
     }
+    this.#writeRun()
     this.#entered++
     const below = cb === undefined ? super.write(chunk) : super.write(chunk, cb)
     if (below && this.#pending() < this.#options.bufferSize) return true
@@ -203,6 +229,7 @@ export class AuditStore extends Writable {
    * @returns the store
    */
   override end (...args: unknown[]): this {
+    this.#writeRun()
     if (!this.writableEnded && !this.destroyed) {
       this.#hold()
       void this.#pipelineDone.then(() => this.#release())
@@ -238,6 +265,7 @@ export class AuditStore extends Writable {
       marker.add({ dropped: this.#dropsSinceFlush })
       this.#dropsSinceFlush = 0
       this.#markers.add(marker)
+      this.#writeRun()
       if (this[kFlushSeam] === 'seed-bug') {
         // The seed's bug: only batches the sink already holds are covered.
         this.#sink.write(marker)
@@ -410,26 +438,40 @@ export class AuditStore extends Writable {
   // Moves chunks into the batcher, validating stream events on the way. Stays
   // synchronous until the batcher pushes back or an invalid event needs the dead letter.
   #forward (chunks: unknown[], start: number, callback: WriteCallback): void {
+    // Consecutive stream events are validated into one run, like recorded ones.
+    let run: EventRun | undefined
+    let below = true
+    const writeRun = (): void => {
+      if (run !== undefined) below = this.#batcher.write(run)
+      run = undefined
+    }
     for (let i = start; i < chunks.length; i++) {
-      let chunk = chunks[i]
-      if (chunk instanceof FlushMarker) {
+      const chunk = chunks[i]
+      if (chunk instanceof EventRun) {
+        writeRun()
+        below = this.#batcher.write(chunk)
+      } else if (chunk instanceof FlushMarker) {
+        writeRun()
         chunk.add(this.#entryEpoch)
         this.#entryEpoch = { deadLettered: 0, lost: 0 }
-      } else if (!(chunk instanceof EncodedEvent)) {
+        below = this.#batcher.write(chunk)
+      } else {
+        const target = run ?? new EventRun()
         try {
-          chunk = encodeAuditEvent(chunk, this.#options.maxEventBytes)
-          this.#accepted++
+          encodeAuditEvent(chunk, this.#options.maxEventBytes, target)
         } catch (err) {
+          writeRun()
           void this.#rejectInvalid(chunk, err as AuditValidationError).then(() => this.#forward(chunks, i + 1, callback))
           return
         }
-      }
-      if (!this.#batcher.write(chunk)) {
-        this.#batcher.once('drain', () => this.#forward(chunks, i + 1, callback))
-        return
+        run = target
+        this.#accepted++
       }
     }
-    callback()
+    writeRun()
+    // What one call hands over is bounded by the entry's own buffer; then wait for the batcher.
+    if (below) callback()
+    else this.#batcher.once('drain', () => callback())
   }
 
   async #rejectInvalid (value: unknown, error: AuditValidationError): Promise<void> {

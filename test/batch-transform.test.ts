@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import type { Batch } from '../lib/index.js'
 import { BatchTransform } from '../lib/batch-transform.js'
 import { encodeAuditEvent } from '../lib/event.js'
+import { EventRun } from '../lib/event-run.js'
 import { FlushMarker } from '../lib/flush-marker.js'
 import { makeEvent } from './helpers/fixtures.js'
 
@@ -12,7 +13,21 @@ function collect (transform: BatchTransform): Array<Batch | FlushMarker> {
   return out
 }
 
-const encode = (seq: number) => encodeAuditEvent(makeEvent(seq), 1 << 20)
+function encode (...seqs: number[]): EventRun {
+  const run = new EventRun()
+  for (const seq of seqs) encodeAuditEvent(makeEvent(seq), 1 << 20, run)
+  return run
+}
+
+test('a run of events is batched like single events, across batch boundaries', () => {
+  const t = new BatchTransform({ batchSize: 4, maxBatchBytes: 1 << 20, flushIntervalMs: 60_000 })
+  const out = collect(t)
+  t.write(encode(0, 1, 2))
+  t.write(encode(3, 4, 5, 6, 7, 8))
+  const batches = out as Batch[]
+  assert.deepEqual(batches.map((b) => b.events.map((e) => (JSON.parse(e) as { event_data: { seq: number } }).event_data.seq)), [[0, 1, 2, 3], [4, 5, 6, 7]])
+  t.destroy()
+})
 
 test('emits a batch when the count reaches batchSize', () => {
   const t = new BatchTransform({ batchSize: 3, maxBatchBytes: 1 << 20, flushIntervalMs: 60_000 })
@@ -35,7 +50,7 @@ test('batch bytes equal the JSON array body size', () => {
 
 test('emits before the next event would pass maxBatchBytes', () => {
   const one = encode(1)
-  const max = 2 + one.bytes * 2 + 1 // exactly two events fit
+  const max = 2 + one.sizes[0]! * 2 + 1 // exactly two events fit
   const t = new BatchTransform({ batchSize: 100, maxBatchBytes: max, flushIntervalMs: 60_000 })
   const out = collect(t)
   for (let i = 0; i < 5; i++) t.write(encode(1))

@@ -2,6 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { AuditValidationError, newAuditEvent, validateAuditEvent } from '../lib/index.js'
 import { encodeAuditEvent } from '../lib/event.js'
+import { EventRun } from '../lib/event-run.js'
 import { makeEvent } from './helpers/fixtures.js'
 
 test('newAuditEvent fills version, timestamp and event_data when absent', () => {
@@ -77,7 +78,7 @@ test('encoding rejects an event that cannot be serialized', () => {
   const circular: Record<string, unknown> = {}
   circular.self = circular
   for (const data of [circular, { n: 10n }]) {
-    assert.throws(() => encodeAuditEvent({ ...makeEvent(1), event_data: data }, 1024), (err: unknown) => {
+    assert.throws(() => encodeAuditEvent({ ...makeEvent(1), event_data: data }, 1024, new EventRun()), (err: unknown) => {
       assert.ok(err instanceof AuditValidationError)
       assert.match(err.issues[0]!.message, /not serializable/)
       return true
@@ -88,13 +89,17 @@ test('encoding rejects an event that cannot be serialized', () => {
 test('encoding rejects an event over maxEventBytes, counting UTF-8 bytes', () => {
   const event = { ...makeEvent(1), event_data: { s: 'é'.repeat(100) } }
   const exact = Buffer.byteLength(JSON.stringify(event))
-  assert.equal(encodeAuditEvent(event, exact).bytes, exact)
-  assert.throws(() => encodeAuditEvent(event, exact - 1), /over maxEventBytes/)
+  const run = new EventRun()
+  encodeAuditEvent(event, exact, run)
+  assert.equal(run.sizes[0], exact)
+  assert.throws(() => encodeAuditEvent(event, exact - 1, run), /over maxEventBytes/)
+  assert.equal(run.length, 1, 'a refused event is not appended')
 })
 
 test('encoding snapshots the event: later mutation changes nothing', () => {
   const event = makeEvent(1)
-  const encoded = encodeAuditEvent(event, 1 << 20)
+  const run = new EventRun()
+  encodeAuditEvent(event, 1 << 20, run)
   event.event_data.seq = 99
-  assert.equal((JSON.parse(encoded.json) as { event_data: { seq: number } }).event_data.seq, 1)
+  assert.equal((JSON.parse(run.events[0]!) as { event_data: { seq: number } }).event_data.seq, 1)
 })

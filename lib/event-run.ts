@@ -1,0 +1,27 @@
+/**
+ * An event run: consecutive events already validated and serialized, the
+ * chunk that flows from the store into the batcher. Events recorded in one
+ * tick travel as one run, so the entry pays its stream overhead per run, not
+ * per event.
+ */
+
+/**
+ * Parallel arrays of serialized events and their UTF-8 sizes. A class, so a
+ * user's object can never pass for one.
+ * @internal
+ */
+export class EventRun {
+  /** The JSON text of each event, as taken when it was accepted. */
+  readonly events: string[] = []
+  /** `events[i]`'s length in UTF-8 bytes. */
+  readonly sizes: number[] = []
+
+  get length (): number {
+    return this.events.length
+  }
+
+  push (json: string, bytes: number): void {
+    this.events.push(json)
+    this.sizes.push(bytes)
+  }
+}
