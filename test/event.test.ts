@@ -65,6 +65,23 @@ for (const [what, patch, path] of invalid) {
   })
 }
 
+test('event_timestamp must be a real RFC 3339 date-time', async () => {
+  const { isDateTime } = await import('../lib/event.js')
+  for (const ok of ['2026-01-02T03:04:05Z', '2026-01-02t03:04:05z', '2026-01-02T03:04:05.123456Z', '2026-01-02T03:04:05+05:30', '2026-01-02T03:04:05-08:00', '2024-02-29T00:00:00Z', '2000-02-29T23:59:59Z']) {
+    assert.equal(isDateTime(ok), true, ok)
+  }
+  for (const bad of ['2026-01-02', '2026-01-02 03:04:05Z', '2026-01-02T03:04:05', '2026-02-29T00:00:00Z', '1900-02-29T00:00:00Z', '2026-04-31T00:00:00Z',
+    '2026-13-01T00:00:00Z', '2026-00-10T00:00:00Z', '2026-01-02T24:00:00Z', '2026-01-02T03:60:00Z', '2026-01-02T03:04:05.Z', '2026-01-02T03:04:05+5:30',
+    '2026-01-02T03:04:05+24:00', '2026-01-02T03:04:05ZZ', 'x026-01-02T03:04:05Z', '2026-01-02T03:04:05+05:30x']) {
+    assert.equal(isDateTime(bad), false, bad)
+  }
+})
+
+test('inherited properties are not unknown fields: they are not serialized', () => {
+  const event = Object.assign(Object.create({ inherited: true }) as Record<string, unknown>, makeEvent(1))
+  assert.deepEqual(validateAuditEvent(event), [])
+})
+
 test('validateAuditEvent reports one issue per field', () => {
   const issues = validateAuditEvent({ ...makeEvent(1), event_outcome: 'maybe' })
   assert.equal(issues.filter((i) => i.path === 'event_outcome').length, 1)

@@ -1,0 +1,38 @@
+/**
+ * `npm run bench`: every scenario, a table, and bench-results.json.
+ * BENCH_SCALE=0.1 for a quick run; BENCH_REPS for the repetitions (>= 5).
+ * Arguments name scenarios to run (record, e2e, flush, memory, scaling).
+ */
+import { writeFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import type { Row } from './common.js'
+import { recordHotPath } from './scenarios/record.js'
+
+const reps = Math.max(5, Number(process.env.BENCH_REPS ?? 5))
+const scenarios: Record<string, () => Promise<Row[]>> = {
+  record: () => recordHotPath(reps)
+}
+const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(scenarios)
+const machine = `${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
+console.log(`audit-stream benchmarks on ${machine}; ${reps} repetitions after warm-up`)
+
+const rows: Row[] = []
+for (const name of chosen) {
+  const scenario = scenarios[name]
+  if (scenario === undefined) throw new Error(`unknown scenario ${name}; known: ${Object.keys(scenarios).join(', ')}`)
+  process.stderr.write(`running ${name}...\n`)
+  rows.push(...await scenario())
+}
+
+const format = (n: number): string => n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(3)
+const table = [['scenario', 'contender', 'median', 'spread', 'ratio', 'target', 'met'],
+  ...rows.map((r) => [r.scenario, r.contender, `${format(r.median)} ${r.unit}`, r.spread,
+    r.ratio === undefined ? '' : `${r.ratio.value.toFixed(2)}x ${r.ratio.against}`, r.ratio?.target ?? '', r.ratio === undefined ? '' : r.ratio.met ? 'yes' : 'NO'])]
+const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)))
+for (const [i, row] of table.entries()) {
+  console.log('| ' + row.map((cell, c) => cell.padEnd(widths[c]!)).join(' | ') + ' |')
+  if (i === 0) console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|')
+}
+for (const r of rows) if (r.note !== undefined) console.log(`${r.scenario} / ${r.contender}: ${r.note}`)
+writeFileSync('bench-results.json', JSON.stringify({ machine, reps, at: new Date().toISOString(), rows }, null, 2) + '\n')
+console.log('wrote bench-results.json')
