@@ -34,6 +34,7 @@ export class BatchTransform extends Transform {
   readonly #flushIntervalMs: number
   // Invariant: #bytes is the body size of #events as a JSON array.
   #events: string[] = []
+  #sizes: number[] = []
   #bytes = EMPTY_BODY_BYTES
   // Invariant: set exactly while #events is non-empty.
   #timer: NodeJS.Timeout | undefined
@@ -74,6 +75,7 @@ export class BatchTransform extends Transform {
     if (this.#events.length > 0 && this.#bytes + 1 + bytes > this.#maxBatchBytes) this.#emit()
     this.#bytes += (this.#events.length === 0 ? 0 : 1) + bytes
     this.#events.push(json)
+    this.#sizes.push(bytes)
     if (this.#events.length === 1) {
       this.#timer = setTimeout(this.#onTimer, this.#flushIntervalMs)
       this.#timer.unref()
@@ -89,8 +91,9 @@ export class BatchTransform extends Transform {
   #emit (): void {
     if (this.#events.length === 0) return
     this.#clearTimer()
-    const batch = createBatch(this.#events, this.#bytes)
+    const batch = createBatch(this.#events, this.#sizes, this.#bytes)
     this.#events = []
+    this.#sizes = []
     this.#bytes = EMPTY_BODY_BYTES
     this.push(batch)
   }

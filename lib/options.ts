@@ -148,6 +148,13 @@ export interface DataStorageSinkOptions extends BatchSinkOptions {
    * @default 'none'
    */
   readonly compression?: 'none' | 'gzip'
+  /**
+   * Batches sent at the same time. Two overlap building and sending the next
+   * batch with the server's work on the current one; a flush still waits for both.
+   * @default 2
+   * Range: integer 1 to 64.
+   */
+  readonly concurrency?: number
 }
 
 /**
@@ -394,6 +401,8 @@ export const DEFAULTS = Object.freeze({
   requestTimeoutMs: 30_000,
   /** See {@link DataStorageSinkOptions.compression}. */
   compression: 'none' as 'none' | 'gzip',
+  /** See {@link DataStorageSinkOptions.concurrency}. */
+  dataStorageConcurrency: 2,
   /** See {@link ShutdownOptions}. */
   shutdown: Object.freeze({
     /** See {@link ShutdownOptions.signals}. */

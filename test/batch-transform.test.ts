@@ -119,3 +119,19 @@ test('a batch emitted by size cancels its timer', (ctx) => {
   assert.equal(out.length, 1)
   t.destroy()
 })
+
+test('batchBuffer is the UTF-8 encoding of batchBody, for ASCII and non-ASCII events alike', async () => {
+  const { batchBody, batchBuffer } = await import('../lib/index.js')
+  const t = new BatchTransform({ batchSize: 3, maxBatchBytes: 1 << 20, flushIntervalMs: 60_000 })
+  const out = collect(t)
+  const run = new EventRun()
+  encodeAuditEvent(makeEvent(1), 1 << 20, run)
+  encodeAuditEvent({ ...makeEvent(2), event_data: { text: 'Grüße, 東京, 🎉' } }, 1 << 20, run)
+  encodeAuditEvent(makeEvent(3), 1 << 20, run)
+  t.write(run)
+  const batch = out[0] as Batch
+  assert.equal(batchBuffer(batch).length, batch.bytes)
+  assert.equal(batchBuffer(batch).toString('utf8'), batchBody(batch))
+  assert.deepEqual(batch.sizes, batch.events.map((e) => Buffer.byteLength(e)))
+  t.destroy()
+})

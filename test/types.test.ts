@@ -44,6 +44,6 @@ test('the public surface is exactly the documented exports', () => {
     'AbortError', 'AuditEventSchema', 'AuditLossError', 'AuditStore', 'AuditStoreError', 'AuditValidationError',
     'BatchSink', 'CloseTimeoutError', 'DEAD_LETTER_FILE_PREFIX', 'DEFAULTS', 'DataStorageSink', 'DeadLetterError', 'FileDeadLetter',
     'FlushError', 'InvalidOptionError', 'MemorySink', 'MissingPeerError', 'SinkError', 'StoreClosedError', 'TimeoutError',
-    'batchBody', 'collectMetrics', 'createAuditStore', 'installShutdownHandler', 'newAuditEvent', 'replayDeadLetters', 'startDataStorageServer', 'validateAuditEvent'
+    'batchBody', 'batchBuffer', 'collectMetrics', 'createAuditStore', 'installShutdownHandler', 'newAuditEvent', 'replayDeadLetters', 'startDataStorageServer', 'validateAuditEvent'
   ])
 })

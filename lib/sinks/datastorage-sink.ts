@@ -8,10 +8,10 @@ import { createRequire } from 'node:module'
 import { promisify } from 'node:util'
 import { gzip } from 'node:zlib'
 import { Pool, type Dispatcher } from 'undici'
-import { batchBody, type Batch } from '../batch.js'
+import { batchBuffer, type Batch } from '../batch.js'
 import { BatchSink, type SendContext } from '../batch-sink.js'
 import { InvalidOptionError, SinkError, type ProblemDocument } from '../errors.js'
-import { resolveDataStorageSinkOptions, type DataStorageSinkOptions, type ResolvedDataStorageSinkOptions } from '../options.js'
+import { DEFAULTS, resolveDataStorageSinkOptions, type DataStorageSinkOptions, type ResolvedDataStorageSinkOptions } from '../options.js'
 
 const gzipAsync = promisify(gzip)
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
@@ -54,7 +54,7 @@ export class DataStorageSink extends BatchSink {
    * @throws {@link InvalidOptionError} for a bad option, or a `tokenFile` that cannot be read
    */
   constructor (options: DataStorageSinkOptions) {
-    super(options)
+    super({ ...options, concurrency: options.concurrency ?? DEFAULTS.dataStorageConcurrency })
     this.#options = resolveDataStorageSinkOptions(options)
     if (this.#options.tokenFile !== undefined) {
       try {
@@ -81,7 +81,7 @@ export class DataStorageSink extends BatchSink {
    * @throws {@link SinkError} classifying the failure
    */
   protected async sendBatch (batch: Batch, ctx: SendContext): Promise<void> {
-    const json = batchBody(batch)
+    const json = batchBuffer(batch)
     const body = this.#options.compression === 'gzip' ? await gzipAsync(json) : json
     const headers: Record<string, string> = {
       ...this.#options.headers,

@@ -7,10 +7,12 @@ import { writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import type { Row } from './common.js'
 import { recordHotPath } from './scenarios/record.js'
+import { endToEnd } from './scenarios/e2e.js'
 
 const reps = Math.max(5, Number(process.env.BENCH_REPS ?? 5))
 const scenarios: Record<string, () => Promise<Row[]>> = {
-  record: () => recordHotPath(reps)
+  record: () => recordHotPath(reps),
+  e2e: () => endToEnd(reps)
 }
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(scenarios)
 const machine = `${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
