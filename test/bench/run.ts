@@ -8,11 +8,17 @@ import { cpus, totalmem } from 'node:os'
 import type { Row } from './common.js'
 import { recordHotPath } from './scenarios/record.js'
 import { endToEnd } from './scenarios/e2e.js'
+import { flushDrain } from './scenarios/flush-drain.js'
+import { memory } from './scenarios/memory.js'
+import { scaling } from './scenarios/scaling.js'
 
 const reps = Math.max(5, Number(process.env.BENCH_REPS ?? 5))
 const scenarios: Record<string, () => Promise<Row[]>> = {
   record: () => recordHotPath(reps),
-  e2e: () => endToEnd(reps)
+  e2e: () => endToEnd(reps),
+  flush: () => flushDrain(reps),
+  memory: () => memory(reps),
+  scaling: () => scaling(reps)
 }
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(scenarios)
 const machine = `${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
