@@ -10,11 +10,13 @@ import { BatchTransform } from './batch-transform.js'
 import { errorInfo, handOff } from './dead-letter/hand-off.js'
 import type { AuditValidationError} from './errors.js';
 import {
-  AbortError, AuditLossError, CloseTimeoutError, InvalidOptionError, StoreClosedError, TimeoutError
+  AuditLossError, CloseTimeoutError, InvalidOptionError, StoreClosedError
 } from './errors.js'
 import { encodeAuditEvent, type AuditEvent } from './event.js'
 import { EventRun } from './event-run.js'
 import { FlushMarker } from './flush-marker.js'
+import { withDeadline } from './deadline.js'
+import { KeepAlive } from './keep-alive.js'
 import { defaultLogger } from './logger.js'
 import {
   resolveStoreOptions, timeoutOption, type AuditStoreOptions, type CloseOptions, type FlushOptions, type ResolvedStoreOptions
@@ -39,6 +41,8 @@ export interface DropEventInfo {
 }
 
 type WriteCallback = (error?: Error | null) => void
+
+const EMPTY_RESULT: FlushResult = Object.freeze({ written: 0, deadLettered: 0, dropped: 0, lost: 0 })
 
 /**
  * Test seam: set `store[kFlushSeam] = 'seed-bug'` to make flush() behave like
@@ -103,13 +107,10 @@ export class AuditStore extends Writable {
   // The latest marker written; a new one takes over its counts while it is pending.
   #lastMarker: FlushMarker | undefined
   #closing: Promise<StoreStats> | undefined
-  // Timers are unref'd, so a retry sleep alone would let the process exit in
-  // the middle of an awaited flush. While a flush or close is awaited, one
-  // ref'd handle keeps the process up; an idle or closed store holds nothing.
-  #waiters = 0
-  #keepAlive: NodeJS.Timeout | undefined
   /** @internal */
   [kFlushSeam]: 'seed-bug' | undefined = undefined
+  // Held while a flush, close, end or owed 'drain' is awaited.
+  readonly #keepAlive = new KeepAlive()
 
   /**
    * @param options - see {@link AuditStoreOptions}
@@ -215,7 +216,7 @@ export class AuditStore extends Writable {
     if (below && this.#pending() < this.#options.bufferSize) return true
     // The entry forwards at once, so its own buffer rarely fills: the bound is on every stage.
     // A producer now waits for 'drain'; keep the process up until it comes.
-    if (!this.#owesDrain) this.#hold()
+    if (!this.#owesDrain) this.#keepAlive.hold()
     this.#owesDrain = true
     return false
   }
@@ -231,8 +232,8 @@ export class AuditStore extends Writable {
   override end (...args: unknown[]): this {
     this.#writeRun()
     if (!this.writableEnded && !this.destroyed) {
-      this.#hold()
-      void this.#pipelineDone.then(() => this.#release())
+      this.#keepAlive.hold()
+      void this.#pipelineDone.then(() => this.#keepAlive.release())
     }
     return (super.end as (...a: unknown[]) => this)(...args)
   }
@@ -255,7 +256,7 @@ export class AuditStore extends Writable {
   flush (options: FlushOptions = {}): Promise<FlushResult> {
     const timeoutMs = timeoutOption('timeoutMs', options.timeoutMs)
     const signal = options.signal
-    if (signal?.aborted === true) return Promise.reject(new AbortError('flush aborted', { cause: signal.reason }))
+    if (signal?.aborted === true) return withDeadline(Promise.resolve(EMPTY_RESULT), 'flush', undefined, signal)
     let marker: FlushMarker
     if (this.writableEnded || this.destroyed) {
       marker = this.#endMarkerFor()
@@ -276,14 +277,14 @@ export class AuditStore extends Writable {
         process.nextTick(() => this.uncork())
       }
     }
-    this.#hold()
+    this.#keepAlive.hold()
     const done = (): void => {
       this.#markers.delete(marker)
-      this.#release()
+      this.#keepAlive.release()
     }
     void marker.promise.then(done, done)
     const settled = marker === this.#endMarker ? this.#pipelineDone.then(() => marker.promise) : marker.promise
-    return this.#bounded(settled, 'flush', timeoutMs, signal)
+    return withDeadline(settled, 'flush', timeoutMs, signal)
   }
 
   /**
@@ -303,7 +304,7 @@ export class AuditStore extends Writable {
   close (options: CloseOptions = {}): Promise<StoreStats> {
     if (this.#closing !== undefined) return this.#closing
     const timeoutMs = timeoutOption('timeoutMs', options.timeoutMs) ?? this.#options.closeTimeoutMs
-    this.#hold()
+    this.#keepAlive.hold()
     this.#closing = new Promise<StoreStats>((resolve, reject) => {
       let timedOut = false
       let settled = false
@@ -317,7 +318,7 @@ export class AuditStore extends Writable {
         if (settled) return
         settled = true
         clearTimeout(timer)
-        this.#release()
+        this.#keepAlive.release()
         const stats = this.stats()
         if (timedOut) reject(new CloseTimeoutError(timeoutMs, stats))
         else if (stats.dropped > 0 || stats.lost > 0) reject(new AuditLossError(stats))
@@ -398,19 +399,8 @@ export class AuditStore extends Writable {
   #maybeDrain (): void {
     if (this.#owesDrain && (this.destroyed || this.#pending() < this.#options.bufferSize)) {
       this.#owesDrain = false
-      this.#release()
+      this.#keepAlive.release()
       if (!this.destroyed) this.emit('drain')
-    }
-  }
-
-  #hold (): void {
-    if (this.#waiters++ === 0) this.#keepAlive = setInterval(() => {}, 1 << 30)
-  }
-
-  #release (): void {
-    if (this.#waiters > 0 && --this.#waiters === 0) {
-      clearInterval(this.#keepAlive)
-      this.#keepAlive = undefined
     }
   }
 
@@ -496,29 +486,6 @@ export class AuditStore extends Writable {
     this.#maybeDrain()
   }
 
-  #bounded (promise: Promise<FlushResult>, what: string, timeoutMs: number | undefined, signal: AbortSignal | undefined): Promise<FlushResult> {
-    if (timeoutMs === undefined && signal === undefined) return promise
-    return new Promise<FlushResult>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined
-      const onAbort = (): void => {
-        cleanup()
-        reject(new AbortError(`${what} aborted`, { cause: signal?.reason }))
-      }
-      const cleanup = (): void => {
-        if (timer !== undefined) clearTimeout(timer)
-        signal?.removeEventListener('abort', onAbort)
-      }
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          cleanup()
-          reject(new TimeoutError(`${what} did not settle within ${timeoutMs} ms; its events are still in flight`))
-        }, timeoutMs)
-        timer.unref()
-      }
-      signal?.addEventListener('abort', onAbort, { once: true })
-      promise.then((value) => { cleanup(); resolve(value) }, (err: unknown) => { cleanup(); reject(err as Error) })
-    })
-  }
 }
 
 // What a dead-letter entry keeps of an invalid event: its JSON when it has one.

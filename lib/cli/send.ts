@@ -1,0 +1,77 @@
+/**
+ * `audit-stream send`.
+ */
+import { constants, createReadStream } from 'node:fs'
+import { access } from 'node:fs/promises'
+import { Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { parseArgs } from 'node:util'
+import { jsonlParser } from 'stream-chain/node/jsonl'
+import { FileDeadLetter } from '../dead-letter/file-dead-letter.js'
+import { AuditStore } from '../store.js'
+import { USAGE, UsageError, cliLogger, envValue, sinkFor } from './common.js'
+import { Progress } from './progress.js'
+
+/** @internal */
+export async function send (args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      url: { type: 'string' },
+      'batch-size': { type: 'string', default: '1000' },
+      token: { type: 'string' },
+      'token-file': { type: 'string' },
+      'dead-letter': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false }
+    }
+  })
+  if (values.help) {
+    process.stdout.write(USAGE)
+    return 0
+  }
+  const input = positionals[0]
+  const url = values.url ?? envValue('AUDIT_STREAM_URL')
+  if (input === undefined || positionals.length > 1) throw new UsageError('send takes exactly one <file> (or - for stdin)')
+  if (url === undefined) throw new UsageError('send needs --url (or AUDIT_STREAM_URL)')
+  if (!/^\d+$/.test(values['batch-size'])) throw new UsageError(`--batch-size must be a number, got ${values['batch-size']}`)
+  if (input !== '-') await access(input, constants.R_OK).catch(() => { throw new UsageError(`cannot read ${input}`) })
+  const logger = cliLogger('warn')
+  const store = new AuditStore({
+    sink: sinkFor(url, values, logger),
+    batchSize: Number(values['batch-size']),
+    logger,
+    ...(values['dead-letter'] === undefined ? {} : { deadLetter: new FileDeadLetter({ dir: values['dead-letter'] }) })
+  })
+  const progress = new Progress()
+  const ticker = setInterval(() => {
+    const s = store.stats()
+    progress.update(`sending: ${s.written} stored, ${s.pending} pending, ${s.deadLettered} dead-lettered`)
+  }, 100)
+  ticker.unref()
+  const source = input === '-' ? process.stdin : createReadStream(input)
+  // A line that is not JSON travels on as its text: the store then dead-letters it as invalid.
+  const parser = jsonlParser.asStream({ errorIndicator: (_err: Error, line: string) => line })
+  const toValues = new Transform({
+    objectMode: true,
+    transform ({ value }: { value: unknown }, _encoding, callback) { callback(null, value) }
+  })
+  try {
+    await pipeline(source, parser, toValues, store)
+  } finally {
+    clearInterval(ticker)
+    progress.done()
+  }
+  const stats = await store.close().catch((err: unknown) => (err as { stats?: ReturnType<AuditStore['stats']> }).stats ?? store.stats())
+  const failed = stats.invalid + stats.deadLettered + stats.lost + stats.dropped
+  const problems = [
+    stats.invalid > 0 ? `${stats.invalid} invalid` : '',
+    stats.deadLettered > 0 ? `${stats.deadLettered} dead-lettered${values['dead-letter'] === undefined ? '' : ` to ${values['dead-letter']}`}` : '',
+    stats.lost > 0 ? `${stats.lost} lost` : ''
+  ].filter(Boolean).join(', ')
+  process.stdout.write(
+    `send ${failed === 0 ? 'complete' : 'incomplete'}: ${stats.accepted + stats.invalid} events read, ${stats.written} stored in ${stats.batches} batches` +
+      `${problems === '' ? '' : `; ${problems}`}\n`
+  )
+  return failed === 0 ? 0 : 1
+}
