@@ -169,7 +169,9 @@ export abstract class BatchSink extends Writable {
    * @throws {@link InvalidOptionError} for a bad option
    */
   constructor (options: BatchSinkOptions = {}) {
-    super({ objectMode: true, highWaterMark: 1 })
+    // Up to four batches wait here, so the batcher upstream rarely has to stop
+    // and restart; each write is still answered only once its batch is settled.
+    super({ objectMode: true, highWaterMark: 4 })
     const resolved = resolveSinkOptions(options)
     this.#retry = resolved.retry
     this.#concurrency = resolved.concurrency
