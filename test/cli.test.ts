@@ -8,20 +8,11 @@ import { fileURLToPath } from 'node:url'
 import { FileDeadLetter } from '../lib/index.js'
 import { startFaultServer, created } from './helpers/fault-server.js'
 import { makeEvent } from './helpers/fixtures.js'
+import { runTs } from './helpers/child.js'
 
 const cli = fileURLToPath(new URL('../lib/cli/index.ts', import.meta.url))
 
-function run (args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, AUDIT_STREAM_URL: '' } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-    child.on('error', reject)
-    child.on('exit', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const run = (args: string[]) => runTs(cli, args, { env: { AUDIT_STREAM_URL: '' } })
 
 test('audit-stream --help prints the usage and exits 0', async () => {
   const { code, stdout } = await run(['--help'])
@@ -76,18 +67,7 @@ test('audit-stream serve starts a server that stores events and shuts down clean
   assert.ok(!stderr.includes('t0ken'), 'the token is not logged')
 })
 
-function runWithInput (args: string[], input: string): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, AUDIT_STREAM_URL: '' } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-    child.on('error', reject)
-    child.on('exit', (code) => resolve({ code, stdout, stderr }))
-    child.stdin.end(input)
-  })
-}
+const runWithInput = (args: string[], input: string) => runTs(cli, args, { env: { AUDIT_STREAM_URL: '' }, input })
 
 const jsonl = (from: number, to: number): string => Array.from({ length: to - from }, (_, i) => JSON.stringify(makeEvent(from + i, 'cli-send'))).join('\n') + '\n'
 

@@ -5,19 +5,9 @@ import { randomUUID } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { startDataStorageServer } from '../lib/index.js'
 import { silentLogger } from './helpers/fixtures.js'
+import { runTs } from './helpers/child.js'
 
-function runExample (name: string, env: Record<string, string>): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  const file = fileURLToPath(new URL(`../examples/${name}`, import.meta.url))
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-    child.on('error', reject)
-    child.on('exit', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const runExample = (name: string, env: Record<string, string>) => runTs(fileURLToPath(new URL(`../examples/${name}`, import.meta.url)), [], { env })
 
 test('the quickstart stores every event in the reference server and reports it', async () => {
   const { code, stdout, stderr } = await runExample('quickstart.ts', { QUICKSTART_EVENTS: '5000' })
