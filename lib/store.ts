@@ -244,7 +244,8 @@ export class AuditStore extends Writable {
    * of this flush's marker; events written during the flush go behind it.
    *
    * @param options - `signal` and `timeoutMs` bound the wait, not the delivery
-   * @returns the counts of the events accepted or refused since the previous flush
+   * @returns the counts of the events this flush covers: every event accepted (or refused) before it
+   *   that no flush already settled at the time of this call covered
    * @throws {@link FlushError} when any of those events is not in the sink (dead-lettered, dropped or lost)
    * @throws {@link TimeoutError} after `timeoutMs`; the events stay in flight
    * @throws {@link AbortError} when `signal` aborts; the events stay in flight
