@@ -291,7 +291,9 @@ export class AuditStore extends Writable {
   /**
    * Ends the store and waits until the sink has finished. Idempotent: every
    * caller gets the same promise. On timeout, sends in flight are aborted and
-   * every unsent event goes to the dead letter with reason `shutdown`.
+   * every unsent event goes to the dead letter with reason `shutdown`; if the
+   * dead letter has not answered after another `timeoutMs`, the store is
+   * destroyed and what is still pending is counted lost.
    *
    * @param options - `timeoutMs` overrides the store's `closeTimeoutMs`
    * @returns the final stats
@@ -309,10 +311,18 @@ export class AuditStore extends Writable {
     this.#closing = new Promise<StoreStats>((resolve, reject) => {
       let timedOut = false
       let settled = false
-      const timer = setTimeout(() => {
+      let timer = setTimeout(() => {
         timedOut = true
         this.#log.error({ timeoutMs, pending: this.#pending() }, 'close timed out: aborting delivery')
         this.#sink.abortDelivery()
+        // Unsent events now go straight to the dead letter. One that never
+        // answers gets as long again; then the store is torn down and what is
+        // still pending is counted lost.
+        timer = setTimeout(() => {
+          this.#log.error({ timeoutMs, pending: this.#pending() }, 'dead letter did not answer: destroying the store')
+          this.destroy()
+        }, timeoutMs)
+        timer.unref()
       }, timeoutMs)
       timer.unref()
       const settle = (): void => {

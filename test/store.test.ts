@@ -190,6 +190,19 @@ test('close timeout aborts sends in flight, dead-letters every unsent event with
   assert.deepEqual(seqs(deadLetter.events()), Array.from({ length: 35 }, (_, i) => i))
 })
 
+test('a dead letter that never answers cannot hold close() up: after twice the timeout the rest is counted lost', async () => {
+  const sink = new ScriptedSink(['hang'])
+  const store = createAuditStore({ sink, deadLetter: { write: () => new Promise<void>(() => {}) }, ...quiet, batchSize: 10 })
+  for (let i = 0; i < 25; i++) store.record(makeEvent(i))
+  const started = Date.now()
+  await assert.rejects(store.close({ timeoutMs: 100 }), (err: unknown) => {
+    assert.ok(err instanceof CloseTimeoutError)
+    assert.equal(err.stats.lost, 25)
+    return true
+  })
+  assert.ok(Date.now() - started < 3_000)
+})
+
 test('close timeout also ends a retry sleep at once', async () => {
   const sink = new ScriptedSink([], { fallback: 'retryable', retry: { maxAttempts: 5, baseDelayMs: 60_000, maxDelayMs: 60_000 } })
   const deadLetter = new MemoryDeadLetter()
