@@ -161,6 +161,10 @@ export abstract class BatchSink extends Writable {
   readonly #counters: SinkCounters = { written: 0, deadLettered: 0, lost: 0, retries: 0, batches: 0 }
   // Invariant: counts of batches settled since the last marker passed this sink.
   #epoch = { written: 0, deadLettered: 0, lost: 0 }
+  // Invariant: events of deliveries started and not yet settled (written, dead-lettered or lost).
+  #unsettledInFlight = 0
+  // Set by abandonInFlight(): later settlements are no longer counted.
+  #abandoned = false
   // Set on the first release(), so finish and destroy release once.
   #released: Promise<void> | undefined
 
@@ -233,6 +237,19 @@ export abstract class BatchSink extends Writable {
     return this.#counters.written + this.#counters.deadLettered + this.#counters.lost
   }
 
+  /**
+   * For a store being destroyed: returns the events of deliveries under way
+   * and stops counting them, so that the store can count them lost once.
+   * Deliveries that still settle later are logged, not counted.
+   * @internal
+   */
+  abandonInFlight (): number {
+    const events = this.#unsettledInFlight
+    this.#unsettledInFlight = 0
+    this.#abandoned = true
+    return events
+  }
+
   /** @internal */
   get inFlight (): number {
     return this.#inFlight.size
@@ -249,6 +266,7 @@ export abstract class BatchSink extends Writable {
       })
       return
     }
+    this.#unsettledInFlight += chunk.events.length
     const delivery = this.#deliver(chunk)
     this.#inFlight.add(delivery)
     const done = (): void => {
@@ -331,6 +349,11 @@ export abstract class BatchSink extends Writable {
         continue
       }
       const count = batch.events.length
+      if (this.#abandoned) {
+        this.#log.warn({ batchId: batch.id, count }, 'abandoned batch written late')
+        return
+      }
+      this.#unsettledInFlight -= count
       this.#counters.written += count
       this.#counters.batches++
       this.#epoch.written += count
@@ -354,7 +377,12 @@ export abstract class BatchSink extends Writable {
       attempts,
       at: new Date().toISOString()
     }, this.#log)
+    if (this.#abandoned) {
+      this.#log.warn({ batchId: batch.id, count, reason, outcome }, 'abandoned batch settled late')
+      return
+    }
     this.#counters.batches++
+    this.#unsettledInFlight -= count
     if (outcome === 'dead-lettered') {
       this.#counters.deadLettered += count
       this.#epoch.deadLettered += count

@@ -393,10 +393,14 @@ export class AuditStore extends Writable {
 
   /** @internal */
   override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
+    // Everything not settled is counted lost, once: deliveries under way are
+    // abandoned by the sink, so a late settlement is logged, not counted again.
+    this.#sink.abandonInFlight()
     const pending = this.#pending()
-    if (pending > 0) {
-      this.#entryLost += pending
-      this.#log.error({ count: pending, err }, 'events lost: store destroyed')
+    const lost = pending
+    if (lost > 0) {
+      this.#entryLost += lost
+      this.#log.error({ count: lost, err }, 'events lost: store destroyed')
     }
     const failure = new StoreClosedError(`the store was destroyed before the flush settled (${pending} events pending)`)
     for (const marker of this.#markers) marker.fail(failure)

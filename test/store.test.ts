@@ -215,6 +215,25 @@ test('close timeout also ends a retry sleep at once', async () => {
   assert.equal(deadLetter.entries[0]?.attempts, 1)
 })
 
+test('destroy counts every unsettled event lost exactly once, even when a send under way settles later', async () => {
+  const sink = new ScriptedSink(['ok', 'hang'])
+  const deadLetter = new MemoryDeadLetter()
+  const store = createAuditStore({ sink, deadLetter, ...quiet, batchSize: 10 })
+  let errored = false
+  store.on('error', () => { errored = true })
+  for (let i = 0; i < 35; i++) store.record(makeEvent(i))
+  await new Promise((resolve) => setTimeout(resolve, 50)) // the first batch is written, the second hangs
+  store.destroy()
+  await new Promise((resolve) => setTimeout(resolve, 50)) // the aborted send reaches the dead letter late
+  const stats = store.stats()
+  assert.equal(stats.written, 10)
+  assert.equal(stats.lost, 25)
+  assert.equal(stats.deadLettered, 0, 'the late dead-lettering is not counted on top of the loss')
+  assert.equal(stats.written + stats.deadLettered + stats.lost, stats.accepted)
+  assert.equal(stats.pending, 0)
+  assert.equal(errored, false)
+})
+
 test('stats returns a fresh object each time', () => {
   const store = createAuditStore({ sink: new MemorySink(), ...quiet })
   const a = store.stats()
