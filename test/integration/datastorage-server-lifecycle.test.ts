@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
 import pg from 'pg'
 import { request } from 'undici'
 import { InvalidOptionError, newAuditEvent, startDataStorageServer } from '../../lib/index.js'
@@ -61,11 +62,18 @@ test('a PGlite directory keeps its data across a restart, and migrations run aga
 test('close finishes the requests in flight, then refuses new connections', async () => {
   const server = await startDataStorageServer({ logger: silentLogger })
   const cid = randomUUID()
-  const batch = Array.from({ length: 2000 }, (_, i) => event(cid, i))
-  const inFlight = post(server.url, batch)
-  await new Promise((resolve) => setTimeout(resolve, 5))
+  const body = Buffer.from(JSON.stringify(Array.from({ length: 2000 }, (_, i) => event(cid, i))))
+  // The request is in flight for sure: its headers and half its body are sent before close().
+  const upload = new PassThrough()
+  const inFlight = request(server.url + BATCH, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(body.length) }, body: upload })
+  upload.write(body.subarray(0, body.length >> 1))
+  await new Promise((resolve) => setTimeout(resolve, 200))
   const closing = server.close()
-  assert.equal(await inFlight, 201)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  upload.end(body.subarray(body.length >> 1))
+  const res = await inFlight
+  assert.equal(res.statusCode, 201)
+  await res.body.dump()
   await closing
   await assert.rejects(request(server.url + '/health'), /ECONNREFUSED/)
   assert.equal(server.close(), closing, 'close is idempotent')
