@@ -16,7 +16,8 @@ import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
 import { chain } from 'stream-chain'
 import { jsonlParser } from 'stream-chain/node/jsonl'
-import { DataStorageSink, FileDeadLetter, createAuditStore, startDataStorageServer } from '../lib/index.js'
+import { DataStorageSink, FileDeadLetter, createAuditStore } from '../lib/index.js'
+import { startDataStorageServer } from '../lib/server/index.js'
 
 interface OrderRecord {
   order_id: string

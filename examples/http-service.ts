@@ -11,7 +11,8 @@
 import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { DataStorageSink, createAuditStore, installShutdownHandler, newAuditEvent, startDataStorageServer } from '../lib/index.js'
+import { DataStorageSink, createAuditStore, installShutdownHandler, newAuditEvent } from '../lib/index.js'
+import { startDataStorageServer } from '../lib/server/index.js'
 
 const url = process.env.AUDIT_DATASTORAGE_URL ?? (await startDataStorageServer()).url
 const store = createAuditStore({ sink: new DataStorageSink({ url }) })

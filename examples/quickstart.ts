@@ -8,7 +8,8 @@
 import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
-import { DataStorageSink, createAuditStore, newAuditEvent, startDataStorageServer, type AuditEvent } from '../lib/index.js'
+import { DataStorageSink, createAuditStore, newAuditEvent, type AuditEvent } from '../lib/index.js'
+import { startDataStorageServer } from '../lib/server/index.js'
 
 const TOTAL = Number(process.env.QUICKSTART_EVENTS ?? 100_000)
 const correlationId = `quickstart-${randomUUID()}`

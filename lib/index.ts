@@ -1,6 +1,7 @@
 /**
  * audit-stream: batched, retried delivery of audit events to a DataStorage
- * service, with a flush that drains every stage.
+ * service, with a flush that drains every stage. This entry is the client
+ * only; the reference server is `audit-stream/server`.
  *
  * @packageDocumentation
  */
@@ -22,10 +23,8 @@ export type { ReplayOptions, ReplayProgress, ReplayResult } from './dead-letter/
 export type { DeadLetter, DeadLetterEntry, DeadLetterErrorInfo, DeadLetterReason } from './dead-letter/dead-letter.js'
 export { installShutdownHandler } from './shutdown.js'
 export { collectMetrics } from './metrics.js'
-export { startDataStorageServer } from './server/datastorage-server.js'
-export type { DataStorageServer } from './server/datastorage-server.js'
 export { DEFAULTS } from './options.js'
-export type { AuditStoreOptions, BatchSinkOptions, RetryOptions, FlushOptions, CloseOptions, DataStorageSinkOptions, TlsOptions, DataStorageServerOptions, ShutdownOptions, MetricsOptions } from './options.js'
+export type { AuditStoreOptions, BatchSinkOptions, RetryOptions, FlushOptions, CloseOptions, DataStorageSinkOptions, TlsOptions, ShutdownOptions, MetricsOptions, MetricsRegistry } from './options.js'
 export type { FlushResult, StoreStats } from './stats.js'
 export {
   AuditStoreError,

@@ -47,7 +47,8 @@ function loadPromClient (): typeof Prometheus {
 export function collectMetrics (store: AuditStore, options: MetricsOptions = {}): () => void {
   if (!(store instanceof AuditStore)) throw new InvalidOptionError('store', 'an AuditStore', store)
   const client = loadPromClient()
-  const registry = options.registry ?? client.register
+  // MetricsRegistry is prom-client's Registry written structurally; a real one is all that fits.
+  const registry = (options.registry as Prometheus.Registry | undefined) ?? client.register
   const prefix = options.prefix ?? 'audit_'
   if (typeof prefix !== 'string' || (prefix !== '' && !METRIC_NAME.test(prefix))) throw new InvalidOptionError('prefix', 'a Prometheus metric name prefix', prefix)
   const labels = { ...options.labels }

@@ -3,7 +3,6 @@
  */
 import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
-import type { Registry } from 'prom-client'
 import type { BatchSink } from './batch-sink.js'
 import type { DeadLetter } from './dead-letter/dead-letter.js'
 import { InvalidOptionError } from './errors.js'
@@ -233,6 +232,28 @@ export interface ShutdownOptions {
 }
 
 /**
+ * What {@link collectMetrics} needs of a prom-client `Registry`, written out
+ * so that the package's types do not depend on prom-client (an optional peer):
+ * any prom-client 14 or 15 `Registry` fits.
+ *
+ * @example
+ * ```ts
+ * import { Registry } from 'prom-client'
+ * const registry: MetricsRegistry = new Registry()
+ * ```
+ */
+export interface MetricsRegistry {
+  /** Registers a metric (prom-client calls it for each metric made with `registers`). */
+  registerMetric (metric: never): void
+  /** The metric registered under `name`, if any. */
+  getSingleMetric (name: string): unknown
+  /** Unregisters the metric called `name`. */
+  removeSingleMetric (name: string): void
+  /** The text exposition of every metric. */
+  metrics (): Promise<string>
+}
+
+/**
  * Options of {@link collectMetrics}.
  *
  * @example
@@ -245,7 +266,7 @@ export interface MetricsOptions {
    * The prom-client registry to register with.
    * @default prom-client's global `register`
    */
-  readonly registry?: Registry
+  readonly registry?: MetricsRegistry
   /**
    * Prefix of every metric name.
    * @default 'audit_'

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
-import { startDataStorageServer } from '../lib/index.js'
+import { startDataStorageServer } from '../lib/server/index.js'
 import { silentLogger } from './helpers/fixtures.js'
 import { runTs } from './helpers/child.js'
 

@@ -2,8 +2,8 @@
  * What the commands share: the usage text, the usage error, the logger and
  * the DataStorage sink built from the command line.
  */
-import { pino, type Logger } from 'pino'
-import pretty from 'pino-pretty'
+import { createRequire } from 'node:module'
+import { pino, type DestinationStream, type Logger } from 'pino'
 import { DataStorageSink } from '../sinks/datastorage-sink.js'
 
 /** @internal */
@@ -47,11 +47,23 @@ export function envValue (name: string): string | undefined {
   return value === undefined || value === '' ? undefined : value
 }
 
-// pino, pretty-printed on a terminal, JSON lines otherwise; on stderr either way.
+type PrettyFactory = (options: { destination: number, sync: boolean, colorize: boolean }) => DestinationStream
+
+// pino-pretty is an optional peer: without it a terminal gets JSON lines too.
+function loadPretty (): PrettyFactory | undefined {
+  try {
+    return createRequire(import.meta.url)('pino-pretty') as PrettyFactory
+  } catch {
+    return undefined
+  }
+}
+
+// pino, pretty-printed on a terminal when pino-pretty is installed, JSON lines otherwise; on stderr either way.
 /** @internal */
 export function cliLogger (level: string): Logger {
   const options = { name: 'audit-stream', level: process.env.AUDIT_STREAM_LOG_LEVEL ?? level }
-  if (process.stderr.isTTY === true) return pino(options, pretty({ destination: 2, sync: true, colorize: true }))
+  const pretty = process.stderr.isTTY === true ? loadPretty() : undefined
+  if (pretty !== undefined) return pino(options, pretty({ destination: 2, sync: true, colorize: true }))
   return pino(options, pino.destination({ dest: 2, sync: true }))
 }
 

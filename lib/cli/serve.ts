@@ -2,7 +2,7 @@
  * `audit-stream serve`.
  */
 import { parseArgs } from 'node:util'
-import { startDataStorageServer } from '../server/datastorage-server.js'
+import { startDataStorageServer } from '../server/index.js'
 import { USAGE, UsageError, cliLogger, envValue } from './common.js'
 
 /** @internal */

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { startDataStorageServer, type DataStorageServer } from '../../lib/index.js'
+import { startDataStorageServer, type DataStorageServer } from '../../lib/server/index.js'
 import { silentLogger } from '../helpers/fixtures.js'
 
 const dir = fileURLToPath(new URL('./parallel-flush/', import.meta.url))
