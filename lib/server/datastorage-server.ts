@@ -54,6 +54,7 @@ function isDataException (err: unknown): boolean {
  * @param options - see {@link DataStorageServerOptions}
  * @returns the running server's URL and `close()`
  * @throws {@link InvalidOptionError} for a bad option
+ * @throws {@link MissingPeerError} when the database's driver (`@electric-sql/pglite` or `pg`, optional peers) is not installed
  * @example
  * ```ts
  * const server = await startDataStorageServer()               // PGlite in memory, a free port

@@ -9,3 +9,4 @@
 export { startDataStorageServer } from './datastorage-server.js'
 export type { DataStorageServer } from './datastorage-server.js'
 export type { DataStorageServerOptions } from '../options.js'
+export { InvalidOptionError, MissingPeerError } from '../errors.js'
