@@ -108,15 +108,19 @@ export interface DataStorageSinkOptions extends BatchSinkOptions {
    */
   readonly path?: string
   /**
-   * Extra request headers. The sink's own headers (content type, idempotency key, authorization) win.
+   * Extra request headers. Names are matched without regard to case: the sink's own headers
+   * (`content-type`, `content-encoding`, `content-length`, `idempotency-key`, `user-agent`, and
+   * `authorization` when it has a token) replace the user's, whatever their case.
    * @default none
    */
   readonly headers?: Readonly<Record<string, string>>
   /**
    * A bearer token, or a function returning one (or a Promise of one), called before each attempt.
+   * The lookup counts against the attempt's `requestTimeoutMs`; the function gets the attempt's
+   * `signal`, aborted at that deadline or at shutdown.
    * @default none
    */
-  readonly token?: string | (() => string | Promise<string>)
+  readonly token?: string | ((context: { readonly signal: AbortSignal }) => string | Promise<string>)
   /**
    * A file holding the bearer token, read at start and again after a 401: rotated service-account tokens.
    * Takes precedence over `token`.
@@ -579,7 +583,7 @@ export interface ResolvedDataStorageSinkOptions {
   readonly origin: string
   readonly path: string
   readonly headers: Readonly<Record<string, string>>
-  readonly token: string | (() => string | Promise<string>) | undefined
+  readonly token: string | ((context: { readonly signal: AbortSignal }) => string | Promise<string>) | undefined
   readonly tokenFile: string | undefined
   readonly tls: TlsOptions | undefined
   readonly dispatcher: Dispatcher | undefined

@@ -188,6 +188,58 @@ test('a token function is called for each attempt', async (t) => {
   assert.deepEqual(server.requests.map((r) => r.headers.authorization), ['Bearer t1', 'Bearer t2'])
 })
 
+test('a token function that never settles fails the attempt at requestTimeoutMs, and the retry gets a token', async (t) => {
+  const signals: AbortSignal[] = []
+  const token = ({ signal }: { signal: AbortSignal }): string | Promise<string> => {
+    signals.push(signal)
+    return signals.length === 1 ? new Promise<string>(() => {}) : 'fresh'
+  }
+  const { server, store } = await setup(t, created, { token, requestTimeoutMs: 200 })
+  const retries: Array<{ error: Error }> = []
+  store.on('retry', (r: { error: Error }) => retries.push(r))
+  store.record(makeEvent(1))
+  assert.equal((await store.flush()).written, 1)
+  assert.match(retries[0]!.error.message, /timed out after 200 ms/)
+  assert.equal(signals[0]!.aborted, true, 'the hanging lookup\'s signal was aborted at the deadline')
+  assert.deepEqual(server.requests.map((r) => r.headers.authorization), ['Bearer fresh'])
+})
+
+test('a token function that throws fails the attempt as retryable, without its message in the request', async (t) => {
+  let calls = 0
+  const { server, store } = await setup(t, created, { token: () => { if (++calls === 1) throw new Error('vault down'); return 'ok' } })
+  const retries: Array<{ error: Error }> = []
+  store.on('retry', (r: { error: Error }) => retries.push(r))
+  store.record(makeEvent(1))
+  assert.equal((await store.flush()).written, 1)
+  assert.match(retries[0]!.error.message, /token lookup failed/)
+  assert.deepEqual(server.requests.map((r) => r.headers.authorization), ['Bearer ok'])
+})
+
+test('user headers merge without regard to case: the sink\'s authorization, content type and idempotency key replace the user\'s on the wire', async (t) => {
+  const headers = { Authorization: 'Basic dXNlcjpwdw==', 'CONTENT-TYPE': 'text/plain', 'Idempotency-Key': 'mine', 'User-Agent': 'me', 'Content-Length': '1', 'X-Tenant': 't1' }
+  const { server, store } = await setup(t, created, { headers, token: 'tok' })
+  store.record(makeEvent(1))
+  assert.equal((await store.flush()).written, 1)
+  const raw = server.requests[0]!.rawHeaders
+  const lines = (name: string): string[] => raw.flatMap((value, i) => (i % 2 === 0 && value.toLowerCase() === name ? [raw[i + 1]!] : []))
+  assert.deepEqual(lines('authorization'), ['Bearer tok'])
+  assert.deepEqual(lines('content-type'), ['application/json'])
+  assert.equal(lines('idempotency-key').length, 1)
+  assert.notEqual(lines('idempotency-key')[0], 'mine')
+  assert.deepEqual(lines('user-agent').length, 1)
+  assert.match(lines('user-agent')[0]!, /^audit-stream\//)
+  assert.equal(lines('content-length').length, 1)
+  assert.deepEqual(lines('x-tenant'), ['t1'])
+})
+
+test('without a token, the user\'s own Authorization header is sent once', async (t) => {
+  const { server, store } = await setup(t, created, { headers: { AUTHORIZATION: 'Basic abc' } })
+  store.record(makeEvent(1))
+  await store.flush()
+  const raw = server.requests[0]!.rawHeaders
+  assert.deepEqual(raw.flatMap((v, i) => (i % 2 === 0 && v.toLowerCase() === 'authorization' ? [raw[i + 1]] : [])), ['Basic abc'])
+})
+
 test('a connection reset halfway through a request is retried', async (t) => {
   const { server, store } = await setup(t, (req, res, n) => {
     if (n === 0) { res.socket?.destroy(); return }

@@ -48,6 +48,8 @@ export class DataStorageSink extends BatchSink {
   // Invariant: the token file's content as last read; re-read after a 401.
   #fileToken: string | undefined
   #fileTokenStale = false
+  // The user's headers by lowercase name, without those the sink always sets itself.
+  readonly #userHeaders: Record<string, string>
 
   /**
    * @param options - see {@link DataStorageSinkOptions}
@@ -63,6 +65,7 @@ export class DataStorageSink extends BatchSink {
         throw new InvalidOptionError('tokenFile', `a readable file (${(err as Error).message})`, this.#options.tokenFile)
       }
     }
+    this.#userHeaders = userHeaders(this.#options.headers)
     this.#ownsDispatcher = this.#options.dispatcher === undefined
     const poolOptions: Pool.Options = { connections: this.#options.connections }
     if (this.#options.tls !== undefined) poolOptions.connect = { ...this.#options.tls } as NonNullable<Pool.Options['connect']>
@@ -81,26 +84,25 @@ export class DataStorageSink extends BatchSink {
    * @throws {@link SinkError} classifying the failure
    */
   protected async sendBatch (batch: Batch, ctx: SendContext): Promise<void> {
-    const json = batchBuffer(batch)
-    const body = this.#options.compression === 'gzip' ? await gzipAsync(json) : json
-    const headers: Record<string, string> = {
-      ...this.#options.headers,
-      'content-type': 'application/json',
-      'idempotency-key': batch.id,
-      'user-agent': USER_AGENT
-    }
-    if (this.#options.compression === 'gzip') headers['content-encoding'] = 'gzip'
-    const token = await this.#token()
-    if (token !== undefined && token !== '') headers.authorization = `Bearer ${token}`
-
-    // A precise per-attempt deadline: undici's own timers tick at about 1 s.
+    // One deadline for the whole attempt, token lookup included; undici's own timers tick at about 1 s.
     const attempt = new AbortController()
     const timeoutMs = this.#options.requestTimeoutMs
     const timer = setTimeout(() => attempt.abort(new SinkError(`request timed out after ${timeoutMs} ms`, { retryable: true })), timeoutMs)
     timer.unref()
     const onShutdown = (): void => attempt.abort(ctx.signal.reason)
-    ctx.signal.addEventListener('abort', onShutdown, { once: true })
+    if (ctx.signal.aborted) onShutdown()
+    else ctx.signal.addEventListener('abort', onShutdown, { once: true })
     try {
+      const json = batchBuffer(batch)
+      const body = this.#options.compression === 'gzip' ? await gzipAsync(json) : json
+      // User headers first, by lowercase name, so that the sink's own replace them whatever their case.
+      const headers: Record<string, string> = { ...this.#userHeaders }
+      headers['content-type'] = 'application/json'
+      headers['idempotency-key'] = batch.id
+      headers['user-agent'] = USER_AGENT
+      if (this.#options.compression === 'gzip') headers['content-encoding'] = 'gzip'
+      const token = await this.#token(attempt.signal)
+      if (token !== undefined && token !== '') headers.authorization = `Bearer ${token}`
       const response = await this.#dispatcher.request({
         origin: this.#options.origin,
         path: this.#options.path,
@@ -132,20 +134,30 @@ export class DataStorageSink extends BatchSink {
     if (this.#ownsDispatcher) await this.#dispatcher.close()
   }
 
-  async #token (): Promise<string | undefined> {
+  // Bounded by the attempt's signal: a hanging token function or file read cannot hold the attempt.
+  async #token (signal: AbortSignal): Promise<string | undefined> {
     const { tokenFile, token } = this.#options
     if (tokenFile !== undefined) {
       if (this.#fileTokenStale) {
-        this.#fileTokenStale = false
         try {
-          this.#fileToken = (await readFile(tokenFile, 'utf8')).trim()
+          // untilAborted as well: an open() that blocks (a FIFO, a hung mount) does not see the signal.
+          this.#fileToken = (await untilAborted(readFile(tokenFile, { encoding: 'utf8', signal }), signal)).trim()
+          this.#fileTokenStale = false
         } catch (err) {
+          if (signal.aborted) throw err
+          this.#fileTokenStale = false
           this.log.warn({ err, tokenFile }, 'token file could not be read')
         }
       }
       return this.#fileToken
     }
-    return typeof token === 'function' ? await token() : token
+    if (typeof token !== 'function') return token
+    try {
+      return await untilAborted(Promise.resolve().then(() => token({ signal })), signal)
+    } catch (err) {
+      if (signal.aborted) throw err
+      throw new SinkError('token lookup failed', { retryable: true, cause: err })
+    }
   }
 
   #classify (status: number, headers: Dispatcher.ResponseData['headers'], text: string): SinkError {
@@ -159,6 +171,31 @@ export class DataStorageSink extends BatchSink {
     if (isRetryableStatus(status)) return new SinkError(message, { ...base, retryable: true })
     return new SinkError(message, { ...base, retryable: false })
   }
+}
+
+// content-length and content-encoding describe the body the sink builds; a user's would corrupt it.
+const SINK_HEADERS = new Set(['content-type', 'content-encoding', 'content-length', 'idempotency-key', 'user-agent'])
+
+function userHeaders (headers: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const merged: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const lower = name.toLowerCase()
+    if (!SINK_HEADERS.has(lower)) merged[lower] = value
+  }
+  return merged
+}
+
+// Settles with `promise`, or rejects with the signal's reason when it aborts first.
+function untilAborted<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (value) => { signal.removeEventListener('abort', onAbort); resolve(value) },
+      (err: unknown) => { signal.removeEventListener('abort', onAbort); reject(err as Error) }
+    )
+  })
 }
 
 function isRetryableStatus (status: number): boolean {

@@ -12,6 +12,8 @@ export interface RecordedRequest {
   readonly method: string
   readonly url: string
   readonly headers: IncomingMessage['headers']
+  /** The header lines as sent, name and value alternating, duplicates kept. */
+  readonly rawHeaders: readonly string[]
   /** The decoded body, parsed as JSON when it is. */
   readonly body: unknown
   readonly rawBytes: number
@@ -52,7 +54,7 @@ export async function startFaultServer (handler: Handler = created, options: { t
       if (req.headers['content-encoding'] === 'gzip') text = gunzipSync(raw)
       let body: unknown = text.toString('utf8')
       try { body = JSON.parse(body as string) } catch { /* kept as text */ }
-      const recorded: RecordedRequest = { at: Date.now(), method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, rawBytes: raw.length }
+      const recorded: RecordedRequest = { at: Date.now(), method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body, rawBytes: raw.length }
       const n = requests.length
       requests.push(recorded)
       Promise.resolve(state.handler(recorded, res, n)).catch(() => res.destroy())
