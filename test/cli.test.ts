@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -20,6 +20,36 @@ test('audit-stream --help prints the usage and exits 0', async () => {
   assert.match(stdout, /Usage: audit-stream <command>/)
 })
 
+test('each command prints its own usage for --help', async () => {
+  for (const [command, options] of [['send', ['--batch-size', '--dead-letter']], ['replay', ['--include-rejected', '--include-invalid']], ['serve', ['--port', '--database']]] as const) {
+    const { code, stdout } = await run([command, '--help'])
+    assert.equal(code, 0, command)
+    assert.match(stdout, new RegExp(`^Usage: audit-stream ${command} `), command)
+    for (const option of options) assert.ok(stdout.includes(option), `${command} --help names ${option}`)
+    for (const other of ['send', 'replay', 'serve'].filter((c) => c !== command)) assert.ok(!stdout.includes(`audit-stream ${other}`), `${command} --help is not the global text`)
+  }
+})
+
+test('bad usage of a command prints that command\'s usage', async () => {
+  const { code, stderr } = await run(['replay'])
+  assert.equal(code, 2)
+  assert.match(stderr, /audit-stream: replay takes exactly one <dir>\n\nUsage: audit-stream replay <dir>/)
+  const bad = await run(['send', '-', '--url', 'http://x', '--nope'])
+  assert.equal(bad.code, 2)
+  assert.match(bad.stderr, /Usage: audit-stream send <file\|->/)
+})
+
+/** A dead-letter file as a process that has ended left it: named with a pid that is not alive. */
+async function writeDeadLetterFile (dir: string, entries: Array<{ reason: 'exhausted' | 'rejected', seqs: number[] }>): Promise<void> {
+  const dl = new FileDeadLetter({ dir })
+  for (const [i, entry] of entries.entries()) {
+    await dl.write({ reason: entry.reason, batchId: `b${i}`, events: entry.seqs.map((seq) => JSON.stringify(makeEvent(seq))), attempts: 3, at: new Date().toISOString() })
+  }
+  const gone = spawn(process.execPath, ['-e', ''])
+  await new Promise((resolve) => gone.on('exit', resolve))
+  await rename(dl.currentFile(), dl.currentFile().replace(`-${process.pid}.jsonl`, `-${gone.pid}.jsonl`))
+}
+
 test('bad usage exits 2 and says what is wrong', async () => {
   for (const args of [['bogus'], ['replay'], ['replay', '/tmp/x'], ['replay', '/tmp/x', '--url', 'http://x', '--nope']]) {
     const { code, stderr } = await run(args)
@@ -31,15 +61,32 @@ test('bad usage exits 2 and says what is wrong', async () => {
 test('audit-stream replay resends dead-lettered events and prints a summary line', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'audit-cli-'))
   t.after(() => rm(dir, { recursive: true, force: true }))
-  const dl = new FileDeadLetter({ dir })
-  await dl.write({ reason: 'exhausted', batchId: 'b1', events: [JSON.stringify(makeEvent(1)), JSON.stringify(makeEvent(2))], attempts: 3, at: new Date().toISOString() })
+  await writeDeadLetterFile(dir, [{ reason: 'exhausted', seqs: [1, 2] }])
   const server = await startFaultServer(created)
   t.after(() => server.close())
   const { code, stdout } = await run(['replay', dir, '--url', server.url, '--token', 'cli-token'])
   assert.equal(code, 0)
-  assert.match(stdout, /replay complete: 1 files, 1 entries, 2 events; 2 stored, 0 dead-lettered again, 0 lost/)
+  assert.match(stdout, /replay complete: 1 files, 1 entries, 2 events; 2 stored, 0 dead-lettered again, 0 lost, 0 corrupt lines; 0 entries kept \(0 rejected, 0 invalid\), 0 files left to their live writers/)
   assert.equal(server.requests[0]!.headers.authorization, 'Bearer cli-token')
+  assert.equal(server.requests[0]!.headers['idempotency-key'], 'b0')
   assert.ok((await readdir(dir)).every((f) => f.endsWith('.replayed')))
+})
+
+test('audit-stream replay keeps rejected entries and exits 0; --include-rejected resends them', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'audit-cli-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  await writeDeadLetterFile(dir, [{ reason: 'rejected', seqs: [1] }, { reason: 'exhausted', seqs: [2] }])
+  const server = await startFaultServer(created)
+  t.after(() => server.close())
+  const first = await run(['replay', dir, '--url', server.url])
+  assert.equal(first.code, 0, first.stderr)
+  assert.match(first.stdout, /1 stored, 0 dead-lettered again, 0 lost, 0 corrupt lines; 1 entries kept \(1 rejected, 0 invalid\)/)
+  assert.equal(server.requests.length, 1)
+  // The kept entry now sits in a file named with the replaying process's pid, which has ended.
+  const second = await run(['replay', dir, '--url', server.url, '--include-rejected'])
+  assert.equal(second.code, 0, second.stderr)
+  assert.match(second.stdout, /1 stored, 0 dead-lettered again, 0 lost, 0 corrupt lines; 0 entries kept/)
+  assert.equal(server.requests[1]!.headers['idempotency-key'], 'b0')
 })
 
 test('audit-stream serve starts a server that stores events and shuts down cleanly on SIGTERM', async () => {

@@ -1,9 +1,14 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdtemp, readdir, readFile, rm, appendFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { DataStorageSink, FileDeadLetter, FlushError, InvalidOptionError, MemorySink, createAuditStore, replayDeadLetters } from '../lib/index.js'
+import { fileURLToPath } from 'node:url'
+import { DataStorageSink, FileDeadLetter, FlushError, InvalidOptionError, MemorySink, createAuditStore, replayDeadLetters, type BatchEventInfo } from '../lib/index.js'
+import { isBusy } from '../lib/dead-letter/replay.js'
+import { startDataStorageServer } from '../lib/server/index.js'
 import { startFaultServer, created, problem } from './helpers/fault-server.js'
 import { ScriptedSink, makeEvent, seqs, silentLogger } from './helpers/fixtures.js'
 
@@ -13,9 +18,9 @@ async function tempDir (t: { after: (fn: () => Promise<void>) => void }): Promis
   return dir
 }
 
-/** Fills `dir` with dead-lettered batches of events 0..count-1. */
+/** Fills `dir` with batches of events 0..count-1, dead-lettered as `exhausted`. */
 async function deadLetterEvents (dir: string, count: number): Promise<void> {
-  const store = createAuditStore({ sink: new ScriptedSink([], { fallback: 'rejected' }), deadLetter: new FileDeadLetter({ dir }), logger: silentLogger, batchSize: 10, flushIntervalMs: 60_000 })
+  const store = createAuditStore({ sink: new ScriptedSink([], { fallback: 'retryable' }), deadLetter: new FileDeadLetter({ dir }), logger: silentLogger, batchSize: 10, flushIntervalMs: 60_000 })
   for (let i = 0; i < count; i++) store.record(makeEvent(i))
   await assert.rejects(store.flush(), FlushError)
   await store.close()
@@ -104,4 +109,106 @@ test('replay through a caller\'s store flushes it and leaves it open', async (t)
 test('replay needs exactly one of sink and store', async () => {
   await assert.rejects(replayDeadLetters({ dir: '/tmp' }), InvalidOptionError)
   await assert.rejects(replayDeadLetters({ dir: '/tmp', sink: new MemorySink(), store: createAuditStore({ sink: new MemorySink(), logger: silentLogger }) }), InvalidOptionError)
+})
+
+test('replay resends an entry under its original batch id: a batch the server committed before it was dead-lettered is stored once', async (t) => {
+  const dir = await tempDir(t)
+  const server = await startDataStorageServer({ logger: silentLogger })
+  t.after(() => server.close())
+  // The first send: stored by the server, but (as at a shutdown abort) dead-lettered by the client anyway.
+  const first = createAuditStore({ sink: new DataStorageSink({ url: server.url }), logger: silentLogger })
+  const batches: BatchEventInfo[] = []
+  first.on('batch', (info: BatchEventInfo) => batches.push(info))
+  const events = Array.from({ length: 5 }, (_, i) => makeEvent(i, 'replay-once'))
+  for (const event of events) first.record(event)
+  await first.flush()
+  await first.close()
+  assert.equal(batches.length, 1)
+  await new FileDeadLetter({ dir }).write({ reason: 'shutdown', batchId: batches[0]!.id, events: events.map((e) => JSON.stringify(e)), attempts: 1, at: new Date().toISOString() })
+
+  const result = await replayDeadLetters({ dir, sink: new DataStorageSink({ url: server.url }), logger: silentLogger })
+  assert.equal(result.written, 5)
+  assert.equal(result.lost, 0)
+  const reply = await fetch(`${server.url}/api/v1/audit/events?correlation_id=replay-once&limit=100`)
+  assert.equal(((await reply.json()) as { pagination: { total: number } }).pagination.total, 5, 'stored once, not twice')
+})
+
+test('replay sends entries under their original ids, one batch per entry, and split halves under derived ids', async (t) => {
+  const dir = await tempDir(t)
+  const dl = new FileDeadLetter({ dir })
+  const entry = (id: string, from: number, count: number) => dl.write({ reason: 'exhausted', batchId: id, events: Array.from({ length: count }, (_, i) => JSON.stringify(makeEvent(from + i))), attempts: 3, at: new Date().toISOString() })
+  await entry('batch-a', 0, 3)
+  await entry('batch-b.1', 3, 2)
+  await entry('batch-c', 5, 4)
+  const server = await startFaultServer((req, res, n) => {
+    // The first request of batch-c is refused for its event 7, which splits it.
+    const body = req.body as Array<{ event_data: { seq: number } }>
+    if (body.some((e) => e.event_data.seq === 7) && body.length > 1) return problem(res, 400, 'Bad Request')
+    created(req, res, n)
+  })
+  t.after(() => server.close())
+  const result = await replayDeadLetters({ dir, sink: new DataStorageSink({ url: server.url }), logger: silentLogger })
+  assert.equal(result.written, 9)
+  const keys = server.requests.map((r) => `${String(r.headers['idempotency-key'])}:${seqs(r.body as unknown[]).join(',')}`)
+  assert.deepEqual(keys.slice(0, 2), ['batch-a:0,1,2', 'batch-b.1:3,4'])
+  assert.ok(keys.includes('batch-c:5,6,7,8'), keys.join(' '))
+  assert.ok(keys.includes('batch-c.0:5,6'), keys.join(' '))
+  assert.ok(keys.includes('batch-c.1.1:8'), keys.join(' '))
+})
+
+test('entries dead-lettered as rejected are kept and reported, not resent, unless includeRejected', async (t) => {
+  const dir = await tempDir(t)
+  const dl = new FileDeadLetter({ dir })
+  await dl.write({ reason: 'rejected', batchId: 'r1', events: [JSON.stringify(makeEvent(1))], attempts: 1, at: new Date().toISOString() })
+  await dl.write({ reason: 'exhausted', batchId: 'e1', events: [JSON.stringify(makeEvent(2))], attempts: 3, at: new Date().toISOString() })
+  const sink = new MemorySink()
+  const result = await replayDeadLetters({ dir, sink, logger: silentLogger })
+  assert.equal(result.written, 1)
+  assert.equal(result.deadLettered, 0)
+  assert.equal(result.skipped, 1)
+  assert.deepEqual(result.skippedByReason, { invalid: 0, rejected: 1, exhausted: 0, shutdown: 0 })
+  assert.deepEqual(seqs(sink.events), [2])
+  const pending = (await readdir(dir)).filter((f) => f.endsWith('.jsonl'))
+  assert.match(await readFile(join(dir, pending[0]!), 'utf8'), /"reason":"rejected"/)
+
+  const again = new MemorySink()
+  const forced = await replayDeadLetters({ dir, sink: again, logger: silentLogger, includeRejected: true })
+  assert.equal(forced.written, 1)
+  assert.equal(forced.skipped, 0)
+  assert.deepEqual(seqs(again.events), [1])
+})
+
+test('a dead-letter file another live process may still append to is left alone until that process has ended', async (t) => {
+  const dir = await tempDir(t)
+  const writer = fileURLToPath(new URL('./fixtures/dead-letter-writer.ts', import.meta.url))
+  const child = spawn(process.execPath, ['--import', 'tsx', writer, dir], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const exited = once(child, 'exit')
+  t.after(() => { child.kill() })
+  const [ready] = await once(child.stdout!, 'data') as [Buffer]
+  const name = ready.toString().trim()
+  assert.match(name, new RegExp(`-${child.pid}\\.jsonl$`))
+
+  const sink = new MemorySink()
+  const skipped = await replayDeadLetters({ dir, sink, logger: silentLogger })
+  assert.equal(skipped.busy, 1)
+  assert.equal(skipped.files, 0)
+  assert.deepEqual(await readdir(dir), [name], 'not renamed while its writer lives')
+
+  child.stdin!.end()
+  await exited
+  const replayed = await replayDeadLetters({ dir, sink, logger: silentLogger })
+  assert.equal(replayed.busy, 0)
+  assert.equal(replayed.files, 1)
+  assert.deepEqual(seqs(sink.events), [7])
+  assert.deepEqual(await readdir(dir), [`${name}.replayed`])
+})
+
+test('a file is busy only when its pid is alive, not ours, and the day is today', () => {
+  const now = Date.parse('2030-05-06T12:00:00Z')
+  assert.equal(isBusy(`audit-dead-letter-2030-05-06-${process.ppid}.jsonl`, now), true)
+  assert.equal(isBusy(`audit-dead-letter-2030-05-05-${process.ppid}.jsonl`, now), false, 'yesterday\'s file is no longer appended to')
+  assert.equal(isBusy(`audit-dead-letter-2030-05-05-${process.ppid}.jsonl`, Date.parse('2030-05-06T00:00:30Z')), true, 'except in the first minute of a day')
+  assert.equal(isBusy(`audit-dead-letter-2030-05-06-${process.pid}.jsonl`, now), false, 'our own')
+  assert.equal(isBusy('audit-dead-letter-2030-05-06-999999999.jsonl', now), false, 'no such process')
+  assert.equal(isBusy(`audit-dead-letter-2030-05-06-${process.ppid}.jsonl.replaying`, now), false)
 })

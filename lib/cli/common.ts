@@ -11,35 +11,25 @@ export const USAGE = `Usage: audit-stream <command> [options]
 
 Commands:
   send <file|->   send the JSONL events of a file (or stdin) to DataStorage
-  serve           run the reference DataStorage server
   replay <dir>    resend the events of the dead-letter files in <dir>
+  serve           run the reference DataStorage server (needs @electric-sql/pglite or pg)
 
-Options for send:
-  --url <url>             the DataStorage service (or AUDIT_STREAM_URL)
-  --batch-size <n>        events per batch (default 1000)
-  --token <token>         bearer token
-  --token-file <path>     file holding the bearer token, re-read after a 401
-  --dead-letter <dir>     where invalid and undeliverable events go
+Run audit-stream <command> --help for a command's options.
 
-Options for serve:
-  --port <n>            port to listen on (default 8080; 0 picks a free one)
-  --host <address>      address to listen on (default 127.0.0.1)
-  --database <where>    memory:// (default), a directory for PGlite on disk,
-                        or a postgres:// URL (or DATABASE_URL)
-  --token <token>       require this bearer token (or AUDIT_STREAM_TOKEN)
-
-Options for replay:
-  --url <url>           the DataStorage service (or AUDIT_STREAM_URL)
-  --token <token>       bearer token
-  --token-file <path>   file holding the bearer token, re-read after a 401
-  --include-invalid     also resend entries dead-lettered as invalid
-  -h, --help            show this help
-
+Environment: AUDIT_STREAM_URL (the --url of send and replay),
+AUDIT_STREAM_LOG_LEVEL (default warn; info for serve).
 Exit codes: 0 all stored, 1 some dead-lettered or lost, 2 bad usage.
 `
 
-/** A command line that cannot run as given: exit code 2. @internal */
-export class UsageError extends Error {}
+/** A command line that cannot run as given: exit code 2, with the usage of `usage`. @internal */
+export class UsageError extends Error {
+  readonly usage: string
+
+  constructor (message: string, usage: string = USAGE) {
+    super(message)
+    this.usage = usage
+  }
+}
 
 /** @internal */
 export function envValue (name: string): string | undefined {

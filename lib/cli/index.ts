@@ -5,9 +5,11 @@
  */
 import { AuditStoreError } from '../errors.js'
 import { USAGE, UsageError } from './common.js'
-import { replay } from './replay.js'
-import { send } from './send.js'
-import { serve } from './serve.js'
+import { REPLAY_USAGE, replay } from './replay.js'
+import { SEND_USAGE, send } from './send.js'
+import { SERVE_USAGE, serve } from './serve.js'
+
+const COMMAND_USAGE: Readonly<Record<string, string>> = { send: SEND_USAGE, replay: REPLAY_USAGE, serve: SERVE_USAGE }
 
 /**
  * Runs the CLI with `argv` (without node and the script).
@@ -26,7 +28,8 @@ export async function main (argv: string[]): Promise<number> {
     throw new UsageError(`unknown command: ${command}`)
   } catch (err) {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true || (err instanceof AuditStoreError && err.code === 'AUDIT_ERR_INVALID_OPTION')) {
-      process.stderr.write(`audit-stream: ${(err as Error).message}\n\n${USAGE}`)
+      const usage = err instanceof UsageError ? err.usage : COMMAND_USAGE[command ?? ''] ?? USAGE
+      process.stderr.write(`audit-stream: ${(err as Error).message}\n\n${usage}`)
       return 2
     }
     process.stderr.write(`audit-stream: ${(err as Error).message}\n`)

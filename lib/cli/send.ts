@@ -9,8 +9,26 @@ import { parseArgs } from 'node:util'
 import { jsonlParser } from 'stream-chain/node/jsonl'
 import { FileDeadLetter } from '../dead-letter/file-dead-letter.js'
 import { AuditStore } from '../store.js'
-import { USAGE, UsageError, cliLogger, envValue, sinkFor } from './common.js'
+import { UsageError, cliLogger, envValue, sinkFor } from './common.js'
 import { Progress } from './progress.js'
+
+/** @internal */
+export const SEND_USAGE = `Usage: audit-stream send <file|-> [options]
+
+Sends the JSONL events of <file> (or of stdin, for -) to a DataStorage service.
+A line that is not JSON or not a valid event is dead-lettered as invalid.
+
+Options:
+  --url <url>             the DataStorage service (or AUDIT_STREAM_URL)
+  --batch-size <n>        events per batch (default 1000)
+  --token <token>         bearer token
+  --token-file <path>     file holding the bearer token, re-read after a 401
+  --dead-letter <dir>     where invalid and undeliverable events go
+                          (without it they are counted lost)
+  -h, --help              show this help
+
+Exit codes: 0 all stored, 1 some invalid, dead-lettered or lost, 2 bad usage.
+`
 
 /** @internal */
 export async function send (args: string[]): Promise<number> {
@@ -27,15 +45,15 @@ export async function send (args: string[]): Promise<number> {
     }
   })
   if (values.help) {
-    process.stdout.write(USAGE)
+    process.stdout.write(SEND_USAGE)
     return 0
   }
   const input = positionals[0]
   const url = values.url ?? envValue('AUDIT_STREAM_URL')
-  if (input === undefined || positionals.length > 1) throw new UsageError('send takes exactly one <file> (or - for stdin)')
-  if (url === undefined) throw new UsageError('send needs --url (or AUDIT_STREAM_URL)')
-  if (!/^\d+$/.test(values['batch-size'])) throw new UsageError(`--batch-size must be a number, got ${values['batch-size']}`)
-  if (input !== '-') await access(input, constants.R_OK).catch(() => { throw new UsageError(`cannot read ${input}`) })
+  if (input === undefined || positionals.length > 1) throw new UsageError('send takes exactly one <file> (or - for stdin)', SEND_USAGE)
+  if (url === undefined) throw new UsageError('send needs --url (or AUDIT_STREAM_URL)', SEND_USAGE)
+  if (!/^\d+$/.test(values['batch-size'])) throw new UsageError(`--batch-size must be a number, got ${values['batch-size']}`, SEND_USAGE)
+  if (input !== '-') await access(input, constants.R_OK).catch(() => { throw new UsageError(`cannot read ${input}`, SEND_USAGE) })
   const logger = cliLogger('warn')
   const store = new AuditStore({
     sink: sinkFor(url, values, logger),

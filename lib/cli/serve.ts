@@ -3,7 +3,23 @@
  */
 import { parseArgs } from 'node:util'
 import { startDataStorageServer } from '../server/index.js'
-import { USAGE, UsageError, cliLogger, envValue } from './common.js'
+import { UsageError, cliLogger, envValue } from './common.js'
+
+/** @internal */
+export const SERVE_USAGE = `Usage: audit-stream serve [options]
+
+Runs the reference DataStorage server until SIGINT or SIGTERM (a second
+signal exits at once). Needs the optional peer @electric-sql/pglite (memory://
+or a directory) or pg (a postgres:// URL).
+
+Options:
+  --port <n>            port to listen on (default 8080; 0 picks a free one)
+  --host <address>      address to listen on (default 127.0.0.1)
+  --database <where>    memory:// (default), a directory for PGlite on disk,
+                        or a postgres:// URL (or DATABASE_URL)
+  --token <token>       require this bearer token (or AUDIT_STREAM_TOKEN)
+  -h, --help            show this help
+`
 
 /** @internal */
 export async function serve (args: string[]): Promise<number> {
@@ -19,11 +35,11 @@ export async function serve (args: string[]): Promise<number> {
     }
   })
   if (values.help) {
-    process.stdout.write(USAGE)
+    process.stdout.write(SERVE_USAGE)
     return 0
   }
-  if (positionals.length > 0) throw new UsageError('serve takes no positional arguments')
-  if (!/^\d+$/.test(values.port)) throw new UsageError(`--port must be a number, got ${values.port}`)
+  if (positionals.length > 0) throw new UsageError('serve takes no positional arguments', SERVE_USAGE)
+  if (!/^\d+$/.test(values.port)) throw new UsageError(`--port must be a number, got ${values.port}`, SERVE_USAGE)
   const database = values.database ?? (envValue('DATABASE_URL') ?? 'memory://')
   const token = values.token ?? (envValue('AUDIT_STREAM_TOKEN'))
   const logger = cliLogger('info')
