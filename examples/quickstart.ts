@@ -4,12 +4,14 @@
  * it, flush, and check the count stored under this run's correlation id.
  *
  * Run with `npm start`. QUICKSTART_EVENTS changes the number of events.
+ * Progress is a bar on a terminal and a plain line per 10 % otherwise.
  */
 import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import { DataStorageSink, createAuditStore, newAuditEvent, type AuditEvent } from '../lib/index.js'
 import { startDataStorageServer } from '../lib/server/index.js'
+import { Progress } from '../lib/cli/progress.js'
 
 const TOTAL = Number(process.env.QUICKSTART_EVENTS ?? 100_000)
 const correlationId = `quickstart-${randomUUID()}`
@@ -31,22 +33,13 @@ function * generate (count: number): Generator<AuditEvent> {
   }
 }
 
-function progressBar (done: number, total: number): string {
-  const width = 30
-  const filled = Math.round((done / total) * width)
-  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} stored`
-}
-
 console.log('starting the reference DataStorage server (PGlite in memory)...')
 const server = await startDataStorageServer()
 console.log(`listening on ${server.url}`)
 
 const store = createAuditStore({ sink: new DataStorageSink({ url: server.url }) })
-const tty = process.stdout.isTTY === true
-const ticker = setInterval(() => {
-  const line = progressBar(store.stats().written, TOTAL)
-  if (tty) process.stdout.write(`\r${line}`)
-}, 100)
+const progress = new Progress(process.stdout)
+const ticker = setInterval(() => progress.advance(store.stats().written, TOTAL, 'stored'), 100)
 ticker.unref()
 
 const started = performance.now()
@@ -56,7 +49,8 @@ await finished(source)
 const result = await store.flush()
 const elapsedMs = performance.now() - started
 clearInterval(ticker)
-if (tty) process.stdout.write(`\r${progressBar(store.stats().written, TOTAL)}\n`)
+progress.advance(store.stats().written, TOTAL, 'stored')
+progress.done(true)
 
 const reply = await fetch(`${server.url}/api/v1/audit/events?correlation_id=${correlationId}&limit=1`)
 const { pagination } = (await reply.json()) as { pagination: { total: number } }

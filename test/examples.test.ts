@@ -15,6 +15,11 @@ test('the quickstart stores every event in the reference server and reports it',
   assert.match(stdout, /flush: 5000 written, 0 dead-lettered, 0 dropped, 0 lost/)
   assert.match(stdout, /stored under quickstart-[0-9a-f-]+: 5000 of 5000 events/)
   assert.match(stdout, /throughput: \d+ events\/s/)
+  // Not a TTY: a plain line per 10 % reached, ending at 100 %, before the summary.
+  const lines = stdout.split('\n').filter((line) => /^\d+% \(\d+\/5000 stored\)$/.test(line))
+  assert.ok(lines.length >= 1 && lines.length <= 11, lines.join(' | '))
+  assert.equal(lines.at(-1), '100% (5000/5000 stored)')
+  assert.ok(stdout.indexOf('100% (5000/5000 stored)') < stdout.indexOf('flush: '))
 })
 
 test('the stream-chain ETL example stores valid records and dead-letters the invalid one without stopping', async (t) => {
