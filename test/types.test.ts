@@ -6,6 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as api from '../lib/index.js'
+import * as serverApi from '../lib/server/index.js'
 import type { AuditEvent, AuditStoreOptions, FlushResult, StoreStats, Batch, SendContext } from '../lib/index.js'
 import { BatchSink, MemorySink, createAuditStore, newAuditEvent } from '../lib/index.js'
 
@@ -44,6 +45,7 @@ test('the public surface is exactly the documented exports', () => {
     'AbortError', 'AuditEventSchema', 'AuditLossError', 'AuditStore', 'AuditStoreError', 'AuditValidationError',
     'BatchSink', 'CloseTimeoutError', 'DEAD_LETTER_FILE_PREFIX', 'DEFAULTS', 'DataStorageSink', 'DeadLetterError', 'FileDeadLetter',
     'FlushError', 'InvalidOptionError', 'MemorySink', 'MissingPeerError', 'SinkError', 'StoreClosedError', 'TimeoutError',
-    'batchBody', 'batchBuffer', 'collectMetrics', 'createAuditStore', 'installShutdownHandler', 'newAuditEvent', 'replayDeadLetters', 'startDataStorageServer', 'validateAuditEvent'
+    'batchBody', 'batchBuffer', 'collectMetrics', 'createAuditStore', 'installShutdownHandler', 'newAuditEvent', 'replayDeadLetters', 'validateAuditEvent'
   ])
+  assert.deepEqual(Object.keys(serverApi).sort(), ['InvalidOptionError', 'MissingPeerError', 'startDataStorageServer'])
 })
