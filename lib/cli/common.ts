@@ -27,6 +27,8 @@ Options for serve:
   --database <where>    memory:// (default), a directory for PGlite on disk,
                         or a postgres:// URL (or DATABASE_URL)
   --token <token>       require this bearer token (or AUDIT_STREAM_TOKEN)
+  --max-batch-items <n> most events in one batch request (default 10000)
+  --body-limit <bytes>  largest body after gzip decoding (default 8388608)
 
 Options for replay:
   --url <url>           the DataStorage service (or AUDIT_STREAM_URL)

@@ -15,6 +15,8 @@ export async function serve (args: string[]): Promise<number> {
       host: { type: 'string', default: '127.0.0.1' },
       database: { type: 'string' },
       token: { type: 'string' },
+      'max-batch-items': { type: 'string' },
+      'body-limit': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -24,6 +26,13 @@ export async function serve (args: string[]): Promise<number> {
   }
   if (positionals.length > 0) throw new UsageError('serve takes no positional arguments')
   if (!/^\d+$/.test(values.port)) throw new UsageError(`--port must be a number, got ${values.port}`)
+  const limits: { maxBatchItems?: number, bodyLimitBytes?: number } = {}
+  for (const [flag, option] of [['max-batch-items', 'maxBatchItems'], ['body-limit', 'bodyLimitBytes']] as const) {
+    const value = values[flag]
+    if (value === undefined) continue
+    if (!/^\d+$/.test(value)) throw new UsageError(`--${flag} must be a number, got ${value}`)
+    limits[option] = Number(value)
+  }
   const database = values.database ?? (envValue('DATABASE_URL') ?? 'memory://')
   const token = values.token ?? (envValue('AUDIT_STREAM_TOKEN'))
   const logger = cliLogger('info')
@@ -32,6 +41,7 @@ export async function serve (args: string[]): Promise<number> {
     host: values.host,
     database,
     logger,
+    ...limits,
     ...(token === undefined ? {} : { token })
   })
   process.stdout.write(`audit-stream serve: listening on ${server.url} (${server.engine})\n`)
