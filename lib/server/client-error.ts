@@ -22,8 +22,10 @@ const ANSWERS: Record<string, string> = { HPE_HEADER_OVERFLOW: HEADERS_TOO_LARGE
  * @internal
  */
 export function answerClientError (err: Error & { code?: string }, socket: Duplex): void {
-  // A connection the client reset or that timed out has no one to answer.
-  if (err.code === 'ECONNRESET' || !socket.writable || (socket as { _httpMessage?: unknown })._httpMessage != null) {
+  // A response already under way cannot be followed by another without corrupting the stream;
+  // one whose headers are not out yet (a body that turned out malformed) can still be replaced.
+  const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage
+  if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent === true) {
     socket.destroy()
     return
   }

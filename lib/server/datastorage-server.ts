@@ -134,7 +134,6 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
     try {
       outcome = await repository.insert(events, key, hash, respond)
     } catch (err) {
-      if (isInputFault(err)) throw new HttpProblem(400, 'Bad Request', 'the database refused a value in the request')
       // JSON.stringify of the rows recursed past the stack: nesting no column can hold.
       if (err instanceof RangeError) throw new HttpProblem(400, 'Bad Request', 'a value is nested too deeply to store')
       throw err
@@ -168,6 +167,10 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
   // The answer to an error a handler threw: a database's own words never reach the client.
   const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
     if (err instanceof HttpProblem) return sendProblem(res, err)
+    if (isInputFault(err)) {
+      log.debug({ err }, 'database refused a value')
+      return sendProblem(res, new HttpProblem(400, 'Bad Request', 'the database refused a value in the request'))
+    }
     const instance = `urn:uuid:${randomUUID()}`
     const path = req.url?.split('?')[0]
     if (err instanceof DatabaseUnavailableError) {

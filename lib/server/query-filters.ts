@@ -60,6 +60,8 @@ export function parseFilters (search: URLSearchParams, now = Date.now()): EventF
     if (!KNOWN.has(key)) continue
     const all = search.getAll(key)
     if (all.length > 1) throw invalid(key, 'given more than once')
+    // PostgreSQL text cannot hold NUL: no stored value can match one.
+    if (all[0]!.includes('\u0000')) throw invalid(key, 'contains a NUL character')
     values[key] = all[0]!
   }
   const filters: { -readonly [K in keyof EventFilters]: EventFilters[K] } = {

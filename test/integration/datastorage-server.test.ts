@@ -164,7 +164,7 @@ for (const engine of engines) {
 
     test('bad filters and out-of-range limits get 400 problem+json', async () => {
       for (const params of [{ limit: '0' }, { limit: '5000' }, { limit: 'ten' }, { offset: '-1' }, { since: 'yesterday' }, { until: '5 weeks' }, { event_outcome: 'maybe' }, { correlation_id: '' },
-        { since: '99999999d' }, { until: '999999999d' }, { since: '0000-01-01T00:00:00Z' }, { detail_key: 'k' }, { detail_value: 'v' }, { detail_key: 'a-b', detail_value: 'v' }, { detail_key: '', detail_value: 'v' }]) {
+        { since: '99999999d' }, { until: '999999999d' }, { since: '0000-01-01T00:00:00Z' }, { detail_key: 'k' }, { detail_value: 'v' }, { detail_key: 'a-b', detail_value: 'v' }, { detail_key: '', detail_value: 'v' }, { severity: 'a\u0000b' }, { detail_key: 'k', detail_value: '\u0000' }]) {
         const reply = await query(url, params)
         assert.equal(reply.status, 400, JSON.stringify(params))
         assert.equal(reply.headers['content-type'], 'application/problem+json')

@@ -27,7 +27,7 @@ test('rejects each bad parameter by name', () => {
     ['event_outcome=ok', 'event_outcome'], ['severity=' + 'x'.repeat(256), 'severity'], ['limit=1&limit=2', 'limit'],
     ['since=99999999d', 'since'], ['until=999999999d', 'until'], ['since=0000-12-31T23:59:59Z', 'since'],
     ['detail_key=k', 'detail_value'], ['detail_value=v', 'detail_key'], ['detail_key=&detail_value=v', 'detail_key'],
-    ['detail_key=k&detail_value=', 'detail_value'], ['detail_key=a.b&detail_value=v', 'detail_key'], ["detail_key=a'--&detail_value=v", 'detail_key']]) {
+    ['detail_key=k&detail_value=', 'detail_value'], ['severity=a%00b', 'severity'], ['detail_key=k&detail_value=%00', 'detail_value'], ['detail_key=a.b&detail_value=v', 'detail_key'], ["detail_key=a'--&detail_value=v", 'detail_key']]) {
     assert.throws(() => parse(q!), (err: unknown) => {
       const e = err as { status: number, extra: { field_errors: Record<string, string> } }
       return e.status === 400 && name! in e.extra.field_errors
