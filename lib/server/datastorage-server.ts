@@ -95,7 +95,7 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
   let idle: (() => void) | undefined
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://localhost')
+    const url = target(req)
     if (HEALTH_PATHS.has(url.pathname)) {
       allow(req, ['GET'])
       const answer = await health(url.pathname, db, () => closing !== undefined)
@@ -233,6 +233,16 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
       })()
       return closing
     }
+  }
+}
+
+// The request target as a URL. A target that is not a valid path ('//[') is the client's error.
+function target (req: IncomingMessage): URL {
+  try {
+    return new URL(`http://localhost${req.url?.startsWith('/') === true ? req.url : '/'}`)
+  } catch {
+    req.resume()
+    throw new HttpProblem(400, 'Bad Request', 'the request target is not a valid path')
   }
 }
 

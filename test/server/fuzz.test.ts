@@ -151,7 +151,10 @@ const RAW = [
   'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n',
   'GET /health HTTP/9.9\r\nHost: x\r\n\r\n',
   `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'y'.repeat(20 * 1024)}\r\n\r\n`,
-  'GET /health/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+  'GET /health/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+  'GET //[ HTTP/1.1\r\nHost: x\r\n\r\n',
+  'GET //[/health HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer fuzz-token\r\n\r\n',
+  'GET * HTTP/1.1\r\nHost: x\r\n\r\n'
 ]
 
 // Sends raw bytes; resolves with all the server answered before it closed the connection.
