@@ -186,7 +186,8 @@ export interface DataStorageServerOptions {
    */
   readonly database?: string
   /**
-   * When set, every API request must carry `authorization: Bearer <token>`; `/health` stays open.
+   * When set, every request except the health endpoints must carry
+   * `authorization: Bearer <token>`, checked before routing (an unknown path gets 401, not 404).
    * @default none
    */
   readonly token?: string
@@ -196,6 +197,20 @@ export interface DataStorageServerOptions {
    * Range: integer >= 1024.
    */
   readonly bodyLimitBytes?: number
+  /**
+   * Most events in one `POST /api/v1/audit/events/batch`; a longer batch gets 413.
+   * @default 10000
+   * Range: integer 1 to 1000000.
+   */
+  readonly maxBatchItems?: number
+  /**
+   * How long `close()` keeps serving after it begins, with `/health/ready`
+   * answering 503, so that a load balancer stops sending requests before the
+   * server stops accepting them, in milliseconds.
+   * @default 0
+   * Range: integer 0 to 600000.
+   */
+  readonly drainDelayMs?: number
   /**
    * The logger.
    * @default pino at level `warn` on stderr
@@ -446,7 +461,11 @@ export const DEFAULTS = Object.freeze({
     /** See {@link DataStorageServerOptions.database}. */
     database: 'memory://',
     /** See {@link DataStorageServerOptions.bodyLimitBytes}. */
-    bodyLimitBytes: 8 * 1024 * 1024
+    bodyLimitBytes: 8 * 1024 * 1024,
+    /** See {@link DataStorageServerOptions.maxBatchItems}. */
+    maxBatchItems: 10_000,
+    /** See {@link DataStorageServerOptions.drainDelayMs}. */
+    drainDelayMs: 0
   }),
   /** See {@link RetryOptions}. */
   retry: Object.freeze({
@@ -648,6 +667,8 @@ export interface ResolvedServerOptions {
   readonly database: string
   readonly token: string | undefined
   readonly bodyLimitBytes: number
+  readonly maxBatchItems: number
+  readonly drainDelayMs: number
   readonly logger: Logger | undefined
 }
 
@@ -671,6 +692,8 @@ export function resolveServerOptions (input: unknown): ResolvedServerOptions {
     database,
     token,
     bodyLimitBytes: integerOption('bodyLimitBytes', o.bodyLimitBytes, d.bodyLimitBytes, 1024),
+    maxBatchItems: integerOption('maxBatchItems', o.maxBatchItems, d.maxBatchItems, 1, 1_000_000),
+    drainDelayMs: integerOption('drainDelayMs', o.drainDelayMs, d.drainDelayMs, 0, 600_000),
     logger: loggerOption('logger', o.logger)
   }
 }

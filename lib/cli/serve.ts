@@ -18,6 +18,8 @@ Options:
   --database <where>    memory:// (default), a directory for PGlite on disk,
                         or a postgres:// URL (or DATABASE_URL)
   --token <token>       require this bearer token (or AUDIT_STREAM_TOKEN)
+  --max-batch-items <n> most events in one batch request (default 10000)
+  --body-limit <bytes>  largest body after gzip decoding (default 8388608)
   -h, --help            show this help
 `
 
@@ -31,6 +33,8 @@ export async function serve (args: string[]): Promise<number> {
       host: { type: 'string', default: '127.0.0.1' },
       database: { type: 'string' },
       token: { type: 'string' },
+      'max-batch-items': { type: 'string' },
+      'body-limit': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -40,6 +44,13 @@ export async function serve (args: string[]): Promise<number> {
   }
   if (positionals.length > 0) throw new UsageError('serve takes no positional arguments', SERVE_USAGE)
   if (!/^\d+$/.test(values.port)) throw new UsageError(`--port must be a number, got ${values.port}`, SERVE_USAGE)
+  const limits: { maxBatchItems?: number, bodyLimitBytes?: number } = {}
+  for (const [flag, option] of [['max-batch-items', 'maxBatchItems'], ['body-limit', 'bodyLimitBytes']] as const) {
+    const value = values[flag]
+    if (value === undefined) continue
+    if (!/^\d+$/.test(value)) throw new UsageError(`--${flag} must be a number, got ${value}`, SERVE_USAGE)
+    limits[option] = Number(value)
+  }
   const database = values.database ?? (envValue('DATABASE_URL') ?? 'memory://')
   const token = values.token ?? (envValue('AUDIT_STREAM_TOKEN'))
   const logger = cliLogger('info')
@@ -48,6 +59,7 @@ export async function serve (args: string[]): Promise<number> {
     host: values.host,
     database,
     logger,
+    ...limits,
     ...(token === undefined ? {} : { token })
   })
   process.stdout.write(`audit-stream serve: listening on ${server.url} (${server.engine})\n`)

@@ -47,6 +47,8 @@ export interface EventFilters {
   readonly correlation_id?: string
   readonly since?: Date
   readonly until?: Date
+  /** A top-level field of `event_data` and the text it must equal (`event_data ->> key = value`). */
+  readonly detail?: { readonly key: string, readonly value: string }
   readonly limit: number
   readonly offset: number
 }
@@ -118,6 +120,11 @@ export class AuditRepository {
     }
     if (filters.since !== undefined) add('event_timestamp >= ?', filters.since.toISOString())
     if (filters.until !== undefined) add('event_timestamp <= ?', filters.until.toISOString())
+    if (filters.detail !== undefined) {
+      // Both the key and the value are parameters: the key never becomes statement text.
+      params.push(filters.detail.key, filters.detail.value)
+      where.push(`event_data ->> $${params.length - 1}::text = $${params.length}::text`)
+    }
     const clause = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`
     const total = await this.#db.query<{ total: number }>(`SELECT count(*)::int AS total FROM audit_events ${clause}`, params)
     const page = await this.#db.query<Record<string, unknown>>(

@@ -25,6 +25,19 @@ export interface Database extends SqlClient {
 }
 
 /**
+ * The database cannot be reached right now (refused or dropped connections,
+ * a server shutting down or restarting). The request may be retried later:
+ * the server answers 503 with `Retry-After`.
+ * @internal
+ */
+export class DatabaseUnavailableError extends Error {
+  constructor (cause: unknown) {
+    super('the database is unavailable', { cause })
+    this.name = 'DatabaseUnavailableError'
+  }
+}
+
+/**
  * Opens `memory://` (PGlite in memory), a `postgres://` or `postgresql://`
  * URL (PostgreSQL through pg), or a directory path (PGlite on disk). The
  * engines are imported only when used: both drivers are optional peer

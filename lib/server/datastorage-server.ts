@@ -3,14 +3,17 @@
  * audit subset of the DataStorage API, for local development, examples and
  * integration tests.
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { validateAuditEvent, type AuditEvent } from '../event.js'
 import { defaultLogger } from '../logger.js'
 import { resolveServerOptions, type DataStorageServerOptions } from '../options.js'
 import { AuditRepository, type StoredResponse } from './audit-repository.js'
-import { openDatabase } from './database.js'
+import { answerClientError } from './client-error.js'
+import { DatabaseUnavailableError, openDatabase } from './database.js'
+import { checkBatch, checkEvent } from './field-errors.js'
+import { HEALTH_PATHS, health } from './health.js'
 import { migrate } from './migrations.js'
 import { HttpProblem, sendJson, sendProblem } from './problem.js'
 import { parseFilters } from './query-filters.js'
@@ -31,25 +34,35 @@ export interface DataStorageServer {
   readonly url: string
   /** `pglite` or `postgres`. */
   readonly engine: 'pglite' | 'postgres'
-  /** Stops accepting, finishes the requests in flight, then closes the database. Idempotent. */
+  /**
+   * Fails readiness at once, keeps serving for `drainDelayMs`, then stops
+   * accepting, finishes the requests in flight and closes the database.
+   * Idempotent: every call returns the same promise.
+   */
   close (): Promise<void>
 }
 
 const BATCH_PATH = '/api/v1/audit/events/batch'
 const EVENTS_PATH = '/api/v1/audit/events'
 const KEY_PURGE_MS = 60 * 60 * 1000
+/** Longest `idempotency-key` header accepted, in characters. */
+const MAX_KEY_LENGTH = 255
+/** What a 503 asks the client to wait, in seconds. */
+const RETRY_AFTER_S = 2
 
-// Postgres data exceptions (class 22: out-of-range integers, NUL characters, ...) are the client's fault.
-function isDataException (err: unknown): boolean {
+// PostgreSQL data exceptions (class 22: out-of-range integers, NUL characters, ...) and
+// program limits (class 54: nesting past max_stack_depth) are the client's input at fault.
+function isInputFault (err: unknown): boolean {
   const code = (err as { code?: unknown }).code
-  return typeof code === 'string' && code.startsWith('22')
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('54'))
 }
 
 /**
  * Starts the reference DataStorage server: `POST /api/v1/audit/events/batch`,
- * `POST /api/v1/audit/events`, `GET /api/v1/audit/events` and `GET /health`,
- * on PGlite (in memory or in a directory) or PostgreSQL, with idempotency
- * keys, body limits, gzip and bearer auth.
+ * `POST /api/v1/audit/events`, `GET /api/v1/audit/events`, and
+ * `GET /health/ready`, `/health/live` and `/health`, on PGlite (in memory or
+ * in a directory) or PostgreSQL, with idempotency keys, body and batch
+ * limits, gzip and bearer auth.
  *
  * @param options - see {@link DataStorageServerOptions}
  * @returns the running server's URL and `close()`
@@ -75,29 +88,33 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
   }
   const repository = new AuditRepository(db)
   const expected = o.token === undefined ? undefined : createHash('sha256').update(o.token).digest()
+  // inFlight counts requests whose response has not closed; `idle` is set only while close() waits for it to reach 0.
   let inFlight = 0
+  // closing is set when close() begins (readiness fails); stopped once the drain is over and the server stops accepting.
   let closing: Promise<void> | undefined
+  let stopped = false
   let idle: (() => void) | undefined
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://localhost')
-    if (url.pathname === '/health') {
+    const url = target(req)
+    if (HEALTH_PATHS.has(url.pathname)) {
       allow(req, ['GET'])
-      try {
-        await db.query('SELECT 1')
-        return sendJson(res, 200, { status: 'ok', database: db.engine })
-      } catch {
-        return sendJson(res, 503, { status: 'unavailable', database: db.engine })
-      }
+      const answer = await health(url.pathname, db, () => closing !== undefined)
+      return sendJson(res, answer.statusCode, answer.body)
     }
-    if (url.pathname !== BATCH_PATH && url.pathname !== EVENTS_PATH) throw new HttpProblem(404, 'Not Found', `no route for ${url.pathname}`)
+    // Before routing, so that without a token no path can be told from another.
     authorize(req, expected)
+    if (url.pathname !== BATCH_PATH && url.pathname !== EVENTS_PATH) {
+      req.resume()
+      throw new HttpProblem(404, 'Not Found', 'no such route')
+    }
     if (url.pathname === BATCH_PATH) {
       allow(req, ['POST'])
-      return postBatch(req, res)
+      return postBatch(req, res, url.pathname)
     }
     allow(req, ['GET', 'POST'])
     if (req.method === 'GET') {
+      req.resume()
       const filters = parseFilters(url.searchParams)
       const page = await repository.find(filters)
       return sendJson(res, 200, {
@@ -105,19 +122,21 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
         pagination: { limit: filters.limit, offset: filters.offset, total: page.total, has_more: filters.offset + page.data.length < page.total }
       })
     }
-    return postOne(req, res)
+    return postOne(req, res, url.pathname)
   }
 
-  const write = async (req: IncomingMessage, res: ServerResponse, events: AuditEvent[], raw: Buffer, respond: (ids: string[]) => StoredResponse): Promise<void> => {
+  const write = async (req: IncomingMessage, res: ServerResponse, path: string, events: AuditEvent[], raw: Buffer, respond: (ids: string[]) => StoredResponse): Promise<void> => {
     const header = req.headers['idempotency-key']
-    const key = typeof header === 'string' && header !== '' ? `${req.url ?? ''} ${header}` : undefined
-    if (key !== undefined && key.length > 512) throw new HttpProblem(400, 'Bad Request', 'idempotency-key is longer than 500 characters')
+    if (typeof header === 'string' && header.length > MAX_KEY_LENGTH) throw new HttpProblem(400, 'Bad Request', `idempotency-key is longer than ${MAX_KEY_LENGTH} characters`)
+    // Scoped by path only: the same key with a query string added is the same request.
+    const key = typeof header === 'string' && header !== '' ? `${path} ${header}` : undefined
     const hash = createHash('sha256').update(raw).digest('hex')
     let outcome
     try {
       outcome = await repository.insert(events, key, hash, respond)
     } catch (err) {
-      if (isDataException(err)) throw new HttpProblem(400, 'Bad Request', `the database refused a value: ${(err as Error).message}`)
+      // JSON.stringify of the rows recursed past the stack: nesting no column can hold.
+      if (err instanceof RangeError) throw new HttpProblem(400, 'Bad Request', 'a value is nested too deeply to store')
       throw err
     }
     if (outcome.kind === 'conflict') throw new HttpProblem(422, 'Unprocessable Entity', 'idempotency-key was already used with a different body')
@@ -125,52 +144,62 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
     sendJson(res, outcome.response.statusCode, outcome.response.body, 'application/json', headers)
   }
 
-  const postBatch = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const postBatch = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
     const { value, raw } = await readJsonBody(req, o.bodyLimitBytes)
     if (!Array.isArray(value)) throw new HttpProblem(400, 'Bad Request', 'the body must be a JSON array of audit events')
     if (value.length === 0) throw new HttpProblem(400, 'Bad Request', 'the batch is empty')
-    const fieldErrors: Record<string, string> = {}
-    value.forEach((event, i) => {
-      for (const issue of validateAuditEvent(event)) fieldErrors[`[${i}]${issue.path === '' ? '' : '.' + issue.path}`] = issue.message
-    })
-    if (Object.keys(fieldErrors).length > 0) {
-      throw new HttpProblem(400, 'Validation Error', `${Object.keys(fieldErrors).length} field errors in the batch`, { field_errors: fieldErrors })
+    if (value.length > o.maxBatchItems) {
+      throw new HttpProblem(413, 'Payload Too Large', `the batch has ${value.length} events; at most ${o.maxBatchItems} are accepted`, { max_batch_items: o.maxBatchItems })
     }
-    await write(req, res, value as AuditEvent[], raw, (ids) => ({ statusCode: 201, body: { event_ids: ids, message: `${ids.length} audit events created` } }))
+    checkBatch(value, validateAuditEvent)
+    await write(req, res, path, value as AuditEvent[], raw, (ids) => ({ statusCode: 201, body: { event_ids: ids, message: `${ids.length} audit events created` } }))
   }
 
-  const postOne = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const postOne = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
     const { value, raw } = await readJsonBody(req, o.bodyLimitBytes)
-    const issues = validateAuditEvent(value)
-    if (issues.length > 0) {
-      throw new HttpProblem(400, 'Validation Error', `${issues.length} field errors`, { field_errors: Object.fromEntries(issues.map((i) => [i.path === '' ? '(body)' : i.path, i.message])) })
-    }
+    checkEvent(value, validateAuditEvent)
     const event = value as AuditEvent
-    await write(req, res, [event], raw, (ids) => ({
+    await write(req, res, path, [event], raw, (ids) => ({
       statusCode: 201,
       body: { event_id: ids[0], event_timestamp: new Date(event.event_timestamp).toISOString(), message: 'audit event created' }
     }))
   }
 
+  // The answer to an error a handler threw: a database's own words never reach the client.
+  const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
+    if (err instanceof HttpProblem) return sendProblem(res, err)
+    if (isInputFault(err)) {
+      log.debug({ err }, 'database refused a value')
+      return sendProblem(res, new HttpProblem(400, 'Bad Request', 'the database refused a value in the request'))
+    }
+    const instance = `urn:uuid:${randomUUID()}`
+    const path = req.url?.split('?')[0]
+    if (err instanceof DatabaseUnavailableError) {
+      log.warn({ err, instance, method: req.method, path }, 'database unavailable')
+      return sendProblem(res, new HttpProblem(503, 'Service Unavailable', 'the database is unavailable; retry later', { instance }, { 'retry-after': String(RETRY_AFTER_S) }))
+    }
+    log.error({ err, instance, method: req.method, path }, 'request failed')
+    sendProblem(res, new HttpProblem(500, 'Internal Server Error', 'the request could not be completed', { instance }))
+  }
+
   const server = createServer((req, res) => {
     inFlight++
     const started = performance.now()
+    if (log.isLevelEnabled('debug')) log.debug({ method: req.method, path: req.url?.split('?')[0] }, 'request started')
     handle(req, res).catch((err: unknown) => {
-      if (res.headersSent) return res.destroy()
-      if (err instanceof HttpProblem) return sendProblem(res, err)
-      log.error({ err, method: req.method, path: req.url?.split('?')[0] }, 'request failed')
-      sendProblem(res, new HttpProblem(500, 'Internal Server Error', 'the request could not be completed'))
+      if (!req.complete) req.resume()
+      fail(req, res, err)
     }).finally(() => {
       if (log.isLevelEnabled('debug')) log.debug({ method: req.method, path: req.url?.split('?')[0], statusCode: res.statusCode, durationMs: performance.now() - started }, 'request')
       const done = (): void => {
         if (--inFlight === 0 && idle !== undefined) idle()
-        if (closing !== undefined) server.closeIdleConnections()
+        if (stopped) server.closeIdleConnections()
       }
       if (res.writableFinished) done()
       else res.once('close', done)
     })
   })
-  server.on('clientError', (_err, socket) => { socket.destroy() })
+  server.on('clientError', answerClientError)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(o.port, o.host, () => resolve())
@@ -192,16 +221,29 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
     close: () => {
       closing ??= (async () => {
         clearInterval(purge)
-        const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
+        // Readiness answers 503 from here on; keep serving while load balancers notice.
+        if (o.drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, o.drainDelayMs))
+        stopped = true
+        const listening = new Promise<void>((resolve) => server.close(() => resolve()))
         server.closeIdleConnections()
         if (inFlight > 0) await new Promise<void>((resolve) => { idle = resolve })
         server.closeIdleConnections()
-        await stopped
+        await listening
         await db.close()
         log.info({ url }, 'datastorage server closed')
       })()
       return closing
     }
+  }
+}
+
+// The request target as a URL. A target that is not a valid path ('//[') is the client's error.
+function target (req: IncomingMessage): URL {
+  try {
+    return new URL(`http://localhost${req.url?.startsWith('/') === true ? req.url : '/'}`)
+  } catch {
+    req.resume()
+    throw new HttpProblem(400, 'Bad Request', 'the request target is not a valid path')
   }
 }
 

@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import pg from 'pg'
-import { request } from 'undici'
+import { Client, request } from 'undici'
 import { InvalidOptionError, newAuditEvent } from '../../lib/index.js'
 import { startDataStorageServer } from '../../lib/server/index.js'
-import { silentLogger } from '../helpers/fixtures.js'
+import { captureLogger, silentLogger } from '../helpers/fixtures.js'
 
 const BATCH = '/api/v1/audit/events/batch'
 const noPostgres = process.env.DATABASE_URL === undefined || process.env.DATABASE_URL === '' ? 'DATABASE_URL is not set (.ci/run starts PostgreSQL; see README)' : undefined
@@ -61,16 +61,16 @@ test('a PGlite directory keeps its data across a restart, and migrations run aga
 })
 
 test('close finishes the requests in flight, then refuses new connections', async () => {
-  const server = await startDataStorageServer({ logger: silentLogger })
+  const { logger, lines } = captureLogger('debug')
+  const server = await startDataStorageServer({ logger })
   const cid = randomUUID()
   const body = Buffer.from(JSON.stringify(Array.from({ length: 2000 }, (_, i) => event(cid, i))))
-  // The request is in flight for sure: its headers and half its body are sent before close().
+  // The request is in flight for sure: the server has logged its start, and half its body is sent, before close().
   const upload = new PassThrough()
   const inFlight = request(server.url + BATCH, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(body.length) }, body: upload })
   upload.write(body.subarray(0, body.length >> 1))
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  while (!lines.some((l) => l.includes('"request started"'))) await new Promise((resolve) => setTimeout(resolve, 10))
   const closing = server.close()
-  await new Promise((resolve) => setTimeout(resolve, 50))
   upload.end(body.subarray(body.length >> 1))
   const res = await inFlight
   assert.equal(res.statusCode, 201)
@@ -80,10 +80,33 @@ test('close finishes the requests in flight, then refuses new connections', asyn
   assert.equal(server.close(), closing, 'close is idempotent')
 })
 
+test('readiness answers 503 as soon as close() begins, while liveness and the API keep answering through drainDelayMs', async () => {
+  const server = await startDataStorageServer({ logger: silentLogger, drainDelayMs: 3000 })
+  // One kept-alive connection, opened before close(): close() must not cut it during the drain.
+  const client = new Client(server.url)
+  const get = async (path: string): Promise<{ status: number, body: unknown }> => {
+    const res = await client.request({ method: 'GET', path })
+    return { status: res.statusCode, body: await res.body.json() }
+  }
+  try {
+    assert.deepEqual(await get('/health/ready'), { status: 200, body: { status: 'healthy', database: 'pglite' } })
+    const closing = server.close()
+    assert.deepEqual(await get('/health/ready'), { status: 503, body: { status: 'unhealthy', database: 'pglite', error: 'shutting down' } })
+    assert.equal((await get('/health')).status, 503, '/health is an alias of ready')
+    assert.deepEqual(await get('/health/live'), { status: 200, body: { status: 'healthy' } })
+    assert.equal((await get('/api/v1/audit/events')).status, 200, 'requests are still served while draining')
+    await closing
+  } finally {
+    await client.close()
+  }
+})
+
 test('bad server options throw InvalidOptionError', async () => {
   await assert.rejects(startDataStorageServer({ port: 70_000 }), InvalidOptionError)
   await assert.rejects(startDataStorageServer({ bodyLimitBytes: 10 }), InvalidOptionError)
   await assert.rejects(startDataStorageServer({ token: '' }), InvalidOptionError)
+  await assert.rejects(startDataStorageServer({ maxBatchItems: 0 }), InvalidOptionError)
+  await assert.rejects(startDataStorageServer({ drainDelayMs: -1 }), InvalidOptionError)
 })
 
 test('health answers 503 while PostgreSQL refuses connections, and 200 once it is back', { skip: noPostgres }, async (t) => {
@@ -104,7 +127,9 @@ test('health answers 503 while PostgreSQL refuses connections, and 200 once it i
   await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name])
   const down = await request(`${server.url}/health`)
   assert.equal(down.statusCode, 503)
-  assert.equal(((await down.body.json()) as { status: string }).status, 'unavailable')
+  assert.deepEqual(await down.body.json(), { status: 'unhealthy', database: 'postgres', error: 'database unreachable' })
+  assert.equal((await request(`${server.url}/health/ready`)).statusCode, 503)
+  assert.equal((await request(`${server.url}/health/live`)).statusCode, 200, 'the process is alive while the database is not')
   await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`)
   assert.equal((await request(`${server.url}/health`)).statusCode, 200)
 })

@@ -136,8 +136,36 @@ for (const engine of engines) {
       assert.deepEqual((recent.body.data as Array<{ event_data: { seq: number } }>).map((e) => e.event_data.seq), [0])
     })
 
-    test('bad filters, unknown parameters and out-of-range limits get 400 problem+json', async () => {
-      for (const params of [{ limit: '0' }, { limit: '5000' }, { limit: 'ten' }, { offset: '-1' }, { since: 'yesterday' }, { until: '5 weeks' }, { event_outcome: 'maybe' }, { colour: 'blue' }, { correlation_id: '' }]) {
+    test('detail_key and detail_value filter on a field of event_data, with both as values, never as SQL', async () => {
+      const cid = randomUUID()
+      await call(url, 'POST', BATCH, { json: [event(cid, 0, { event_data: { task_id: 'task-a', n: 1 } }), event(cid, 1, { event_data: { task_id: 'task-b' } }), event(cid, 2, { event_data: { n: 1 } })] })
+      const seqs = async (params: Record<string, string>): Promise<number[]> =>
+        ((await query(url, { correlation_id: cid, ...params })).body.data as Array<{ event_data: { seq?: number, task_id?: string } }>).map((e) => e.event_data.task_id === 'task-a' ? 0 : e.event_data.task_id === 'task-b' ? 1 : 2)
+      assert.deepEqual(await seqs({ detail_key: 'task_id', detail_value: 'task-a' }), [0])
+      assert.deepEqual(await seqs({ detail_key: 'n', detail_value: '1' }), [0, 2], 'a number matches its text')
+      assert.deepEqual(await seqs({ detail_key: 'task_id', detail_value: "x' OR '1'='1" }), [])
+      const evil = await query(url, { detail_key: "task_id' OR 1=1 --", detail_value: 'x' })
+      assert.equal(evil.status, 400)
+      assert.deepEqual(Object.keys(evil.body.field_errors as object), ['detail_key'])
+    })
+
+    test('since later than until answers 200 with no events', async () => {
+      const reply = await query(url, { since: '2026-06-02T00:00:00Z', until: '2026-06-01T00:00:00Z' })
+      assert.equal(reply.status, 200)
+      assert.deepEqual(reply.body, { data: [], pagination: { limit: 50, offset: 0, total: 0, has_more: false } })
+    })
+
+    test('unknown query parameters are accepted and ignored', async () => {
+      const cid = randomUUID()
+      await call(url, 'POST', BATCH, { json: [event(cid, 0)] })
+      const reply = await query(url, { correlation_id: cid, colour: 'blue', page_token: 'x' })
+      assert.equal(reply.status, 200)
+      assert.equal((reply.body.pagination as { total: number }).total, 1)
+    })
+
+    test('bad filters and out-of-range limits get 400 problem+json', async () => {
+      for (const params of [{ limit: '0' }, { limit: '5000' }, { limit: 'ten' }, { offset: '-1' }, { since: 'yesterday' }, { until: '5 weeks' }, { event_outcome: 'maybe' }, { correlation_id: '' },
+        { since: '99999999d' }, { until: '999999999d' }, { since: '0000-01-01T00:00:00Z' }, { detail_key: 'k' }, { detail_value: 'v' }, { detail_key: 'a-b', detail_value: 'v' }, { detail_key: '', detail_value: 'v' }, { severity: 'a\u0000b' }, { detail_key: 'k', detail_value: '\u0000' }]) {
         const reply = await query(url, params)
         assert.equal(reply.status, 400, JSON.stringify(params))
         assert.equal(reply.headers['content-type'], 'application/problem+json')
@@ -259,7 +287,11 @@ for (const engine of engines) {
     test('health answers 200 while the database answers', async () => {
       const reply = await call(url, 'GET', '/health')
       assert.equal(reply.status, 200)
-      assert.equal(reply.body.status, 'ok')
+      assert.equal(reply.body.status, 'healthy')
+      assert.deepEqual((await call(url, 'GET', '/health/ready')).body, reply.body, '/health is an alias of /health/ready')
+      const live = await call(url, 'GET', '/health/live')
+      assert.equal(live.status, 200)
+      assert.equal(live.body.status, 'healthy')
     })
   })
 }

@@ -24,11 +24,31 @@ test('RFC 3339 instants keep their offset', () => {
 
 test('rejects each bad parameter by name', () => {
   for (const [q, name] of [['limit=0', 'limit'], ['limit=1001', 'limit'], ['offset=x', 'offset'], ['since=2026-06-01', 'since'], ['until=1w', 'until'],
-    ['event_outcome=ok', 'event_outcome'], ['severity=' + 'x'.repeat(256), 'severity'], ['foo=1', 'foo'], ['limit=1&limit=2', 'limit'],
-    ['since=2026-06-02T00:00:00Z&until=2026-06-01T00:00:00Z', 'since']]) {
+    ['event_outcome=ok', 'event_outcome'], ['severity=' + 'x'.repeat(256), 'severity'], ['limit=1&limit=2', 'limit'],
+    ['since=99999999d', 'since'], ['until=999999999d', 'until'], ['since=0000-12-31T23:59:59Z', 'since'],
+    ['detail_key=k', 'detail_value'], ['detail_value=v', 'detail_key'], ['detail_key=&detail_value=v', 'detail_key'],
+    ['detail_key=k&detail_value=', 'detail_value'], ['severity=a%00b', 'severity'], ['detail_key=k&detail_value=%00', 'detail_value'], ['detail_key=a.b&detail_value=v', 'detail_key'], ["detail_key=a'--&detail_value=v", 'detail_key']]) {
     assert.throws(() => parse(q!), (err: unknown) => {
       const e = err as { status: number, extra: { field_errors: Record<string, string> } }
       return e.status === 400 && name! in e.extra.field_errors
     }, q)
   }
+})
+
+test('unknown parameters are ignored, as the real service ignores them', () => {
+  assert.deepEqual(parse('colour=blue&foo=1&foo=2&limit=5'), { limit: 5, offset: 0 })
+})
+
+test('since later than until is not an error: it matches nothing', () => {
+  const f = parse('since=2026-06-02T00:00:00Z&until=2026-06-01T00:00:00Z')
+  assert.ok(f.since! > f.until!)
+})
+
+test('detail_key and detail_value make one filter on a field of event_data', () => {
+  assert.deepEqual(parse('detail_key=task_id&detail_value=task-abc-123').detail, { key: 'task_id', value: 'task-abc-123' })
+})
+
+test('a relative duration reaching before year 0001 is refused, not turned into an invalid date', () => {
+  assert.throws(() => parse('since=99999999d'), (err: unknown) => (err as { status: number }).status === 400)
+  assert.equal(parse('since=700000d').since?.getUTCFullYear(), 109)
 })
