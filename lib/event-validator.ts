@@ -8,6 +8,7 @@ import { _, Ajv, type ErrorObject, type KeywordCxt, type SchemaObject, type Vali
 import { isIP } from 'node:net'
 import { isDateTime } from './date-time.js'
 import type { ValidationIssue } from './errors.js'
+import type { AuditEvent, AuditEventInit } from './event.js'
 import { unstorableEscape, unstorableString, unstorableValue } from './storable-json.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -47,9 +48,9 @@ export const FORMATS: Readonly<Record<string, { type: 'string', validate: (s: st
 }
 
 /**
- * Checks an audit event and names every problem found: the result of
- * {@link validateAuditEvent} and of the function {@link createEventValidator}
- * returns. An empty list means the event is valid.
+ * Checks an audit event and names every problem found, like
+ * {@link validateAuditEvent}; made by {@link createEventValidator}. An empty
+ * list means the event is valid.
  *
  * @example
  * ```ts
@@ -57,7 +58,16 @@ export const FORMATS: Readonly<Record<string, { type: 'string', validate: (s: st
  * const issues = validate(event) // [{ path: 'event_data.fingerprint', message: 'required' }]
  * ```
  */
-export type EventValidator = (event: unknown) => ValidationIssue[]
+export interface EventValidator {
+  (event: unknown): ValidationIssue[]
+  /**
+   * Builds an event like {@link newAuditEvent}, filling `version` and
+   * `event_timestamp`. With an OpenAPI document it never fills `event_data`:
+   * a document's payloads have no valid empty default, so leaving it out
+   * gets `event_data: required` at `record()`.
+   */
+  newEvent (fields: AuditEventInit): AuditEvent
+}
 
 /** The columns PostgreSQL stores as integer (int32). @internal */
 export const INTEGER_COLUMNS = ['duration_ms', 'retention_days'] as const
@@ -93,6 +103,13 @@ export class CompiledEventSchema {
     addLengthKeywords(fast)
     this.#check = fast.compile(lax)
     this.#keys = keyRules(this.#names, (this.#schema.required ?? []) as string[], options.allowUnknownKeys)
+    // A document's schema takes a while to compile: not in the middle of traffic.
+    if (options.fromDocument) this.#explainer()
+  }
+
+  #explainer (): ValidateFunction {
+    this.#explain ??= newAjv({ allErrors: true, ownProperties: true }).compile({ ...this.#schema, additionalProperties: this.#allowUnknownKeys })
+    return this.#explain
   }
 
   /** Whether `value` is a valid event, except for its strings: see {@link unstorableEscape}. */
@@ -106,9 +123,7 @@ export class CompiledEventSchema {
 
   /** Every problem of `value`, each once per path; never empty when {@link check} fails. */
   issues (value: unknown): ValidationIssue[] {
-    this.#explain ??= newAjv({ allErrors: true, ownProperties: true }).compile(
-      { ...this.#schema, additionalProperties: this.#allowUnknownKeys }
-    )
+    const explain = this.#explainer()
     const issues: ValidationIssue[] = []
     const seen = new Set<string>()
     const add = (path: string, message: string): void => {
@@ -116,8 +131,8 @@ export class CompiledEventSchema {
       seen.add(path)
       issues.push({ path, message })
     }
-    if (!this.#explain(value)) {
-      for (const error of this.#explain.errors ?? []) {
+    if (!explain(value)) {
+      for (const error of explain.errors ?? []) {
         const issue = toIssue(error)
         if (issue !== undefined) add(issue.path, issue.message)
       }
@@ -141,6 +156,21 @@ export class CompiledEventSchema {
     }
     if (issues.length === 0 && !this.check(value)) add('', 'not a valid audit event')
     return issues
+  }
+
+  /**
+   * Every problem of `value`, found the way `record()` finds them: an empty
+   * list when the event can be sent and stored.
+   */
+  validate (value: unknown): ValidationIssue[] {
+    if (!this.check(value)) return this.issues(value)
+    let json: string
+    try {
+      json = JSON.stringify(value)
+    } catch (err) {
+      return [{ path: '', message: `event is not serializable: ${err instanceof Error ? err.message : String(err)}` }]
+    }
+    return this.textIssues(value, json) ?? []
   }
 
   /**
@@ -286,6 +316,10 @@ function newAjv ({ allErrors, ownProperties }: { allErrors: boolean, ownProperti
     strictNumbers: true,
     discriminator: true,
     allowUnionTypes: true,
+    // Each referenced payload compiled once, as its own function: 2-3x faster to compile.
+    inlineRefs: false,
+    // The explaining variant runs only for invalid events.
+    code: { optimize: !allErrors },
     // Documents are checked keyword by keyword when converted (openapi-schema.ts).
     strict: false
   })

@@ -167,7 +167,7 @@ export function newAuditEvent (fields: AuditEventInit): AuditEvent {
  * ```
  */
 export function validateAuditEvent (value: unknown): ValidationIssue[] {
-  return GENERIC.issues(value)
+  return GENERIC.validate(value)
 }
 
 /**

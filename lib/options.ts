@@ -7,6 +7,8 @@ import type { Registry } from 'prom-client'
 import type { BatchSink } from './batch-sink.js'
 import type { DeadLetter } from './dead-letter/dead-letter.js'
 import { InvalidOptionError } from './errors.js'
+import type { CompiledEventSchema } from './event-validator.js'
+import { compileEventSchema, type OpenApiDocument } from './openapi-schema.js'
 
 /**
  * How a sink retries a failed batch: exponential backoff with jitter.
@@ -198,6 +200,16 @@ export interface DataStorageServerOptions {
    * @default pino at level `warn` on stderr
    */
   readonly logger?: Logger
+  /**
+   * The event schema: an OpenAPI 3.0 document (parsed, or the path of a
+   * `.yaml`/`.json` file) whose `AuditEventRequest` and everything it
+   * references, such as kubernaut's typed `event_data` payloads, is compiled
+   * with ajv; unknown top-level fields are accepted and ignored, as the
+   * DataStorage service does. Without one, the generic schema ({@link AuditEventSchema}).
+   * Either way, what PostgreSQL cannot store is refused too.
+   * @default the generic schema
+   */
+  readonly openapi?: OpenApiDocument | string
 }
 
 /**
@@ -318,6 +330,15 @@ export interface AuditStoreOptions {
    * Range: integer >= 1.
    */
   readonly closeTimeoutMs?: number
+  /**
+   * The event schema: an OpenAPI 3.0 document (parsed, or the path of a
+   * `.yaml`/`.json` file) whose `AuditEventRequest` and everything it
+   * references, such as kubernaut's typed `event_data` payloads, is compiled
+   * with ajv. Without one, the generic schema ({@link AuditEventSchema}).
+   * Either way, what PostgreSQL cannot store is refused too.
+   * @default the generic schema
+   */
+  readonly openapi?: OpenApiDocument | string
 }
 
 /**
@@ -368,6 +389,7 @@ export interface ResolvedStoreOptions {
   readonly deadLetter: DeadLetter | undefined
   readonly logger: Logger | undefined
   readonly closeTimeoutMs: number
+  readonly eventSchema: CompiledEventSchema
 }
 
 /**
@@ -540,7 +562,8 @@ export function resolveStoreOptions (input: unknown): ResolvedStoreOptions {
     flushIntervalMs: integerOption('flushIntervalMs', o.flushIntervalMs, DEFAULTS.flushIntervalMs, 1, 2_147_483_647),
     deadLetter,
     logger: loggerOption('logger', o.logger),
-    closeTimeoutMs: integerOption('closeTimeoutMs', o.closeTimeoutMs, DEFAULTS.closeTimeoutMs, 1, 2_147_483_647)
+    closeTimeoutMs: integerOption('closeTimeoutMs', o.closeTimeoutMs, DEFAULTS.closeTimeoutMs, 1, 2_147_483_647),
+    eventSchema: compileEventSchema(o.openapi, false)
   }
 }
 
@@ -624,6 +647,7 @@ export interface ResolvedServerOptions {
   readonly token: string | undefined
   readonly bodyLimitBytes: number
   readonly logger: Logger | undefined
+  readonly eventSchema: CompiledEventSchema
 }
 
 /**
@@ -646,7 +670,8 @@ export function resolveServerOptions (input: unknown): ResolvedServerOptions {
     database,
     token,
     bodyLimitBytes: integerOption('bodyLimitBytes', o.bodyLimitBytes, d.bodyLimitBytes, 1024),
-    logger: loggerOption('logger', o.logger)
+    logger: loggerOption('logger', o.logger),
+    eventSchema: compileEventSchema(o.openapi, true)
   }
 }
 

@@ -6,7 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { validateAuditEvent, type AuditEvent } from '../event.js'
+import type { AuditEvent } from '../event.js'
 import { defaultLogger } from '../logger.js'
 import { resolveServerOptions, type DataStorageServerOptions } from '../options.js'
 import { AuditRepository, type StoredResponse } from './audit-repository.js'
@@ -130,7 +130,7 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
     if (value.length === 0) throw new HttpProblem(400, 'Bad Request', 'the batch is empty')
     const fieldErrors: Record<string, string> = {}
     value.forEach((event, i) => {
-      for (const issue of validateAuditEvent(event)) fieldErrors[`[${i}]${issue.path === '' ? '' : '.' + issue.path}`] = issue.message
+      for (const issue of o.eventSchema.validate(event)) fieldErrors[`[${i}]${issue.path === '' ? '' : '.' + issue.path}`] = issue.message
     })
     if (Object.keys(fieldErrors).length > 0) {
       throw new HttpProblem(400, 'Validation Error', `${Object.keys(fieldErrors).length} field errors in the batch`, { field_errors: fieldErrors })
@@ -140,7 +140,7 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
 
   const postOne = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const { value, raw } = await readJsonBody(req, o.bodyLimitBytes)
-    const issues = validateAuditEvent(value)
+    const issues = o.eventSchema.validate(value)
     if (issues.length > 0) {
       throw new HttpProblem(400, 'Validation Error', `${issues.length} field errors`, { field_errors: Object.fromEntries(issues.map((i) => [i.path === '' ? '(body)' : i.path, i.message])) })
     }
