@@ -15,6 +15,7 @@ export async function serve (args: string[]): Promise<number> {
       host: { type: 'string', default: '127.0.0.1' },
       database: { type: 'string' },
       token: { type: 'string' },
+      openapi: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -32,7 +33,8 @@ export async function serve (args: string[]): Promise<number> {
     host: values.host,
     database,
     logger,
-    ...(token === undefined ? {} : { token })
+    ...(token === undefined ? {} : { token }),
+    ...(values.openapi === undefined ? {} : { openapi: values.openapi })
   })
   process.stdout.write(`audit-stream serve: listening on ${server.url} (${server.engine})\n`)
   return new Promise<number>((resolve) => {
