@@ -6,7 +6,6 @@ import { Type, type Static } from '@sinclair/typebox'
 import { AuditValidationError, type ValidationIssue } from './errors.js'
 import type { EventRun } from './event-run.js'
 import { CompiledEventSchema } from './event-validator.js'
-import type { MAX_EVENT_DATA_DEPTH } from './storable-json.js'
 
 export { isDateTime } from './date-time.js'
 
@@ -155,7 +154,7 @@ export function newAuditEvent (fields: AuditEventInit): AuditEvent {
  * Checks a value against {@link AuditEventSchema} and against what
  * PostgreSQL can store: no NUL character or lone surrogate in any string,
  * integers within int32, timestamps from year 0001, `event_data` nested at
- * most {@link MAX_EVENT_DATA_DEPTH} levels, no `toJSON()` and no inherited
+ * most `MAX_EVENT_DATA_DEPTH` (64) levels, no `toJSON()` and no inherited
  * fields (only what JSON.stringify sends counts).
  *
  * @param value - anything

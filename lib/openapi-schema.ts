@@ -124,7 +124,7 @@ function convert (schema: unknown, pointer: string, refer: Refer): Record<string
       out.format = value
     } else if (key === 'pattern') {
       try {
-        new RegExp(String(value), 'u') // eslint-disable-line no-new
+        new RegExp(String(value), 'u')
       } catch {
         throw unsupported(at, `pattern ${JSON.stringify(value)} that is not a valid regular expression`, value)
       }

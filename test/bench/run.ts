@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every scenario, a table, and bench-results.json.
  * BENCH_SCALE=0.1 for a quick run; BENCH_REPS for the repetitions (>= 5).
- * Arguments name scenarios to run (record, e2e, flush, memory, scaling).
+ * Arguments name scenarios to run (record, e2e, flush, memory, scaling, schema).
  */
 import { writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
@@ -11,6 +11,7 @@ import { endToEnd } from './scenarios/e2e.js'
 import { flushDrain } from './scenarios/flush-drain.js'
 import { memory } from './scenarios/memory.js'
 import { scaling } from './scenarios/scaling.js'
+import { schemaCost } from './scenarios/schema.js'
 
 const reps = Math.max(5, Number(process.env.BENCH_REPS ?? 5))
 const scenarios: Record<string, () => Promise<Row[]>> = {
@@ -18,7 +19,8 @@ const scenarios: Record<string, () => Promise<Row[]>> = {
   e2e: () => endToEnd(reps),
   flush: () => flushDrain(reps),
   memory: () => memory(reps),
-  scaling: () => scaling(reps)
+  scaling: () => scaling(reps),
+  schema: () => schemaCost(reps)
 }
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(scenarios)
 const machine = `${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
