@@ -84,6 +84,10 @@ export class CompiledEventSchema {
   readonly #check: ValidateFunction
   // The top-level key rules as generated code: own required keys, no unknown own key (client).
   readonly #keys: KeyRules
+  // A discriminated event_data, dispatched in one Map lookup by its tag instead
+  // of ajv's if-chain over every mapped value (142 for kubernaut): tag value -> payload check.
+  readonly #tag: string | undefined
+  readonly #payloads: ReadonlyMap<string, ValidateFunction>
   // ajv collecting every error, key rules included; compiled on the first invalid event.
   #explain: ValidateFunction | undefined
   readonly #schema: SchemaObject
@@ -101,7 +105,10 @@ export class CompiledEventSchema {
     const { additionalProperties: _ignored, ...lax } = mapSchema(this.#schema, fastLengths) as SchemaObject
     const fast = newAjv({ allErrors: false, ownProperties: false })
     addLengthKeywords(fast)
-    this.#check = fast.compile(lax)
+    const split = splitDiscriminator(lax, fast)
+    this.#check = fast.compile(split.schema)
+    this.#tag = split.tag
+    this.#payloads = split.payloads
     this.#keys = keyRules(this.#names, (this.#schema.required ?? []) as string[], options.allowUnknownKeys)
     // A document's schema takes a while to compile: not in the middle of traffic.
     if (options.fromDocument) this.#explainer()
@@ -116,6 +123,11 @@ export class CompiledEventSchema {
   check (value: unknown): boolean {
     if (!this.#check(value)) return false
     const event = value as Record<string, unknown>
+    if (this.#tag !== undefined) {
+      const data = event.event_data as Record<string, unknown>
+      const payload = this.#payloads.get(data[this.#tag] as string)
+      if (payload === undefined || !payload(data)) return false
+    }
     if (!this.#keys(event, Object.hasOwn)) return false
     if (!pairedParent(event)) return false
     return unstorableValue(event.event_data, 1, false) === undefined
@@ -186,6 +198,32 @@ export class CompiledEventSchema {
     // A NUL in an unknown key that the server would ignore still cannot be sent.
     return issues.length > 0 ? issues : [{ path: '', message }]
   }
+}
+
+const DOCUMENT_ID = 'audit-stream:event-schema'
+
+/**
+ * For the hot path: takes a discriminated `event_data` out of `schema` (it
+ * becomes `{ type: 'object' }`) and compiles each branch on its own, keyed by
+ * the tag values that pick it. The shared definitions are added to `ajv` once.
+ */
+function splitDiscriminator (schema: SchemaObject, ajv: Ajv): { schema: SchemaObject, tag: string | undefined, payloads: Map<string, ValidateFunction> } {
+  const properties = schema.properties as Record<string, SchemaObject> | undefined
+  const data = properties?.event_data
+  const tag = (data?.discriminator as { propertyName?: unknown } | undefined)?.propertyName
+  const payloads = new Map<string, ValidateFunction>()
+  if (data === undefined || typeof tag !== 'string' || !Array.isArray(data.oneOf)) return { schema, tag: undefined, payloads }
+  const { definitions, ...rest } = schema
+  ajv.addSchema({ $id: DOCUMENT_ID, definitions: definitions ?? {} })
+  // Refs now point into the added document.
+  const rebase = (node: unknown): unknown => mapSchema(node, (sub) => typeof sub.$ref === 'string' && sub.$ref.startsWith('#/') ? { ...sub, $ref: `${DOCUMENT_ID}${sub.$ref}` } : sub)
+  for (const branch of data.oneOf as SchemaObject[]) {
+    const values = ((branch.properties as Record<string, { enum?: unknown[] }> | undefined)?.[tag]?.enum ?? []) as string[]
+    const validate = ajv.compile(rebase(branch) as SchemaObject)
+    for (const value of values) payloads.set(value, validate)
+  }
+  const { discriminator: _d, oneOf: _o, ...dataRest } = data
+  return { schema: { ...rest, properties: { ...properties, event_data: { ...dataRest, type: 'object' } } }, tag, payloads }
 }
 
 // parent_event_id and parent_event_date come together or not at all (both may be null).
@@ -318,7 +356,7 @@ function newAjv ({ allErrors, ownProperties }: { allErrors: boolean, ownProperti
     strictNumbers: true,
     discriminator: true,
     allowUnionTypes: true,
-    // Each referenced payload compiled once, as its own function: 2-3x faster to compile.
+    // Each referenced schema compiled once, as its own function: 2-3x faster to compile.
     inlineRefs: false,
     // The explaining variant runs only for invalid events.
     code: { optimize: !allErrors },

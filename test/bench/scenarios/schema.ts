@@ -78,7 +78,7 @@ function valuesOf (i: number): string[] {
   return i < MAPPED - PAYLOADS ? [`svc${i}.thing.created`, `svc${i}.thing.updated`] : [`svc${i}.thing.created`]
 }
 
-function makeEvents (count: number, gateway: boolean): AuditEvent[] {
+export function makeEvents (count: number, gateway: boolean): AuditEvent[] {
   const events: AuditEvent[] = []
   for (let i = 0; i < count; i++) {
     const p = i % PAYLOADS
