@@ -23,18 +23,26 @@ const server = createServer((req, res) => {
   const requestId = typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : randomUUID()
   res.on('finish', () => {
     // record() never waits: a full buffer drops the event (counted in stats) instead of slowing the request.
+    // An event kubernaut's DataStorage accepts: an API frontend tool call (ApifrontendToolExecutedPayload).
+    const durationMs = Math.round(performance.now() - started)
     store.record(newAuditEvent({
-      event_type: 'http.request',
-      event_category: 'api',
-      event_action: (req.method ?? 'GET').toLowerCase(),
+      event_type: 'apifrontend.tool.executed',
+      event_category: 'apifrontend',
+      event_action: 'executed',
       event_outcome: res.statusCode < 400 ? 'success' : 'failure',
       correlation_id: requestId,
       actor_type: 'client',
       actor_ip: req.socket.remoteAddress ?? 'unknown',
       resource_type: 'path',
       resource_id: (req.url ?? '/').split('?')[0]!,
-      duration_ms: Math.round(performance.now() - started),
-      event_data: { status: res.statusCode }
+      duration_ms: durationMs,
+      event_data: {
+        event_type: 'apifrontend.tool.executed',
+        session_id: requestId,
+        tool_name: `${req.method ?? 'GET'} ${(req.url ?? '/').split('?')[0]!}`,
+        execution_duration_ms: durationMs,
+        tool_outcome: res.statusCode < 400 ? 'success' : 'failure'
+      }
     }))
   })
   res.writeHead(req.url === '/missing' ? 404 : 200, { 'content-type': 'application/json', 'x-request-id': requestId })

@@ -18,17 +18,29 @@ const correlationId = `quickstart-${randomUUID()}`
 
 function * generate (count: number): Generator<AuditEvent> {
   for (let i = 0; i < count; i++) {
+    // An event kubernaut's DataStorage accepts: a Gateway signal (GatewayAuditPayload).
     yield newAuditEvent({
-      event_type: 'order.updated',
-      event_category: 'orders',
-      event_action: 'update',
+      event_type: 'gateway.signal.received',
+      event_category: 'gateway',
+      event_action: 'received',
       event_outcome: i % 50 === 0 ? 'failure' : 'success',
       correlation_id: correlationId,
       actor_type: 'service',
-      actor_id: 'quickstart',
-      resource_type: 'order',
-      resource_id: `order-${i}`,
-      event_data: { sequence: i, amount: (i * 7919) % 10_000, currency: 'EUR' }
+      actor_id: 'gateway-service',
+      resource_type: 'Signal',
+      resource_id: `fp-${i}`,
+      namespace: 'payment',
+      event_data: {
+        event_type: 'gateway.signal.received',
+        signal_type: 'alert',
+        signal_name: 'HighMemoryUsage',
+        namespace: 'payment',
+        fingerprint: `fp-${i}`,
+        severity: 'warning',
+        resource_kind: 'Deployment',
+        resource_name: 'payment-api',
+        occurrence_count: 1 + (i % 5)
+      }
     })
   }
 }

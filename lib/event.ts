@@ -2,78 +2,26 @@
  * The audit event: one schema gives both the static type and the compiled
  * validator, and the reference server validates with the same schema.
  */
-import { FormatRegistry, Type, type Static } from '@sinclair/typebox'
-import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { Type, type Static } from '@sinclair/typebox'
 import { AuditValidationError, type ValidationIssue } from './errors.js'
 import type { EventRun } from './event-run.js'
+import { CompiledEventSchema } from './event-validator.js'
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
-const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-
-// The decimal number in value[at, at + count), or -1 if any of it is not a digit.
-function digitsAt (value: string, at: number, count: number): number {
-  let result = 0
-  for (let i = at; i < at + count; i++) {
-    const c = value.charCodeAt(i) - 48
-    if (c < 0 || c > 9) return -1
-    result = result * 10 + c
-  }
-  return result
-}
+export { isDateTime } from './date-time.js'
 
 /**
- * Whether `value` is an RFC 3339 date-time, as `event_timestamp` must be:
- * `YYYY-MM-DDTHH:MM:SS`, an optional fraction, then `Z` or `±HH:MM`, with
- * real calendar dates. Read character by character: it runs on every
- * recorded event, where a regex plus `Date.parse` cost more than the rest of
- * the validation together.
- * @internal
- */
-export function isDateTime (value: string): boolean {
-  const n = value.length
-  if (n < 20) return false
-  // '-' 45, ':' 58, 'T' 84, 't' 116, '.' 46, 'Z' 90, 'z' 122, '+' 43
-  if (value.charCodeAt(4) !== 45 || value.charCodeAt(7) !== 45 || (value.charCodeAt(10) !== 84 && value.charCodeAt(10) !== 116) || value.charCodeAt(13) !== 58 || value.charCodeAt(16) !== 58) return false
-  const year = digitsAt(value, 0, 4)
-  const month = digitsAt(value, 5, 2)
-  const day = digitsAt(value, 8, 2)
-  const hour = digitsAt(value, 11, 2)
-  const minute = digitsAt(value, 14, 2)
-  const second = digitsAt(value, 17, 2)
-  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return false
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
-  if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!)) return false
-  let i = 19
-  if (value.charCodeAt(i) === 46) {
-    i++
-    const start = i
-    while (i < n && value.charCodeAt(i) >= 48 && value.charCodeAt(i) <= 57) i++
-    if (i === start) return false
-  }
-  if (i === n - 1) return value.charCodeAt(i) === 90 || value.charCodeAt(i) === 122
-  if (i !== n - 6 || (value.charCodeAt(i) !== 43 && value.charCodeAt(i) !== 45) || value.charCodeAt(i + 3) !== 58) return false
-  const offsetHour = digitsAt(value, i + 1, 2)
-  const offsetMinute = digitsAt(value, i + 4, 2)
-  return offsetHour >= 0 && offsetHour <= 23 && offsetMinute >= 0 && offsetMinute <= 59
-}
-
-// FormatRegistry is process-wide; leave a host application's own definitions alone.
-if (!FormatRegistry.Has('date-time')) {
-  FormatRegistry.Set('date-time', isDateTime)
-}
-if (!FormatRegistry.Has('uuid')) FormatRegistry.Set('uuid', (value) => UUID.test(value))
-
-/**
- * The schema of an audit event, mirroring the DataStorage API's
- * `AuditEventRequest`. Unknown fields are rejected so that a typo fails
- * at `record()` rather than at the server.
+ * The generic schema of an audit event (JSON Schema, written with TypeBox),
+ * mirroring the DataStorage API's `AuditEventRequest` with a free-form
+ * `event_data`: any category, any JSON object. It is the default when no
+ * OpenAPI document is given. Unknown fields are rejected so that a typo
+ * fails at `record()` rather than at the server. On top of it, every
+ * validator checks what PostgreSQL can store (see the README).
  *
  * @example
  * ```ts
- * import { TypeCompiler } from '@sinclair/typebox/compiler'
- * const check = TypeCompiler.Compile(AuditEventSchema)
- * check.Check(input) // true for a valid event
+ * import { Ajv } from 'ajv'
+ * const check = new Ajv({ formats: { 'date-time': true, uuid: true } }).compile(AuditEventSchema)
+ * check(input) // true for a valid event
  * ```
  */
 export const AuditEventSchema = Type.Object(
@@ -105,24 +53,26 @@ export const AuditEventSchema = Type.Object(
     resource_type: Type.Optional(Type.String()),
     /** The id of the thing acted on. */
     resource_id: Type.Optional(Type.String()),
-    /** The UUID of the event this one follows from, or null. */
+    /** The UUID of the event this one follows from, or null. Comes with `parent_event_date`. */
     parent_event_id: Type.Optional(Type.Union([Type.String({ format: 'uuid' }), Type.Null()])),
-    /** The namespace the event comes from. */
-    namespace: Type.Optional(Type.String()),
-    /** The cluster the event comes from. */
-    cluster_id: Type.Optional(Type.String()),
-    /** The event's severity, e.g. `info`. */
-    severity: Type.Optional(Type.String()),
-    /** How long the action took, in whole milliseconds. */
-    duration_ms: Type.Optional(Type.Integer()),
-    /** The error code, for a failure. */
-    error_code: Type.Optional(Type.String()),
-    /** The error message, for a failure. */
-    error_message: Type.Optional(Type.String()),
-    /** How many days to keep the event, a whole number. */
-    retention_days: Type.Optional(Type.Integer()),
-    /** Whether the event holds sensitive data. */
-    is_sensitive: Type.Optional(Type.Boolean())
+    /** The parent event's `event_timestamp` (RFC 3339), or null; required together with `parent_event_id`. */
+    parent_event_date: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()])),
+    /** The namespace the event comes from, or null. */
+    namespace: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    /** The cluster the event comes from, or null. */
+    cluster_id: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    /** The event's severity, e.g. `info`, or null. */
+    severity: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    /** How long the action took, in whole milliseconds (int32: PostgreSQL's integer column), or null. */
+    duration_ms: Type.Optional(Type.Union([Type.Integer({ minimum: -2_147_483_648, maximum: 2_147_483_647 }), Type.Null()])),
+    /** The error code, for a failure, or null. */
+    error_code: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    /** The error message, for a failure, or null. */
+    error_message: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    /** How many days to keep the event, a whole number (int32), or null. */
+    retention_days: Type.Optional(Type.Union([Type.Integer({ minimum: -2_147_483_648, maximum: 2_147_483_647 }), Type.Null()])),
+    /** Whether the event holds sensitive data, or null. */
+    is_sensitive: Type.Optional(Type.Union([Type.Boolean(), Type.Null()]))
   },
   { additionalProperties: false }
 )
@@ -162,25 +112,12 @@ export type AuditEventDefaults = 'version' | 'event_timestamp' | 'event_data'
  */
 export type AuditEventInit = Omit<AuditEvent, AuditEventDefaults> & Partial<Pick<AuditEvent, AuditEventDefaults>>
 
-const check = TypeCompiler.Compile(AuditEventSchema)
-// The hot path: the same schema without additionalProperties, whose generated
-// code allocates a key list per call, plus a key check generated (like
-// TypeBox's own code) from the schema's field names: a switch, 3x a Set lookup.
-const openCheck = TypeCompiler.Compile(Type.Object(AuditEventSchema.properties))
-const hasOnlyKnownKeys = new Function('value', 'hasOwn', `
-  for (const key in value) {
-    switch (key) {
-      ${Object.keys(AuditEventSchema.properties).map((name) => `case ${JSON.stringify(name)}:`).join('\n      ')}
-        continue
-      default:
-        // Inherited keys are not serialized, so only own ones count.
-        if (hasOwn(value, key)) return false
-    }
-  }
-  return true`) as (value: object, hasOwn: (o: object, key: string) => boolean) => boolean
+// The generic schema as the client applies it (unknown keys refused).
+const GENERIC = new CompiledEventSchema(AuditEventSchema, { allowUnknownKeys: false, fromDocument: false })
 
-function isAuditEvent (value: unknown): boolean {
-  return openCheck.Check(value) && hasOnlyKnownKeys(value as object, Object.hasOwn)
+/** The generic schema compiled for the client. @internal */
+export function genericEventSchema (): CompiledEventSchema {
+  return GENERIC
 }
 
 /**
@@ -214,7 +151,11 @@ export function newAuditEvent (fields: AuditEventInit): AuditEvent {
 }
 
 /**
- * Checks a value against {@link AuditEventSchema}.
+ * Checks a value against {@link AuditEventSchema} and against what
+ * PostgreSQL can store: no NUL character or lone surrogate in any string,
+ * integers within int32, timestamps from year 0001, `event_data` nested at
+ * most `MAX_EVENT_DATA_DEPTH` (64) levels, no `toJSON()` and no inherited
+ * fields (only what JSON.stringify sends counts).
  *
  * @param value - anything
  * @returns every problem found, one per field; an empty list for a valid event
@@ -225,17 +166,7 @@ export function newAuditEvent (fields: AuditEventInit): AuditEvent {
  * ```
  */
 export function validateAuditEvent (value: unknown): ValidationIssue[] {
-  if (isAuditEvent(value)) return []
-  const issues: ValidationIssue[] = []
-  const seen = new Set<string>()
-  for (const error of check.Errors(value)) {
-    const path = error.path.split('/').filter(Boolean).join('.')
-    // A union reports once per branch; one issue per field reads better.
-    if (seen.has(path)) continue
-    seen.add(path)
-    issues.push({ path, message: error.message })
-  }
-  return issues
+  return GENERIC.validate(value)
 }
 
 /**
@@ -246,8 +177,8 @@ export function validateAuditEvent (value: unknown): ValidationIssue[] {
  * @internal
  * @throws {@link AuditValidationError} for an invalid, unserializable or oversized event
  */
-export function encodeAuditEvent (value: unknown, maxEventBytes: number, run: EventRun): void {
-  if (!isAuditEvent(value)) throw new AuditValidationError(validateAuditEvent(value))
+export function encodeAuditEvent (value: unknown, maxEventBytes: number, run: EventRun, schema: CompiledEventSchema = GENERIC): void {
+  if (!schema.check(value)) throw new AuditValidationError(schema.issues(value))
   let json: string
   try {
     json = JSON.stringify(value)
@@ -255,6 +186,9 @@ export function encodeAuditEvent (value: unknown, maxEventBytes: number, run: Ev
     const reason = err instanceof Error ? err.message : String(err)
     throw new AuditValidationError([{ path: '', message: `event is not serializable: ${reason}` }])
   }
+  // Strings and keys are checked once, on the text (see storable-json.ts).
+  const textIssues = schema.textIssues(value, json)
+  if (textIssues !== undefined) throw new AuditValidationError(textIssues)
   const bytes = Buffer.byteLength(json)
   if (bytes > maxEventBytes) {
     throw new AuditValidationError([

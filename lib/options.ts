@@ -6,6 +6,8 @@ import type { Dispatcher } from 'undici'
 import type { BatchSink } from './batch-sink.js'
 import type { DeadLetter } from './dead-letter/dead-letter.js'
 import { InvalidOptionError } from './errors.js'
+import type { CompiledEventSchema } from './event-validator.js'
+import { compileEventSchema, type OpenApiDocument } from './openapi-schema.js'
 
 /**
  * How a sink retries a failed batch: exponential backoff with jitter.
@@ -216,6 +218,16 @@ export interface DataStorageServerOptions {
    * @default pino at level `warn` on stderr
    */
   readonly logger?: Logger
+  /**
+   * The event schema: an OpenAPI 3.0 document (parsed, or the path of a
+   * `.yaml`/`.json` file) whose `AuditEventRequest` and everything it
+   * references, such as kubernaut's typed `event_data` payloads, is compiled
+   * with ajv; unknown top-level fields are accepted and ignored, as the
+   * DataStorage service does. Without one, the generic schema ({@link AuditEventSchema}).
+   * Either way, what PostgreSQL cannot store is refused too.
+   * @default the generic schema
+   */
+  readonly openapi?: OpenApiDocument | string
 }
 
 /**
@@ -358,6 +370,15 @@ export interface AuditStoreOptions {
    * Range: integer >= 1.
    */
   readonly closeTimeoutMs?: number
+  /**
+   * The event schema: an OpenAPI 3.0 document (parsed, or the path of a
+   * `.yaml`/`.json` file) whose `AuditEventRequest` and everything it
+   * references, such as kubernaut's typed `event_data` payloads, is compiled
+   * with ajv. Without one, the generic schema ({@link AuditEventSchema}).
+   * Either way, what PostgreSQL cannot store is refused too.
+   * @default the generic schema
+   */
+  readonly openapi?: OpenApiDocument | string
 }
 
 /**
@@ -408,6 +429,7 @@ export interface ResolvedStoreOptions {
   readonly deadLetter: DeadLetter | undefined
   readonly logger: Logger | undefined
   readonly closeTimeoutMs: number
+  readonly eventSchema: CompiledEventSchema
 }
 
 /**
@@ -584,7 +606,8 @@ export function resolveStoreOptions (input: unknown): ResolvedStoreOptions {
     flushIntervalMs: integerOption('flushIntervalMs', o.flushIntervalMs, DEFAULTS.flushIntervalMs, 1, 2_147_483_647),
     deadLetter,
     logger: loggerOption('logger', o.logger),
-    closeTimeoutMs: integerOption('closeTimeoutMs', o.closeTimeoutMs, DEFAULTS.closeTimeoutMs, 1, 2_147_483_647)
+    closeTimeoutMs: integerOption('closeTimeoutMs', o.closeTimeoutMs, DEFAULTS.closeTimeoutMs, 1, 2_147_483_647),
+    eventSchema: compileEventSchema(o.openapi, false)
   }
 }
 
@@ -670,6 +693,7 @@ export interface ResolvedServerOptions {
   readonly maxBatchItems: number
   readonly drainDelayMs: number
   readonly logger: Logger | undefined
+  readonly eventSchema: CompiledEventSchema
 }
 
 /**
@@ -694,7 +718,8 @@ export function resolveServerOptions (input: unknown): ResolvedServerOptions {
     bodyLimitBytes: integerOption('bodyLimitBytes', o.bodyLimitBytes, d.bodyLimitBytes, 1024),
     maxBatchItems: integerOption('maxBatchItems', o.maxBatchItems, d.maxBatchItems, 1, 1_000_000),
     drainDelayMs: integerOption('drainDelayMs', o.drainDelayMs, d.drainDelayMs, 0, 600_000),
-    logger: loggerOption('logger', o.logger)
+    logger: loggerOption('logger', o.logger),
+    eventSchema: compileEventSchema(o.openapi, true)
   }
 }
 

@@ -174,7 +174,7 @@ export class AuditStore extends Writable {
 
   #encodeOrThrow (event: unknown, run: EventRun): void {
     try {
-      encodeAuditEvent(event, this.#options.maxEventBytes, run)
+      encodeAuditEvent(event, this.#options.maxEventBytes, run, this.#options.eventSchema)
     } catch (err) {
       this.#invalid++
       throw err
@@ -463,7 +463,7 @@ export class AuditStore extends Writable {
       } else {
         const target = run ?? new EventRun()
         try {
-          encodeAuditEvent(chunk, this.#options.maxEventBytes, target)
+          encodeAuditEvent(chunk, this.#options.maxEventBytes, target, this.#options.eventSchema)
         } catch (err) {
           writeRun()
           void this.#rejectInvalid(chunk, err as AuditValidationError).then(() => this.#forward(chunks, i + 1, callback))

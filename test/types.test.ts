@@ -7,8 +7,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as api from '../lib/index.js'
 import * as serverApi from '../lib/server/index.js'
-import type { AuditEvent, AuditStoreOptions, FlushResult, StoreStats, Batch, SendContext } from '../lib/index.js'
-import { BatchSink, MemorySink, createAuditStore, newAuditEvent } from '../lib/index.js'
+import type { AuditEvent, AuditStoreOptions, FlushResult, StoreStats, Batch, SendContext, EventValidator, ValidationIssue } from '../lib/index.js'
+import { BatchSink, MemorySink, createAuditStore, createEventValidator, newAuditEvent } from '../lib/index.js'
 
 // Compile-time checks: none of these run.
 function typeChecks (): void {
@@ -28,6 +28,15 @@ function typeChecks (): void {
   new MemorySink().events = []
   void [missing, noSink]
 
+  // The spec's nullable fields take null; an OpenAPI document is an option; a validator returns issues.
+  const nullable: AuditEvent = { ...newAuditEvent({ event_type: 't', event_category: 'c', event_action: 'a', event_outcome: 'success', correlation_id: 'x' }), namespace: null, duration_ms: null, is_sensitive: null, parent_event_id: null, parent_event_date: null }
+  const withDoc: AuditStoreOptions = { sink: new MemorySink(), openapi: './data-storage-v1.yaml' }
+  const validator: EventValidator = createEventValidator({ openapi: '3.0.3' })
+  const issues: ValidationIssue[] = validator(nullable)
+  // @ts-expect-error actor_id is not nullable in the spec
+  const notNullable: AuditEvent = { ...nullable, actor_id: null }
+  void [withDoc, issues, notNullable]
+
   class Custom extends BatchSink {
     protected async sendBatch (batch: Batch, ctx: SendContext): Promise<void> {
       const id: string = batch.id
@@ -44,8 +53,8 @@ test('the public surface is exactly the documented exports', () => {
   assert.deepEqual(Object.keys(api).sort(), [
     'AbortError', 'AuditEventSchema', 'AuditLossError', 'AuditStore', 'AuditStoreError', 'AuditValidationError',
     'BatchSink', 'CloseTimeoutError', 'DEAD_LETTER_FILE_PREFIX', 'DEFAULTS', 'DataStorageSink', 'DeadLetterError', 'FileDeadLetter',
-    'FlushError', 'InvalidOptionError', 'MemorySink', 'MissingPeerError', 'SinkError', 'StoreClosedError', 'TimeoutError',
-    'batchBody', 'batchBuffer', 'collectMetrics', 'createAuditStore', 'installShutdownHandler', 'newAuditEvent', 'replayDeadLetters', 'validateAuditEvent'
+    'FlushError', 'InvalidOptionError', 'MAX_EVENT_DATA_DEPTH', 'MemorySink', 'MissingPeerError', 'SinkError', 'StoreClosedError', 'TimeoutError',
+    'batchBody', 'batchBuffer', 'collectMetrics', 'createAuditStore', 'createEventValidator', 'installShutdownHandler', 'newAuditEvent', 'replayDeadLetters', 'validateAuditEvent'
   ])
   assert.deepEqual(Object.keys(serverApi).sort(), ['InvalidOptionError', 'MissingPeerError', 'startDataStorageServer'])
 })

@@ -41,6 +41,7 @@ export async function send (args: string[]): Promise<number> {
       token: { type: 'string' },
       'token-file': { type: 'string' },
       'dead-letter': { type: 'string' },
+      openapi: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -59,6 +60,7 @@ export async function send (args: string[]): Promise<number> {
     sink: sinkFor(url, values, logger),
     batchSize: Number(values['batch-size']),
     logger,
+    ...(values.openapi === undefined ? {} : { openapi: values.openapi }),
     ...(values['dead-letter'] === undefined ? {} : { deadLetter: new FileDeadLetter({ dir: values['dead-letter'] }) })
   })
   const progress = new Progress()

@@ -35,6 +35,7 @@ export async function serve (args: string[]): Promise<number> {
       token: { type: 'string' },
       'max-batch-items': { type: 'string' },
       'body-limit': { type: 'string' },
+      openapi: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -60,7 +61,8 @@ export async function serve (args: string[]): Promise<number> {
     database,
     logger,
     ...limits,
-    ...(token === undefined ? {} : { token })
+    ...(token === undefined ? {} : { token }),
+    ...(values.openapi === undefined ? {} : { openapi: values.openapi })
   })
   process.stdout.write(`audit-stream serve: listening on ${server.url} (${server.engine})\n`)
   return new Promise<number>((resolve) => {

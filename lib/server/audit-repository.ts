@@ -13,7 +13,7 @@ const COLUMNS = [
   ['actor_type', 'text'], ['actor_id', 'text'], ['actor_ip', 'text'], ['resource_type', 'text'], ['resource_id', 'text'],
   ['parent_event_id', 'uuid'], ['namespace', 'text'], ['cluster_id', 'text'], ['severity', 'text'],
   ['duration_ms', 'integer'], ['error_code', 'text'], ['error_message', 'text'], ['retention_days', 'integer'],
-  ['is_sensitive', 'boolean']
+  ['is_sensitive', 'boolean'], ['parent_event_date', 'timestamptz']
 ] as const
 
 const NAMES = COLUMNS.map(([name]) => name).join(', ')
@@ -87,7 +87,12 @@ export class AuditRepository {
         if (claimed.rows.length === 0) return this.#replay(tx, key, requestHash)
       }
       const eventIds = events.map(() => randomUUID())
-      const rows = events.map((event, ord) => ({ ...event, ord, event_id: eventIds[ord] }))
+      // Known columns only: unknown fields are ignored, and never reach the jsonb parser.
+      const rows = events.map((event, ord) => {
+        const row: Record<string, unknown> = { ord, event_id: eventIds[ord] }
+        for (const [name] of COLUMNS) row[name] = (event as Record<string, unknown>)[name]
+        return row
+      })
       await tx.query(INSERT_SQL, [JSON.stringify(rows)])
       const response = respond(eventIds)
       if (key !== undefined) {

@@ -6,7 +6,7 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { validateAuditEvent, type AuditEvent } from '../event.js'
+import type { AuditEvent } from '../event.js'
 import { defaultLogger } from '../logger.js'
 import { resolveServerOptions, type DataStorageServerOptions } from '../options.js'
 import { AuditRepository, type StoredResponse } from './audit-repository.js'
@@ -151,13 +151,13 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
     if (value.length > o.maxBatchItems) {
       throw new HttpProblem(413, 'Payload Too Large', `the batch has ${value.length} events; at most ${o.maxBatchItems} are accepted`, { max_batch_items: o.maxBatchItems })
     }
-    checkBatch(value, validateAuditEvent)
+    checkBatch(value, (event) => o.eventSchema.validate(event))
     await write(req, res, path, value as AuditEvent[], raw, (ids) => ({ statusCode: 201, body: { event_ids: ids, message: `${ids.length} audit events created` } }))
   }
 
   const postOne = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
     const { value, raw } = await readJsonBody(req, o.bodyLimitBytes)
-    checkEvent(value, validateAuditEvent)
+    checkEvent(value, (event) => o.eventSchema.validate(event))
     const event = value as AuditEvent
     await write(req, res, path, [event], raw, (ids) => ({
       statusCode: 201,

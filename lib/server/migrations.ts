@@ -43,7 +43,9 @@ const MIGRATIONS: readonly string[] = [
      response jsonb NOT NULL,
      created_at timestamptz NOT NULL DEFAULT now()
    );
-   CREATE INDEX IF NOT EXISTS idempotency_keys_created_at_idx ON idempotency_keys (created_at);`
+   CREATE INDEX IF NOT EXISTS idempotency_keys_created_at_idx ON idempotency_keys (created_at);`,
+  // 2: the parent event's timestamp, which comes with parent_event_id (kubernaut's AuditEventRequest).
+  'ALTER TABLE audit_events ADD COLUMN IF NOT EXISTS parent_event_date timestamptz'
 ]
 
 // An arbitrary constant: the advisory lock id of this schema.

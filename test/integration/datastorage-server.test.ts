@@ -70,7 +70,7 @@ for (const engine of engines) {
       const cid = randomUUID()
       const full = event(cid, 1, {
         event_timestamp: '2026-03-04T05:06:07.123Z', actor_type: 'user', actor_id: 'u1', actor_ip: '2001:db8::1',
-        resource_type: 'order', resource_id: 'o1', parent_event_id: randomUUID(), namespace: 'ns', cluster_id: 'c1',
+        resource_type: 'order', resource_id: 'o1', parent_event_id: randomUUID(), parent_event_date: '2026-03-04T05:00:00.000Z', namespace: 'ns', cluster_id: 'c1',
         severity: 'warning', duration_ms: 42, error_code: 'E42', error_message: 'boom', retention_days: 90, is_sensitive: true,
         event_data: { nested: { list: [1, 'two', null], flag: false } }
       })
