@@ -25,6 +25,8 @@ Options:
   --token-file <path>     file holding the bearer token, re-read after a 401
   --dead-letter <dir>     where invalid and undeliverable events go
                           (without it they are counted lost)
+  --openapi <file>        an OpenAPI 3.0 document (.yaml or .json) whose
+                          AuditEventRequest is the event schema
   -h, --help              show this help
 
 Exit codes: 0 all stored, 1 some invalid, dead-lettered or lost, 2 bad usage.

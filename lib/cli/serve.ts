@@ -20,6 +20,8 @@ Options:
   --token <token>       require this bearer token (or AUDIT_STREAM_TOKEN)
   --max-batch-items <n> most events in one batch request (default 10000)
   --body-limit <bytes>  largest body after gzip decoding (default 8388608)
+  --openapi <file>      an OpenAPI 3.0 document (.yaml or .json) whose
+                        AuditEventRequest is the event schema
   -h, --help            show this help
 `
 
