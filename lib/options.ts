@@ -318,6 +318,14 @@ export interface AuditStoreOptions {
    * Range: integer >= 1.
    */
   readonly closeTimeoutMs?: number
+  /**
+   * Whether the store flushes by itself when the process is about to exit
+   * with events undelivered (on `beforeExit`, bounded by `closeTimeoutMs`).
+   * Either way, events still unsettled at `exit` are logged at error level.
+   * The hook holds the store weakly: it never keeps a store alive.
+   * @default true
+   */
+  readonly flushOnExit?: boolean
 }
 
 /**
@@ -368,6 +376,7 @@ export interface ResolvedStoreOptions {
   readonly deadLetter: DeadLetter | undefined
   readonly logger: Logger | undefined
   readonly closeTimeoutMs: number
+  readonly flushOnExit: boolean
 }
 
 /**
@@ -391,6 +400,8 @@ export const DEFAULTS = Object.freeze({
   flushIntervalMs: 1_000,
   /** See {@link AuditStoreOptions.closeTimeoutMs}. */
   closeTimeoutMs: 30_000,
+  /** See {@link AuditStoreOptions.flushOnExit}. */
+  flushOnExit: true,
   /** See {@link BatchSinkOptions.concurrency}. */
   concurrency: 1,
   /** See {@link DataStorageSinkOptions.path}. */
@@ -540,8 +551,15 @@ export function resolveStoreOptions (input: unknown): ResolvedStoreOptions {
     flushIntervalMs: integerOption('flushIntervalMs', o.flushIntervalMs, DEFAULTS.flushIntervalMs, 1, 2_147_483_647),
     deadLetter,
     logger: loggerOption('logger', o.logger),
-    closeTimeoutMs: integerOption('closeTimeoutMs', o.closeTimeoutMs, DEFAULTS.closeTimeoutMs, 1, 2_147_483_647)
+    closeTimeoutMs: integerOption('closeTimeoutMs', o.closeTimeoutMs, DEFAULTS.closeTimeoutMs, 1, 2_147_483_647),
+    flushOnExit: booleanOption('flushOnExit', o.flushOnExit, DEFAULTS.flushOnExit)
   }
+}
+
+function booleanOption (name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') throw new InvalidOptionError(name, 'a boolean', value)
+  return value
 }
 
 /**
