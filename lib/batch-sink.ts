@@ -162,6 +162,13 @@ function classify (err: unknown): Classified {
  * a slow sink slows the producer instead of filling memory. Delivery
  * problems never become an `'error'` event.
  *
+ * A {@link SinkError} with `split` (a 400, 422 or 413) isolates the refused
+ * events: when its problem document's `field_errors` name them by index
+ * (`[17].event_type`), they go to the dead letter as one entry (reason
+ * `rejected`, id `<id>.r`) and the rest is resent as one batch (`<id>.k`).
+ * Without indices the batch is halved (`<id>.0`, `<id>.1`), at most
+ * {@link MAX_BISECT_DEPTH} levels deep.
+ *
  * Events: `'batch'` ({@link BatchEventInfo}), `'retry'` ({@link RetryEventInfo}),
  * `'dead-letter'` ({@link DeadLetterEventInfo}).
  *
