@@ -118,6 +118,7 @@ export interface SinkAttachment {
  * no refused items: 10 halvings isolate single events in batches of up to
  * 1024 and bound any batch to 2047 requests. A piece still refused at that
  * depth goes to the dead letter whole.
+ * @internal
  */
 export const MAX_BISECT_DEPTH = 10
 
@@ -167,7 +168,8 @@ function classify (err: unknown): Classified {
  * (`[17].event_type`), they go to the dead letter as one entry (reason
  * `rejected`, id `<id>.r`) and the rest is resent as one batch (`<id>.k`).
  * Without indices the batch is halved (`<id>.0`, `<id>.1`), at most
- * {@link MAX_BISECT_DEPTH} levels deep.
+ * 10 levels deep (`MAX_BISECT_DEPTH`): single events in batches of up to
+ * 1024, never more than 2047 requests for one batch.
  *
  * Events: `'batch'` ({@link BatchEventInfo}), `'retry'` ({@link RetryEventInfo}),
  * `'dead-letter'` ({@link DeadLetterEventInfo}).

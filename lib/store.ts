@@ -18,7 +18,7 @@ import { FlushMarker } from './flush-marker.js'
 import { withDeadline } from './deadline.js'
 import { KeepAlive } from './keep-alive.js'
 import { DropLog } from './drop-log.js'
-import { offProcessExit, onBeforeProcessExit, onProcessExit } from './exit-hooks.js'
+import { unwatchProcessExit, watchProcessExit } from './exit-hooks.js'
 import { Ledger } from './ledger.js'
 import { defaultLogger } from './logger.js'
 import {
@@ -142,8 +142,7 @@ export class AuditStore extends Writable {
         resolve()
       })
     })
-    onProcessExit(this, AuditStore.#atExit)
-    if (resolved.flushOnExit) onBeforeProcessExit(this, AuditStore.#beforeExit)
+    watchProcessExit(this, { exit: AuditStore.#atExit, beforeExit: resolved.flushOnExit ? AuditStore.#beforeExit : undefined })
   }
 
   // At exit nothing can be delivered any more: say how much was not.
@@ -157,8 +156,6 @@ export class AuditStore extends Writable {
   // while it waits; beforeExit then comes again and finds nothing new.
   static #beforeExit (store: AuditStore): void {
     if (store.writableEnded || store.destroyed) return
-    // on-exit-leak-free calls a hook once; take the next beforeExit too, once this one is over.
-    queueMicrotask(() => { if (!store.writableEnded && !store.destroyed) onBeforeProcessExit(store, AuditStore.#beforeExit) })
     const accepted = store.#ledger.accepted
     if (store.#ledger.pending === 0 || accepted === store.#exitFlushedTo) return
     store.#exitFlushedTo = accepted
@@ -434,7 +431,7 @@ export class AuditStore extends Writable {
 
   /** @internal */
   override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
-    offProcessExit(this)
+    unwatchProcessExit(this)
     this.#dropLog.close()
     // Everything not settled is counted lost, once: deliveries still under way
     // settle later, and the ledger refuses (and logs) that second settlement.
