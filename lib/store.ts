@@ -291,8 +291,11 @@ export class AuditStore extends Writable {
    * @param options - `signal` and `timeoutMs` bound the wait, not the delivery
    * @returns the counts of the events this flush covers: every event accepted (or refused) before it
    *   that no flush already settled at the time of this call covered
-   * @throws {@link FlushError} when any of those events is not in the sink (dead-lettered, dropped or lost)
-   * @throws {@link TimeoutError} after `timeoutMs`; the events stay in flight
+   * @throws {@link FlushError} when any of those events is not in the sink (dead-lettered, dropped or
+   *   lost); one the ledger still shows unsettled once the sink is idle behind the flush is counted lost
+   * @throws {@link StoreClosedError} at once on a store destroyed before it finished; also when the
+   *   store is destroyed while the flush waits
+   * @throws {@link TimeoutError} after `timeoutMs`; the events stay in flight, and the flush no longer keeps the process alive
    * @throws {@link AbortError} when `signal` aborts; the events stay in flight
    * @example
    * ```ts
