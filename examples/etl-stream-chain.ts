@@ -58,6 +58,6 @@ function toAuditEvent ({ value }: { value: OrderRecord }): unknown {
 
 await pipeline(createReadStream(file), chain([jsonlParser<OrderRecord>(), toAuditEvent]), store)
 const stats = store.stats()
-console.log(`etl: ${stats.accepted + stats.invalid} records read, ${stats.written} written, ${stats.deadLettered} dead-lettered (to ${deadLetterDir}), ${stats.lost} lost`)
+console.log(`etl: ${stats.accepted} records read, ${stats.written} written, ${stats.deadLettered} dead-lettered (to ${deadLetterDir}), ${stats.lost} lost`)
 console.log('stats:', stats)
 await embedded?.close()

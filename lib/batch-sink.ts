@@ -6,11 +6,12 @@
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { Writable } from 'readable-stream'
-import { splitBatch, type Batch } from './batch.js'
+import { splitBatch, subBatch, type Batch } from './batch.js'
 import type { DeadLetter, DeadLetterReason } from './dead-letter/dead-letter.js'
 import { errorInfo, handOff } from './dead-letter/hand-off.js'
 import { InvalidOptionError, SinkError } from './errors.js'
 import { FlushMarker } from './flush-marker.js'
+import type { Ledger, Outcome } from './ledger.js'
 import { defaultLogger } from './logger.js'
 import { resolveSinkOptions, type BatchSinkOptions, type ResolvedRetryOptions } from './options.js'
 import { backoffDelay, sleep } from './retry.js'
@@ -99,11 +100,8 @@ export interface DeadLetterEventInfo {
   readonly error: Error | undefined
 }
 
-/** A sink's counters. @internal */
+/** A sink's counts of batches and attempts (events are counted by the ledger). @internal */
 export interface SinkCounters {
-  written: number
-  deadLettered: number
-  lost: number
   retries: number
   batches: number
 }
@@ -112,6 +110,38 @@ export interface SinkCounters {
 export interface SinkAttachment {
   readonly deadLetter: DeadLetter | undefined
   readonly logger: Logger
+  readonly ledger: Ledger
+}
+
+/**
+ * How many times a refused batch is halved, at most, when the server names
+ * no refused items: 10 halvings isolate single events in batches of up to
+ * 1024 and bound any batch to 2047 requests. A piece still refused at that
+ * depth goes to the dead letter whole.
+ * @internal
+ */
+export const MAX_BISECT_DEPTH = 10
+
+// `[17].event_type` or `[17]`: the index of a refused item in the batch body.
+const INDEXED_FIELD = /^\[(\d+)\]/
+
+/**
+ * The indices of the items a problem document's `field_errors` names, when
+ * every index fits the batch; undefined when it names none.
+ * @internal
+ */
+export function refusedIndices (error: Error, count: number): number[] | undefined {
+  const fieldErrors = error instanceof SinkError ? error.problem?.field_errors : undefined
+  if (fieldErrors === undefined) return undefined
+  const indices = new Set<number>()
+  for (const key of Object.keys(fieldErrors)) {
+    const match = INDEXED_FIELD.exec(key)
+    if (match === null) continue
+    const index = Number(match[1])
+    if (index >= count) return undefined
+    indices.add(index)
+  }
+  return indices.size === 0 ? undefined : [...indices].sort((a, b) => a - b)
 }
 
 type Classified = { retryable: boolean, split: boolean, statusCode: number | undefined, retryAfterMs: number | undefined, error: Error }
@@ -133,6 +163,14 @@ function classify (err: unknown): Classified {
  * a slow sink slows the producer instead of filling memory. Delivery
  * problems never become an `'error'` event.
  *
+ * A {@link SinkError} with `split` (a 400, 422 or 413) isolates the refused
+ * events: when its problem document's `field_errors` name them by index
+ * (`[17].event_type`), they go to the dead letter as one entry (reason
+ * `rejected`, id `<id>.r`) and the rest is resent as one batch (`<id>.k`).
+ * Without indices the batch is halved (`<id>.0`, `<id>.1`), at most
+ * 10 levels deep (`MAX_BISECT_DEPTH`): single events in batches of up to
+ * 1024, never more than 2047 requests for one batch.
+ *
  * Events: `'batch'` ({@link BatchEventInfo}), `'retry'` ({@link RetryEventInfo}),
  * `'dead-letter'` ({@link DeadLetterEventInfo}).
  *
@@ -151,20 +189,15 @@ export abstract class BatchSink extends Writable {
   readonly #ownLogger: Logger | undefined
   #log: Logger
   #deadLetter: DeadLetter | undefined
-  #attached = false
+  // Set by attach(): every settlement is recorded here, once.
+  #ledger: Ledger | undefined
   // Aborted by a close timeout: in-flight sends stop, sleeps end, later batches go straight to the dead letter.
   readonly #shutdown = new AbortController()
   // Invariant: every delivery started and not yet settled; a marker waits for this to empty.
   readonly #inFlight = new Set<Promise<void>>()
   // The write callback waiting for a free slot or for idleness; _write is serial, so at most one.
   #waiting: { callback: () => void, idle: boolean } | undefined
-  readonly #counters: SinkCounters = { written: 0, deadLettered: 0, lost: 0, retries: 0, batches: 0 }
-  // Invariant: counts of batches settled since the last marker passed this sink.
-  #epoch = { written: 0, deadLettered: 0, lost: 0 }
-  // Invariant: events of deliveries started and not yet settled (written, dead-lettered or lost).
-  #unsettledInFlight = 0
-  // Set by abandonInFlight(): later settlements are no longer counted.
-  #abandoned = false
+  readonly #counters: SinkCounters = { retries: 0, batches: 0 }
   // Set on the first release(), so finish and destroy release once.
   #released: Promise<void> | undefined
 
@@ -195,7 +228,8 @@ export abstract class BatchSink extends Writable {
 
   /**
    * Releases what the sink owns (connections, files) once it has finished
-   * or is destroyed. Called once; the default does nothing.
+   * or is destroyed. Called once; the default does nothing. It may return
+   * nothing or throw: either is handled.
    */
   protected async release (): Promise<void> {}
 
@@ -209,8 +243,8 @@ export abstract class BatchSink extends Writable {
    * @internal
    */
   attach (attachment: SinkAttachment): void {
-    if (this.#attached) throw new InvalidOptionError('sink', 'a sink not attached to another store', 'an attached sink')
-    this.#attached = true
+    if (this.#ledger !== undefined) throw new InvalidOptionError('sink', 'a sink not attached to another store', 'an attached sink')
+    this.#ledger = attachment.ledger
     this.#deadLetter = attachment.deadLetter
     if (this.#ownLogger === undefined) this.#log = attachment.logger.child({ component: 'batch-sink' })
   }
@@ -230,24 +264,20 @@ export abstract class BatchSink extends Writable {
   }
 
   /**
-   * Events settled so far (written, dead-lettered or lost), without allocating: read on every record().
+   * Emits through the guard every event of the sink goes through: a
+   * listener that throws is logged at error level with the event's name and
+   * otherwise ignored, so delivery and accounting go on. `'error'` without a
+   * listener still throws, as for any emitter.
    * @internal
    */
-  get settledEvents (): number {
-    return this.#counters.written + this.#counters.deadLettered + this.#counters.lost
-  }
-
-  /**
-   * For a store being destroyed: returns the events of deliveries under way
-   * and stops counting them, so that the store can count them lost once.
-   * Deliveries that still settle later are logged, not counted.
-   * @internal
-   */
-  abandonInFlight (): number {
-    const events = this.#unsettledInFlight
-    this.#unsettledInFlight = 0
-    this.#abandoned = true
-    return events
+  override emit (event: string | symbol, ...args: unknown[]): boolean {
+    try {
+      return super.emit(event, ...args)
+    } catch (err) {
+      if (event === 'error' && this.listenerCount('error') === 0) throw err
+      this.#log.error({ event: String(event), err }, 'listener threw')
+      return true
+    }
   }
 
   /** @internal */
@@ -259,23 +289,20 @@ export abstract class BatchSink extends Writable {
   override _write (chunk: Batch | FlushMarker, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (chunk instanceof FlushMarker) {
       this.#whenIdle(() => {
-        chunk.add(this.#epoch)
-        this.#epoch = { written: 0, deadLettered: 0, lost: 0 }
-        chunk.settle()
+        chunk.settle(this.#attachedLedger())
         callback()
       })
       return
     }
-    this.#unsettledInFlight += chunk.events.length
-    const delivery = this.#deliver(chunk)
+    const delivery = this.#deliver(chunk, 0)
     this.#inFlight.add(delivery)
     const done = (): void => {
       this.#inFlight.delete(delivery)
       this.#release()
     }
-    // A rejection here can only come from a throwing event listener; it must not stall the barrier.
+    // #deliver never rejects; if it did through a bug, the marker behind counts the events lost.
     void delivery.then(done, (err: unknown) => {
-      this.#log.error({ batchId: chunk.id, err }, 'batch listener threw')
+      this.#log.error({ batchId: chunk.id, err }, 'batch delivery failed')
       done()
     })
     if (this.#inFlight.size < this.#concurrency) callback()
@@ -300,8 +327,19 @@ export abstract class BatchSink extends Writable {
   }
 
   #releaseOnce (): Promise<void> {
-    this.#released ??= this.release()
+    // A subclass's release() may return nothing, or throw: both become a promise.
+    this.#released ??= Promise.resolve().then(() => this.release())
     return this.#released
+  }
+
+  #attachedLedger (): Ledger {
+    if (this.#ledger === undefined) throw new InvalidOptionError('sink', 'a sink attached to a store', 'a sink used on its own')
+    return this.#ledger
+  }
+
+  // Records a settlement; false when the ledger refused it (already settled, e.g. by a destroy).
+  #settle (batch: Batch, outcome: Outcome): boolean {
+    return this.#attachedLedger().settle(batch.seqs, outcome, { batchId: batch.id }) > 0
   }
 
   #whenIdle (fn: () => void): void {
@@ -318,8 +356,8 @@ export abstract class BatchSink extends Writable {
     }
   }
 
-  // Never rejects: every outcome is counted as written, dead-lettered or lost.
-  async #deliver (batch: Batch): Promise<void> {
+  // Never rejects: every outcome is settled in the ledger as written, dead-lettered or lost.
+  async #deliver (batch: Batch, depth: number): Promise<void> {
     const signal = this.#shutdown.signal
     const started = performance.now()
     let attempt = 0
@@ -330,15 +368,7 @@ export abstract class BatchSink extends Writable {
       } catch (err) {
         const failure = classify(err)
         if (signal.aborted) break
-        if (failure.split && batch.events.length > 1) {
-          // Poison isolation: each half is delivered on its own, so only the
-          // events the server really refuses reach the dead letter.
-          const [first, second] = splitBatch(batch)
-          this.#log.warn({ batchId: batch.id, count: batch.events.length, statusCode: failure.statusCode }, 'batch split after rejection')
-          await this.#deliver(first)
-          await this.#deliver(second)
-          return
-        }
+        if (failure.split && batch.events.length > 1) return this.#isolate(batch, depth, attempt, failure)
         if (!failure.retryable || failure.split) return this.#deadLetterBatch(batch, 'rejected', attempt, failure.error)
         if (attempt >= this.#retry.maxAttempts) return this.#deadLetterBatch(batch, 'exhausted', attempt, failure.error)
         const delayMs = backoffDelay(this.#retry, attempt, failure.retryAfterMs)
@@ -349,14 +379,8 @@ export abstract class BatchSink extends Writable {
         continue
       }
       const count = batch.events.length
-      if (this.#abandoned) {
-        this.#log.warn({ batchId: batch.id, count }, 'abandoned batch written late')
-        return
-      }
-      this.#unsettledInFlight -= count
-      this.#counters.written += count
+      if (!this.#settle(batch, 'written')) return
       this.#counters.batches++
-      this.#epoch.written += count
       const durationMs = performance.now() - started
       if (this.#log.isLevelEnabled('debug')) this.#log.debug({ batchId: batch.id, count, bytes: batch.bytes, attempt, durationMs }, 'batch written')
       this.emit('batch', { id: batch.id, count, bytes: batch.bytes, attempts: attempt, durationMs } satisfies BatchEventInfo)
@@ -364,6 +388,27 @@ export abstract class BatchSink extends Writable {
     }
     const reason = signal.reason instanceof Error ? signal.reason : new Error('delivery aborted')
     return this.#deadLetterBatch(batch, 'shutdown', attempt, reason)
+  }
+
+  // Poison isolation for a refused batch. When the server names the refused
+  // items, in one step: they go to the dead letter as one entry (`<id>.r`)
+  // and the rest is resent as one batch (`<id>.k`). Otherwise the batch is
+  // halved (`<id>.0`, `<id>.1`), at most MAX_BISECT_DEPTH times.
+  async #isolate (batch: Batch, depth: number, attempts: number, failure: Classified): Promise<void> {
+    const count = batch.events.length
+    const refused = refusedIndices(failure.error, count)
+    if (refused !== undefined) {
+      if (refused.length === count) return this.#deadLetterBatch(batch, 'rejected', attempts, failure.error)
+      const kept = batch.events.map((_, i) => i).filter((i) => !refused.includes(i))
+      this.#log.warn({ batchId: batch.id, count, refused: refused.length, statusCode: failure.statusCode }, 'batch split on field errors')
+      await this.#deadLetterBatch(subBatch(batch, refused, `${batch.id}.r`), 'rejected', attempts, failure.error)
+      return this.#deliver(subBatch(batch, kept, `${batch.id}.k`), depth + 1)
+    }
+    if (depth >= MAX_BISECT_DEPTH) return this.#deadLetterBatch(batch, 'rejected', attempts, failure.error)
+    const [first, second] = splitBatch(batch)
+    this.#log.warn({ batchId: batch.id, count, depth, statusCode: failure.statusCode }, 'batch split after rejection')
+    await this.#deliver(first, depth + 1)
+    await this.#deliver(second, depth + 1)
   }
 
   async #deadLetterBatch (batch: Batch, reason: DeadLetterReason, attempts: number, error: Error): Promise<void> {
@@ -377,20 +422,9 @@ export abstract class BatchSink extends Writable {
       attempts,
       at: new Date().toISOString()
     }, this.#log)
-    if (this.#abandoned) {
-      this.#log.warn({ batchId: batch.id, count, reason, outcome }, 'abandoned batch settled late')
-      return
-    }
+    if (!this.#settle(batch, outcome === 'dead-lettered' ? 'deadLettered' : 'lost')) return
     this.#counters.batches++
-    this.#unsettledInFlight -= count
-    if (outcome === 'dead-lettered') {
-      this.#counters.deadLettered += count
-      this.#epoch.deadLettered += count
-      this.#log.warn({ reason, batchId: batch.id, count, attempts }, 'batch dead-lettered')
-    } else {
-      this.#counters.lost += count
-      this.#epoch.lost += count
-    }
+    if (outcome === 'dead-lettered') this.#log.warn({ reason, batchId: batch.id, count, attempts }, 'batch dead-lettered')
     this.emit('dead-letter', { reason, batchId: batch.id, count, attempts, stored: outcome === 'dead-lettered', error } satisfies DeadLetterEventInfo)
   }
 }

@@ -36,6 +36,8 @@ export class BatchTransform extends Transform {
   #events: string[] = []
   #sizes: number[] = []
   #bytes = EMPTY_BODY_BYTES
+  // Invariant: the sequence numbers of #events as ranges (see SeqRanges); gaps come from invalid events.
+  #seqs: number[] = []
   // Invariant: set exactly while #events is non-empty.
   #timer: NodeJS.Timeout | undefined
 
@@ -50,8 +52,8 @@ export class BatchTransform extends Transform {
 
   override _transform (chunk: EventRun | FlushMarker, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (chunk instanceof EventRun) {
-      const { events, sizes } = chunk
-      for (let i = 0; i < events.length; i++) this.#add(events[i]!, sizes[i]!)
+      const { events, sizes, firstSeq } = chunk
+      for (let i = 0; i < events.length; i++) this.#add(events[i]!, sizes[i]!, firstSeq + i)
     }
     else if (chunk instanceof FlushMarker) {
       this.#emit()
@@ -70,12 +72,15 @@ export class BatchTransform extends Transform {
     callback(err)
   }
 
-  #add (json: string, bytes: number): void {
+  #add (json: string, bytes: number, seq: number): void {
     // Each event after the first adds a comma to the body.
     if (this.#events.length > 0 && this.#bytes + 1 + bytes > this.#maxBatchBytes) this.#emit()
     this.#bytes += (this.#events.length === 0 ? 0 : 1) + bytes
     this.#events.push(json)
     this.#sizes.push(bytes)
+    const seqs = this.#seqs
+    if (seqs.length > 0 && seqs[seqs.length - 1] === seq - 1) seqs[seqs.length - 1] = seq
+    else seqs.push(seq, seq)
     if (this.#events.length === 1) {
       this.#timer = setTimeout(this.#onTimer, this.#flushIntervalMs)
       this.#timer.unref()
@@ -91,9 +96,10 @@ export class BatchTransform extends Transform {
   #emit (): void {
     if (this.#events.length === 0) return
     this.#clearTimer()
-    const batch = createBatch(this.#events, this.#sizes, this.#bytes)
+    const batch = createBatch(this.#events, this.#sizes, this.#bytes, this.#seqs)
     this.#events = []
     this.#sizes = []
+    this.#seqs = []
     this.#bytes = EMPTY_BODY_BYTES
     this.push(batch)
   }

@@ -2,6 +2,7 @@
  * A batch: what the batcher emits and a sink sends as one request.
  */
 import { randomUUID } from 'node:crypto'
+import type { SeqRanges } from './ledger.js'
 
 /**
  * Serialized events sent together. The id doubles as the request's idempotency key.
@@ -22,14 +23,28 @@ export interface Batch {
   readonly sizes: readonly number[]
   /** Size in bytes of the JSON array body: the events, the commas between them and the brackets. */
   readonly bytes: number
+  /**
+   * The store's sequence number of the first event. Every event accepted by
+   * a store is numbered at the entry, from 0, in order; the numbers stay
+   * inside the client and are never sent.
+   */
+  readonly firstSeq: number
+  /** The sequence number of the last event. */
+  readonly lastSeq: number
+  /**
+   * The sequence numbers of all the events, as ascending inclusive ranges
+   * flattened into `[first, last, first, last, ...]`: one range
+   * (`[firstSeq, lastSeq]`) unless an invalid event or a split left gaps.
+   */
+  readonly seqs: readonly number[]
 }
 
 /**
  * Makes a batch with a fresh id.
  * @internal
  */
-export function createBatch (events: readonly string[], sizes: readonly number[], bytes: number): Batch {
-  return { id: randomUUID(), events, sizes, bytes }
+export function createBatch (events: readonly string[], sizes: readonly number[], bytes: number, seqs: SeqRanges): Batch {
+  return { id: randomUUID(), events, sizes, bytes, firstSeq: seqs[0]!, lastSeq: seqs.at(-1)!, seqs }
 }
 
 /**
@@ -75,20 +90,47 @@ export function batchBuffer (batch: Batch): Buffer {
 }
 
 /**
- * Splits a batch in two halves, each with an id derived from the parent's,
- * so that resending a half reuses the same idempotency key.
+ * The sequence number of each event of a batch, parallel to `events`.
+ * @internal
+ */
+export function eventSeqs (batch: Batch): number[] {
+  const out: number[] = []
+  for (let i = 0; i + 1 < batch.seqs.length; i += 2) {
+    for (let seq = batch.seqs[i]!; seq <= batch.seqs[i + 1]!; seq++) out.push(seq)
+  }
+  return out
+}
+
+/**
+ * The events of `batch` at `indices` (ascending) as a batch of their own,
+ * with the id given: derived from the parent's, so that resending it reuses
+ * the same idempotency key.
+ * @internal
+ */
+export function subBatch (batch: Batch, indices: readonly number[], id: string): Batch {
+  const all = eventSeqs(batch)
+  const events: string[] = []
+  const sizes: number[] = []
+  const seqs: number[] = []
+  let bytes = 2
+  for (const i of indices) {
+    events.push(batch.events[i]!)
+    sizes.push(batch.sizes[i]!)
+    bytes += batch.sizes[i]! + (events.length > 1 ? 1 : 0)
+    const seq = all[i]!
+    if (seqs.length > 0 && seqs.at(-1) === seq - 1) seqs[seqs.length - 1] = seq
+    else seqs.push(seq, seq)
+  }
+  return { id, events, sizes, bytes, firstSeq: seqs[0]!, lastSeq: seqs.at(-1)!, seqs }
+}
+
+/**
+ * Splits a batch in two halves, each with an id derived from the parent's
+ * (`<id>.0`, `<id>.1`), so that resending a half reuses the same idempotency key.
  * @internal
  */
 export function splitBatch (batch: Batch): [Batch, Batch] {
   const middle = Math.ceil(batch.events.length / 2)
-  const half = (from: number, to: number, suffix: string): Batch => {
-    const sizes = batch.sizes.slice(from, to)
-    return {
-      id: `${batch.id}.${suffix}`,
-      events: batch.events.slice(from, to),
-      sizes,
-      bytes: 2 + sizes.reduce((sum, size) => sum + size, 0) + Math.max(0, sizes.length - 1)
-    }
-  }
-  return [half(0, middle, '0'), half(middle, batch.events.length, '1')]
+  const indices = batch.events.map((_, i) => i)
+  return [subBatch(batch, indices.slice(0, middle), `${batch.id}.0`), subBatch(batch, indices.slice(middle), `${batch.id}.1`)]
 }

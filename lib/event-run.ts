@@ -15,6 +15,8 @@ export class EventRun {
   readonly events: string[] = []
   /** `events[i]`'s length in UTF-8 bytes. */
   readonly sizes: number[] = []
+  /** The sequence number of `events[0]`; the others follow it. Stamped by the store's entry. */
+  firstSeq = 0
 
   get length (): number {
     return this.events.length

@@ -379,6 +379,14 @@ export interface AuditStoreOptions {
    * @default the generic schema
    */
   readonly openapi?: OpenApiDocument | string
+  /**
+   * Whether the store flushes by itself when the process is about to exit
+   * with events undelivered (on `beforeExit`, bounded by `closeTimeoutMs`).
+   * Either way, events still unsettled at `exit` are logged at error level.
+   * The hook holds the store weakly: it never keeps a store alive.
+   * @default true
+   */
+  readonly flushOnExit?: boolean
 }
 
 /**
@@ -430,6 +438,7 @@ export interface ResolvedStoreOptions {
   readonly logger: Logger | undefined
   readonly closeTimeoutMs: number
   readonly eventSchema: CompiledEventSchema
+  readonly flushOnExit: boolean
 }
 
 /**
@@ -453,6 +462,8 @@ export const DEFAULTS = Object.freeze({
   flushIntervalMs: 1_000,
   /** See {@link AuditStoreOptions.closeTimeoutMs}. */
   closeTimeoutMs: 30_000,
+  /** See {@link AuditStoreOptions.flushOnExit}. */
+  flushOnExit: true,
   /** See {@link BatchSinkOptions.concurrency}. */
   concurrency: 1,
   /** See {@link DataStorageSinkOptions.path}. */
@@ -607,8 +618,15 @@ export function resolveStoreOptions (input: unknown): ResolvedStoreOptions {
     deadLetter,
     logger: loggerOption('logger', o.logger),
     closeTimeoutMs: integerOption('closeTimeoutMs', o.closeTimeoutMs, DEFAULTS.closeTimeoutMs, 1, 2_147_483_647),
-    eventSchema: compileEventSchema(o.openapi, false)
+    eventSchema: compileEventSchema(o.openapi, false),
+    flushOnExit: booleanOption('flushOnExit', o.flushOnExit, DEFAULTS.flushOnExit)
   }
+}
+
+function booleanOption (name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') throw new InvalidOptionError(name, 'a boolean', value)
+  return value
 }
 
 /**

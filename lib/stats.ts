@@ -31,9 +31,13 @@ export interface FlushResult {
  * ```
  */
 export interface StoreStats {
-  /** Events taken into the store (valid, validated and serialized). */
+  /**
+   * Events taken into the store, each numbered at the entry: recorded, or
+   * written through the stream (an invalid one is accepted, then
+   * dead-lettered). Always `written + deadLettered + lost + pending`.
+   */
   readonly accepted: number
-  /** Events `record()` refused because the store was full or closing. */
+  /** Events `record()` refused because the store was full or closing, and writes after the end. Never accepted. */
   readonly dropped: number
   /** Events that failed validation, whether thrown by `record()` or dead-lettered from the stream. */
   readonly invalid: number

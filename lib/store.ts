@@ -17,6 +17,9 @@ import { EventRun } from './event-run.js'
 import { FlushMarker } from './flush-marker.js'
 import { withDeadline } from './deadline.js'
 import { KeepAlive } from './keep-alive.js'
+import { DropLog } from './drop-log.js'
+import { unwatchProcessExit, watchProcessExit } from './exit-hooks.js'
+import { Ledger } from './ledger.js'
 import { defaultLogger } from './logger.js'
 import {
   resolveStoreOptions, timeoutOption, type AuditStoreOptions, type CloseOptions, type FlushOptions, type ResolvedStoreOptions
@@ -45,15 +48,6 @@ type WriteCallback = (error?: Error | null) => void
 const EMPTY_RESULT: FlushResult = Object.freeze({ written: 0, deadLettered: 0, dropped: 0, lost: 0 })
 
 /**
- * Test seam: set `store[kFlushSeam] = 'seed-bug'` to make flush() behave like
- * the seed's broken Go store, which flushed only what its writer had already
- * taken and ignored the events still queued ahead of it. It exists so that a
- * suite can prove it catches that bug; it is not exported from the package.
- * @internal
- */
-export const kFlushSeam = Symbol('audit-stream.flushSeam')
-
-/**
  * An object-mode Writable of {@link AuditEvent}s that batches them and
  * delivers them through its sink, with a flush that drains every stage.
  *
@@ -65,7 +59,16 @@ export const kFlushSeam = Symbol('audit-stream.flushSeam')
  *
  * Delivery problems never become an `'error'` event. Events: `'batch'`,
  * `'retry'`, `'dead-letter'` (see {@link BatchSink}) and `'drop'`
- * ({@link DropEventInfo}).
+ * ({@link DropEventInfo}), besides the stream's own. Every event goes
+ * through one guard: a listener that throws is logged at error level with
+ * the event's name and otherwise ignored, so it can never break delivery.
+ *
+ * Every accepted event gets a sequence number at the entry and settles
+ * exactly once, as written, dead-lettered or lost, so that
+ * `accepted = written + deadLettered + lost + pending` always holds in
+ * {@link AuditStore.stats}. When the process is about to exit with events
+ * undelivered the store flushes by itself (option `flushOnExit`), and at
+ * `exit` it logs at error level how many are still unsettled.
  *
  * @example
  * ```ts
@@ -83,20 +86,19 @@ export class AuditStore extends Writable {
   readonly #log: Logger
   // Settles when the batcher and the sink have finished or failed.
   readonly #pipelineDone: Promise<void>
+  // The one owner of event accounting: every accepted event is numbered and settles there once.
+  readonly #ledger: Ledger
   // Events recorded in this tick, not yet written into the stream.
   #run: EventRun | undefined
-  // Invariant: events taken in (by record or write) minus those settled is what is pending.
-  #entered = 0
-  #accepted = 0
+  // Invariant: the sequence number of the next event to reach #forward. Chunks
+  // reach it in the order the ledger numbered them, so it recounts the same numbers.
+  #entrySeq = 0
+  // Events refused by record() or by a write after the end, and events that failed validation.
   #dropped = 0
   #invalid = 0
-  // Invalid stream events settled at the entry, and events lost when the store was destroyed.
-  #entryDeadLettered = 0
-  #entryLost = 0
-  // Invariant: entry-stage counts since the last marker passed the entry.
-  #entryEpoch = { deadLettered: 0, lost: 0 }
-  // Invariant: drops since the last flush() call; a drop belongs to the next flush.
-  #dropsSinceFlush = 0
+  // Invariant: #dropped when the latest marker was made; later drops belong to the next flush.
+  #droppedAtMarker = 0
+  readonly #dropLog: DropLog
   // Set when write() returned false because bufferSize events are pending
   // downstream; 'drain' is then owed once a settlement brings them below it.
   #owesDrain = false
@@ -104,13 +106,13 @@ export class AuditStore extends Writable {
   readonly #markers = new Set<FlushMarker>()
   // Created once, at end: settles when the sink has finished.
   #endMarker: FlushMarker | undefined
-  // The latest marker written; a new one takes over its counts while it is pending.
+  // The latest marker made; the next one covers the events after it.
   #lastMarker: FlushMarker | undefined
   #closing: Promise<StoreStats> | undefined
-  /** @internal */
-  [kFlushSeam]: 'seed-bug' | undefined = undefined
   // Held while a flush, close, end or owed 'drain' is awaited.
   readonly #keepAlive = new KeepAlive()
+  // Invariant: the accepted count when the store last flushed by itself at beforeExit.
+  #exitFlushedTo = 0
 
   /**
    * @param options - see {@link AuditStoreOptions}
@@ -124,7 +126,9 @@ export class AuditStore extends Writable {
     this.#sink = resolved.sink
     const logger = resolved.logger ?? defaultLogger()
     this.#log = logger.child({ component: 'audit-store' })
-    this.#sink.attach({ deadLetter: resolved.deadLetter, logger })
+    this.#ledger = new Ledger(this.#log)
+    this.#dropLog = new DropLog(this.#log)
+    this.#sink.attach({ deadLetter: resolved.deadLetter, logger, ledger: this.#ledger })
     this.#batcher = new BatchTransform(resolved)
     for (const name of ['batch', 'retry', 'dead-letter'] as const) {
       this.#sink.on(name, (info: BatchEventInfo | RetryEventInfo | DeadLetterEventInfo) => {
@@ -138,6 +142,41 @@ export class AuditStore extends Writable {
         resolve()
       })
     })
+    watchProcessExit(this, { exit: AuditStore.#atExit, beforeExit: resolved.flushOnExit ? AuditStore.#beforeExit : undefined })
+  }
+
+  // At exit nothing can be delivered any more: say how much was not.
+  static #atExit (store: AuditStore): void {
+    const count = store.#ledger.pending
+    if (count > 0) store.#log.error({ count, accepted: store.#ledger.accepted }, 'events unsettled at exit')
+  }
+
+  // The event loop ran dry with events undelivered: flush them, once for
+  // each new lot, bounded by closeTimeoutMs. The flush keeps the process up
+  // while it waits; beforeExit then comes again and finds nothing new.
+  static #beforeExit (store: AuditStore): void {
+    if (store.writableEnded || store.destroyed) return
+    const accepted = store.#ledger.accepted
+    if (store.#ledger.pending === 0 || accepted === store.#exitFlushedTo) return
+    store.#exitFlushedTo = accepted
+    store.#log.info({ pending: store.#ledger.pending }, 'flushing at exit')
+    store.flush({ timeoutMs: store.#options.closeTimeoutMs }).catch((err: unknown) => store.#log.error({ err }, 'flush at exit incomplete'))
+  }
+
+  /**
+   * Emits through the guard every event of the store goes through: a
+   * listener that throws is logged at error level with the event's name and
+   * otherwise ignored. `'error'` without a listener still throws, as for any emitter.
+   * @internal
+   */
+  override emit (event: string | symbol, ...args: unknown[]): boolean {
+    try {
+      return super.emit(event, ...args)
+    } catch (err) {
+      if (event === 'error' && this.listenerCount('error') === 0) throw err
+      this.#log.error({ event: String(event), err }, 'listener threw')
+      return true
+    }
   }
 
   /**
@@ -155,7 +194,7 @@ export class AuditStore extends Writable {
    */
   record (event: AuditEvent): boolean {
     const closing = this.#closing !== undefined || this.writableEnded || this.destroyed
-    if (closing || this.#pending() >= this.#options.bufferSize) {
+    if (closing || this.#ledger.pending >= this.#options.bufferSize) {
       // An invalid event throws even when it would be dropped: the caller's bug shows either way.
       this.#encodeOrThrow(event, new EventRun())
       return this.#drop(closing ? 'closed' : 'full')
@@ -166,8 +205,7 @@ export class AuditStore extends Writable {
       process.nextTick(this.#writeRun)
     }
     this.#encodeOrThrow(event, run)
-    this.#entered++
-    this.#accepted++
+    this.#ledger.accept()
     if (run.length >= this.#options.batchSize) this.#writeRun()
     return true
   }
@@ -211,9 +249,10 @@ export class AuditStore extends Writable {
       return false
     }
     this.#writeRun()
-    this.#entered++
     const below = cb === undefined ? super.write(chunk) : super.write(chunk, cb)
-    if (below && this.#pending() < this.#options.bufferSize) return true
+    // Counted only once the stream took it: write(null) throws above, counting nothing.
+    this.#ledger.accept()
+    if (below && this.#ledger.pending < this.#options.bufferSize) return true
     // The entry forwards at once, so its own buffer rarely fills: the bound is on every stage.
     // A producer now waits for 'drain'; keep the process up until it comes.
     if (!this.#owesDrain) this.#keepAlive.hold()
@@ -230,6 +269,12 @@ export class AuditStore extends Writable {
    * @returns the store
    */
   override end (...args: unknown[]): this {
+    // A last chunk goes through write(), so that the ledger numbers it like any other.
+    if (typeof args[0] !== 'function' && args[0] !== undefined && args[0] !== null && !this.writableEnded && !this.destroyed) {
+      this.write(args[0])
+      args = args.slice(1)
+      if (typeof args[0] !== 'function') args = args.slice(1)
+    }
     this.#writeRun()
     if (!this.writableEnded && !this.destroyed) {
       this.#keepAlive.hold()
@@ -246,8 +291,11 @@ export class AuditStore extends Writable {
    * @param options - `signal` and `timeoutMs` bound the wait, not the delivery
    * @returns the counts of the events this flush covers: every event accepted (or refused) before it
    *   that no flush already settled at the time of this call covered
-   * @throws {@link FlushError} when any of those events is not in the sink (dead-lettered, dropped or lost)
-   * @throws {@link TimeoutError} after `timeoutMs`; the events stay in flight
+   * @throws {@link FlushError} when any of those events is not in the sink (dead-lettered, dropped or
+   *   lost); one the ledger still shows unsettled once the sink is idle behind the flush is counted lost
+   * @throws {@link StoreClosedError} at once on a store destroyed before it finished; also when the
+   *   store is destroyed while the flush waits
+   * @throws {@link TimeoutError} after `timeoutMs`; the events stay in flight, and the flush no longer keeps the process alive
    * @throws {@link AbortError} when `signal` aborts; the events stay in flight
    * @example
    * ```ts
@@ -258,34 +306,29 @@ export class AuditStore extends Writable {
     const timeoutMs = timeoutOption('timeoutMs', options.timeoutMs)
     const signal = options.signal
     if (signal?.aborted === true) return withDeadline(Promise.resolve(EMPTY_RESULT), 'flush', undefined, signal)
+    // A destroyed store answers at once: with its end's outcome once it finished, otherwise closed.
+    if (this.destroyed) return this.#endMarker?.promise ?? Promise.reject(new StoreClosedError('the store was destroyed: nothing can be flushed'))
     let marker: FlushMarker
-    if (this.writableEnded || this.destroyed) {
+    if (this.writableEnded) {
       marker = this.#endMarkerFor()
     } else {
-      marker = new FlushMarker(this.#lastMarker)
-      this.#lastMarker = marker
-      marker.add({ dropped: this.#dropsSinceFlush })
-      this.#dropsSinceFlush = 0
-      this.#markers.add(marker)
       this.#writeRun()
-      if (this[kFlushSeam] === 'seed-bug') {
-        // The seed's bug: only batches the sink already holds are covered.
-        this.#sink.write(marker)
-      } else {
-        // Corked so the marker and everything pending reach _writev together.
-        this.cork()
-        super.write(marker)
-        process.nextTick(() => this.uncork())
-      }
+      marker = this.#newMarker()
+      this.#markers.add(marker)
+      const forget = (): void => { this.#markers.delete(marker) }
+      void marker.promise.then(forget, forget)
+      // Corked so the marker and everything pending reach _writev together.
+      this.cork()
+      super.write(marker)
+      process.nextTick(() => this.uncork())
     }
-    this.#keepAlive.hold()
-    const done = (): void => {
-      this.#markers.delete(marker)
-      this.#keepAlive.release()
-    }
-    void marker.promise.then(done, done)
     const settled = marker === this.#endMarker ? this.#pipelineDone.then(() => marker.promise) : marker.promise
-    return withDeadline(settled, 'flush', timeoutMs, signal)
+    const waited = withDeadline(settled, 'flush', timeoutMs, signal)
+    // The process stays up for the caller's wait only: a flush that timed out or aborted holds nothing.
+    this.#keepAlive.hold()
+    const release = (): void => this.#keepAlive.release()
+    waited.then(release, release)
+    return waited
   }
 
   /**
@@ -313,13 +356,13 @@ export class AuditStore extends Writable {
       let settled = false
       let timer = setTimeout(() => {
         timedOut = true
-        this.#log.error({ timeoutMs, pending: this.#pending() }, 'close timed out: aborting delivery')
+        this.#log.error({ timeoutMs, pending: this.#ledger.pending }, 'close timed out: aborting delivery')
         this.#sink.abortDelivery()
         // Unsent events now go straight to the dead letter. One that never
         // answers gets as long again; then the store is torn down and what is
         // still pending is counted lost.
         timer = setTimeout(() => {
-          this.#log.error({ timeoutMs, pending: this.#pending() }, 'dead letter did not answer: destroying the store')
+          this.#log.error({ timeoutMs, pending: this.#ledger.pending }, 'dead letter did not answer: destroying the store')
           this.destroy()
         }, timeoutMs)
         timer.unref()
@@ -353,16 +396,17 @@ export class AuditStore extends Writable {
    */
   stats (): StoreStats {
     const sink = this.#sink.counters()
+    const settled = this.#ledger.settled()
     return {
-      accepted: this.#accepted,
+      accepted: this.#ledger.accepted,
       dropped: this.#dropped,
       invalid: this.#invalid,
-      written: sink.written,
-      deadLettered: this.#entryDeadLettered + sink.deadLettered,
-      lost: this.#entryLost + sink.lost,
+      written: settled.written,
+      deadLettered: settled.deadLettered,
+      lost: settled.lost,
       retries: sink.retries,
       batches: sink.batches,
-      pending: this.#pending(),
+      pending: this.#ledger.pending,
       inFlight: this.#sink.inFlight
     }
   }
@@ -380,9 +424,6 @@ export class AuditStore extends Writable {
   /** @internal */
   override _final (callback: WriteCallback): void {
     const marker = this.#endMarkerFor()
-    // Every write has passed #forward by now, so the entry's epoch is complete.
-    marker.add(this.#entryEpoch)
-    this.#entryEpoch = { deadLettered: 0, lost: 0 }
     this.#batcher.end(marker)
     void this.#pipelineDone.then(() => {
       // The sink settled the marker on its way through; this covers a torn-down pipeline.
@@ -393,15 +434,12 @@ export class AuditStore extends Writable {
 
   /** @internal */
   override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
-    // Everything not settled is counted lost, once: deliveries under way are
-    // abandoned by the sink, so a late settlement is logged, not counted again.
-    this.#sink.abandonInFlight()
-    const pending = this.#pending()
-    const lost = pending
-    if (lost > 0) {
-      this.#entryLost += lost
-      this.#log.error({ count: lost, err }, 'events lost: store destroyed')
-    }
+    unwatchProcessExit(this)
+    this.#dropLog.close()
+    // Everything not settled is counted lost, once: deliveries still under way
+    // settle later, and the ledger refuses (and logs) that second settlement.
+    const pending = this.#ledger.settleUnsettled(this.#ledger.accepted - 1, 'store destroyed')
+    if (pending > 0) this.#log.error({ count: pending, err }, 'events lost: store destroyed')
     const failure = new StoreClosedError(`the store was destroyed before the flush settled (${pending} events pending)`)
     for (const marker of this.#markers) marker.fail(failure)
     this.#endMarker?.fail(failure)
@@ -412,31 +450,30 @@ export class AuditStore extends Writable {
   }
 
   #maybeDrain (): void {
-    if (this.#owesDrain && (this.destroyed || this.#pending() < this.#options.bufferSize)) {
+    if (this.#owesDrain && (this.destroyed || this.#ledger.pending < this.#options.bufferSize)) {
       this.#owesDrain = false
       this.#keepAlive.release()
       if (!this.destroyed) this.emit('drain')
     }
   }
 
-  #pending (): number {
-    return this.#entered - this.#entryDeadLettered - this.#entryLost - this.#sink.settledEvents
-  }
-
   #drop (reason: 'full' | 'closed'): false {
     this.#dropped++
-    this.#dropsSinceFlush++
+    this.#dropLog.record(reason)
     this.emit('drop', { reason, count: 1 } satisfies DropEventInfo)
     return false
   }
 
+  // A marker covering every event accepted since the latest one, and the drops since.
+  #newMarker (): FlushMarker {
+    const marker = new FlushMarker(this.#ledger, this.#dropped - this.#droppedAtMarker, this.#lastMarker)
+    this.#droppedAtMarker = this.#dropped
+    this.#lastMarker = marker
+    return marker
+  }
+
   #endMarkerFor (): FlushMarker {
-    if (this.#endMarker === undefined) {
-      this.#endMarker = new FlushMarker(this.#lastMarker)
-      this.#lastMarker = this.#endMarker
-      this.#endMarker.add({ dropped: this.#dropsSinceFlush })
-      this.#dropsSinceFlush = 0
-    }
+    this.#endMarker ??= this.#newMarker()
     return this.#endMarker
   }
 
@@ -454,23 +491,31 @@ export class AuditStore extends Writable {
       const chunk = chunks[i]
       if (chunk instanceof EventRun) {
         writeRun()
+        chunk.firstSeq = this.#entrySeq
+        this.#entrySeq += chunk.length
         below = this.#batcher.write(chunk)
       } else if (chunk instanceof FlushMarker) {
         writeRun()
-        chunk.add(this.#entryEpoch)
-        this.#entryEpoch = { deadLettered: 0, lost: 0 }
         below = this.#batcher.write(chunk)
       } else {
-        const target = run ?? new EventRun()
+        const seq = this.#entrySeq++
+        let target = run
+        if (target === undefined) {
+          target = new EventRun()
+          target.firstSeq = seq
+        }
         try {
           encodeAuditEvent(chunk, this.#options.maxEventBytes, target, this.#options.eventSchema)
         } catch (err) {
           writeRun()
-          void this.#rejectInvalid(chunk, err as AuditValidationError).then(() => this.#forward(chunks, i + 1, callback))
+          const resume = (): void => this.#forward(chunks, i + 1, callback)
+          this.#rejectInvalid(chunk, err as AuditValidationError, seq).then(resume, (bug: unknown) => {
+            this.#log.error({ err: bug }, 'invalid event not settled')
+            resume()
+          })
           return
         }
         run = target
-        this.#accepted++
       }
     }
     writeRun()
@@ -479,7 +524,8 @@ export class AuditStore extends Writable {
     else this.#batcher.once('drain', () => callback())
   }
 
-  async #rejectInvalid (value: unknown, error: AuditValidationError): Promise<void> {
+  // Never rejects: the event settles as dead-lettered or lost; listeners are guarded by emit().
+  async #rejectInvalid (value: unknown, error: AuditValidationError, seq: number): Promise<void> {
     this.#invalid++
     this.emit('drop', { reason: 'invalid', count: 1, error } satisfies DropEventInfo)
     const info = errorInfo(error)
@@ -490,13 +536,7 @@ export class AuditStore extends Writable {
       attempts: 0,
       at: new Date().toISOString()
     }, this.#log)
-    if (outcome === 'dead-lettered') {
-      this.#entryDeadLettered++
-      this.#entryEpoch.deadLettered++
-    } else {
-      this.#entryLost++
-      this.#entryEpoch.lost++
-    }
+    this.#ledger.settle([seq, seq], outcome === 'dead-lettered' ? 'deadLettered' : 'lost')
     this.emit('dead-letter', { reason: 'invalid', batchId: undefined, count: 1, attempts: 0, stored: outcome === 'dead-lettered', error } satisfies DeadLetterEventInfo)
     this.#maybeDrain()
   }

@@ -177,3 +177,88 @@ test('a sink serves one store', () => {
   storeWith(sink)
   assert.throws(() => storeWith(sink), { code: 'AUDIT_ERR_INVALID_OPTION' })
 })
+
+/**
+ * A server that validates each item the way the reference server does: a
+ * batch holding any invalid item is refused whole with 400, and the problem
+ * document names the refused items by index, unless `indexed` is off.
+ */
+class ValidatingSink extends BatchSink {
+  readonly stored: string[] = []
+  requests = 0
+  constructor (readonly isBad: (json: string) => boolean, readonly indexed: boolean) {
+    super({ retry: { baseDelayMs: 1, maxDelayMs: 2 } })
+  }
+
+  protected async sendBatch (batch: Batch): Promise<void> {
+    this.requests++
+    await new Promise((resolve) => setImmediate(resolve))
+    const fieldErrors: Record<string, string> = {}
+    batch.events.forEach((json, i) => { if (this.isBad(json)) fieldErrors[`[${i}].event_type`] = 'must not be empty' })
+    if (Object.keys(fieldErrors).length > 0) {
+      throw new SinkError('HTTP 400 Validation Error', {
+        retryable: false, split: true, statusCode: 400,
+        problem: this.indexed ? { title: 'Validation Error', field_errors: fieldErrors } : { title: 'Validation Error' }
+      })
+    }
+    this.stored.push(...batch.events)
+  }
+}
+
+const seqOf = (json: string): number => (JSON.parse(json) as { event_data: { seq: number } }).event_data.seq
+
+async function refuse (count: number, isBad: (seq: number) => boolean, indexed: boolean): Promise<{ sink: ValidatingSink, deadLetter: MemoryDeadLetter, stats: ReturnType<ReturnType<typeof createAuditStore>['stats']> }> {
+  const sink = new ValidatingSink((json) => isBad(seqOf(json)), indexed)
+  const deadLetter = new MemoryDeadLetter()
+  const store = createAuditStore({ sink, deadLetter, logger: silentLogger, batchSize: count, flushIntervalMs: 60_000 })
+  for (let seq = 0; seq < count; seq++) store.record(makeEvent(seq))
+  await store.flush().catch(() => {})
+  const stats = store.stats()
+  await store.close().catch(() => {})
+  return { sink, deadLetter, stats }
+}
+
+test('a 400 that names refused items splits in one step: one dead-letter entry for them, one resend for the rest', async () => {
+  const bad = new Set([17, 400, 401, 999])
+  const { sink, deadLetter, stats } = await refuse(1000, (seq) => bad.has(seq), true)
+  assert.equal(sink.requests, 2)
+  assert.equal(deadLetter.entries.length, 1)
+  const [entry] = deadLetter.entries
+  assert.equal(entry!.reason, 'rejected')
+  assert.match(entry!.batchId!, /\.r$/)
+  assert.deepEqual(entry!.events.map(seqOf), [17, 400, 401, 999])
+  assert.equal(entry!.error?.problem?.field_errors?.['[17].event_type'], 'must not be empty')
+  assert.equal(sink.stored.length, 996)
+  assert.deepEqual({ written: stats.written, deadLettered: stats.deadLettered, lost: stats.lost, pending: stats.pending }, { written: 996, deadLettered: 4, lost: 0, pending: 0 })
+})
+
+test('a 1000-event batch refused entirely with indexed field errors costs 1 request and 1 dead-letter entry (bisecting cost 1999 and 1000)', async (t) => {
+  const indexed = await refuse(1000, () => true, true)
+  const bisected = await refuse(1000, () => true, false)
+  t.diagnostic(`refused entirely: indexed field_errors ${indexed.sink.requests} requests, ${indexed.deadLetter.entries.length} dead-letter entries; without indices ${bisected.sink.requests} requests, ${bisected.deadLetter.entries.length} entries`)
+  assert.equal(indexed.sink.requests, 1)
+  assert.equal(indexed.deadLetter.entries.length, 1)
+  assert.equal(indexed.stats.deadLettered, 1000)
+  // Without indices the sink bisects, 10 levels deep at most: never more than 2047 requests.
+  assert.equal(bisected.sink.requests, 1999)
+  assert.equal(bisected.stats.deadLettered, 1000)
+  assert.equal(bisected.stats.pending, 0)
+})
+
+test('bisecting stops at MAX_BISECT_DEPTH and dead-letters what is left whole', async () => {
+  const { sink, deadLetter, stats } = await refuse(4096, () => true, false)
+  // 2^11 - 1 requests: the batch and 10 levels of halves; pieces of 4 events at the bottom.
+  assert.equal(sink.requests, 2047)
+  assert.equal(deadLetter.entries.length, 1024)
+  assert.ok(deadLetter.entries.every((e) => e.events.length === 4))
+  assert.equal(stats.deadLettered, 4096)
+  assert.equal(stats.pending, 0)
+})
+
+test('without indices one poison event among many is still isolated by bisecting', async () => {
+  const { sink, deadLetter, stats } = await refuse(64, (seq) => seq === 40, false)
+  assert.equal(deadLetter.entries.length, 1)
+  assert.deepEqual(deadLetter.entries[0]!.events.map(seqOf), [40])
+  assert.equal(sink.stored.length, 63)
+  assert.equal(stats.written, 63)
+})

@@ -5,7 +5,8 @@ import { BatchTransform } from '../lib/batch-transform.js'
 import { encodeAuditEvent } from '../lib/event.js'
 import { EventRun } from '../lib/event-run.js'
 import { FlushMarker } from '../lib/flush-marker.js'
-import { makeEvent } from './helpers/fixtures.js'
+import { Ledger } from '../lib/ledger.js'
+import { makeEvent, silentLogger } from './helpers/fixtures.js'
 
 function collect (transform: BatchTransform): Array<Batch | FlushMarker> {
   const out: Array<Batch | FlushMarker> = []
@@ -65,7 +66,7 @@ test('a flush marker emits the partial batch, then the marker', () => {
   const out = collect(t)
   t.write(encode(1))
   t.write(encode(2))
-  const marker = new FlushMarker()
+  const marker = new FlushMarker(new Ledger(silentLogger), 0)
   t.write(marker)
   assert.equal(out.length, 2)
   assert.equal((out[0] as Batch).events.length, 2)
@@ -76,7 +77,7 @@ test('a flush marker emits the partial batch, then the marker', () => {
 test('a marker with nothing pending passes through alone', () => {
   const t = new BatchTransform({ batchSize: 100, maxBatchBytes: 1 << 20, flushIntervalMs: 60_000 })
   const out = collect(t)
-  const marker = new FlushMarker()
+  const marker = new FlushMarker(new Ledger(silentLogger), 0)
   t.write(marker)
   assert.deepEqual(out, [marker])
   t.destroy()

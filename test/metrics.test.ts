@@ -22,7 +22,8 @@ test('exposes counters, gauges and the batch duration histogram, read at scrape 
   store.write({ invalid: true })
   await store.flush().catch(() => {})
   const text = await registry.metrics()
-  assert.equal(sample(text, 'audit_events_accepted_total{service="billing"}'), 10)
+  // The invalid event written through the stream is accepted too, then dead-lettered.
+  assert.equal(sample(text, 'audit_events_accepted_total{service="billing"}'), 11)
   assert.equal(sample(text, 'audit_events_written_total{service="billing"}'), 5)
   assert.equal(sample(text, 'audit_batch_retries_total{service="billing"}'), 1)
   assert.equal(sample(text, 'audit_events_dead_lettered_total{service="billing",reason="rejected"}'), 5)

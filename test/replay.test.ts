@@ -53,7 +53,8 @@ test('a partly failing replay dead-letters what failed again and loses nothing',
   await deadLetterEvents(dir, 20)
   const server = await startFaultServer((req, res, n) => {
     const events = req.body as Array<{ event_data: { seq: number } }>
-    if (events.some((e) => e.event_data.seq === 13)) return problem(res, 422, 'Unprocessable', { field_errors: { '[0].event_data': 'bad' } })
+    const poison = events.findIndex((e) => e.event_data.seq === 13)
+    if (poison >= 0) return problem(res, 422, 'Unprocessable', { field_errors: { [`[${poison}].event_data`]: 'bad' } })
     created(req, res, n)
   })
   t.after(() => server.close())

@@ -92,7 +92,7 @@ export async function send (args: string[]): Promise<number> {
     stats.lost > 0 ? `${stats.lost} lost` : ''
   ].filter(Boolean).join(', ')
   process.stdout.write(
-    `send ${failed === 0 ? 'complete' : 'incomplete'}: ${stats.accepted + stats.invalid} events read, ${stats.written} stored in ${stats.batches} batches` +
+    `send ${failed === 0 ? 'complete' : 'incomplete'}: ${stats.accepted} events read, ${stats.written} stored in ${stats.batches} batches` +
       `${problems === '' ? '' : `; ${problems}`}\n`
   )
   return failed === 0 ? 0 : 1

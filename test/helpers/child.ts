@@ -10,7 +10,7 @@ export interface ChildResult {
   readonly stderr: string
 }
 
-export function runTs (file: string, args: string[] = [], options: { env?: Record<string, string>, input?: string } = {}): Promise<ChildResult> {
+export function runTs (file: string, args: string[] = [], options: { env?: Record<string, string>, input?: string, timeoutMs?: number } = {}): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -20,8 +20,13 @@ export function runTs (file: string, args: string[] = [], options: { env?: Recor
     let stderr = ''
     child.stdout!.on('data', (d: Buffer) => { stdout += d.toString() })
     child.stderr!.on('data', (d: Buffer) => { stderr += d.toString() })
+    // A child still running after timeoutMs is killed: its code is then null.
+    const killer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs)
     child.on('error', reject)
-    child.on('exit', (code) => resolve({ code, stdout, stderr }))
+    child.on('exit', (code) => {
+      clearTimeout(killer)
+      resolve({ code, stdout, stderr })
+    })
     if (options.input !== undefined) child.stdin!.end(options.input)
   })
 }

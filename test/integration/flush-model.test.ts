@@ -1,7 +1,10 @@
 /**
  * Model-based property test of the flush contract: random sequences of
  * record, write, flush, failing sends, time passing and close, checked
- * against a model of which events each flush covers.
+ * against a model of which events each flush covers. After every step the
+ * store's ledger must balance: accepted = written + deadLettered + lost + pending.
+ *
+ * FLUSH_MODEL_RUNS sets the number of cases (default 1000, the CI floor).
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -136,6 +139,27 @@ class CloseCommand implements fc.AsyncCommand<Model, Real> {
   toString = (): string => 'close()'
 }
 
+/** Runs a command, then checks the ledger invariant on the store's stats. */
+class Checked implements fc.AsyncCommand<Model, Real> {
+  constructor (readonly inner: fc.AsyncCommand<Model, Real>) {}
+  check = (m: Readonly<Model>): boolean => this.inner.check(m)
+  async run (m: Model, r: Real): Promise<void> {
+    await this.inner.run(m, r)
+    assertBalanced(r, this.inner.toString())
+  }
+
+  toString = (): string => this.inner.toString()
+}
+
+function assertBalanced (r: Real, step: string): void {
+  const s = r.store.stats()
+  assert.equal(s.accepted, s.written + s.deadLettered + s.lost + s.pending, `after ${step}: ${JSON.stringify(s)}`)
+  assert.ok(s.pending >= 0, `after ${step}: pending ${s.pending}`)
+  assert.ok(s.written <= r.sink.stored.length, `after ${step}: ${s.written} written, ${r.sink.stored.length} in the sink`)
+}
+
+const RUNS = Math.max(1, Number(process.env.FLUSH_MODEL_RUNS ?? 1000))
+
 const commands = [
   fc.integer({ min: 1, max: 30 }).map((n) => new RecordCommand(n)),
   fc.tuple(fc.integer({ min: 1, max: 10 }), fc.boolean()).map(([n, invalid]) => new WriteCommand(n, invalid)),
@@ -143,7 +167,7 @@ const commands = [
   fc.array(fc.constantFrom<Outcome>('ok', 'retryable', 'rejected'), { minLength: 1, maxLength: 4 }).map((o) => new FailSendsCommand(o)),
   fc.integer({ min: 0, max: 12 }).map((ms) => new AdvanceCommand(ms)),
   fc.constant(new CloseCommand())
-]
+].map((arbitrary) => arbitrary.map((command) => new Checked(command)))
 
 test('every event accepted before a flush is stored exactly once and in order when it resolves, and in the sink or dead letter when it rejects', async () => {
   await fc.assert(
@@ -159,6 +183,7 @@ test('every event accepted before a flush is stored exactly once and in order wh
         await fc.asyncModelRun(() => ({ model, real }), cmds)
         await store.close().catch(() => {})
         await Promise.all(real.settled)
+        assertBalanced(real, 'the final close')
         assert.deepEqual(real.violations, [])
         // At the end nothing is lost: every accepted event is stored or dead-lettered, once.
         const { stored, deadLettered } = counts(real)
@@ -167,6 +192,6 @@ test('every event accepted before a flush is stored exactly once and in order wh
         assert.equal(store.stats().pending, 0)
       }
     ),
-    { numRuns: 60 }
+    { numRuns: RUNS }
   )
 })

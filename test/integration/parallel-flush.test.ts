@@ -3,7 +3,7 @@
  * executes as 12 concurrent processes, each with its own store, against one
  * shared reference server started here (a global setup) and passed through
  * the environment. The companion run breaks flush the way the seed did,
- * through an internal seam, and the specs must fail.
+ * with a store subclass built in test code (see parallel-flush/harness.ts), and the specs must fail.
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'

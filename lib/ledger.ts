@@ -1,0 +1,228 @@
+/**
+ * The ledger: the one owner of the store's event accounting.
+ *
+ * Every event accepted at the entry gets a sequence number: a plain integer,
+ * from 0, in the order events enter the pipeline (a run recorded in one tick
+ * gets a contiguous range). Every accepted event later settles exactly once,
+ * as written, dead-lettered or lost. Like a write-ahead log's positions, the
+ * ledger keeps a floor below which everything is settled and the settled
+ * ranges above it; a flush asks it for what happened up to its position.
+ */
+import type { Logger } from 'pino'
+
+/** How an event settled. @internal */
+export type Outcome = 'written' | 'deadLettered' | 'lost'
+
+/** Counts of settled events by outcome. @internal */
+export interface SettledCounts {
+  written: number
+  deadLettered: number
+  lost: number
+}
+
+/**
+ * Sequence numbers as ascending, disjoint, inclusive ranges, flattened:
+ * `[first0, last0, first1, last1, ...]`. One range when the events are contiguous.
+ * @internal
+ */
+export type SeqRanges = readonly number[]
+
+interface Segment {
+  readonly first: number
+  readonly last: number
+  readonly outcome: Outcome
+}
+
+const zero = (): SettledCounts => ({ written: 0, deadLettered: 0, lost: 0 })
+
+/**
+ * Numbers accepted events and records how each settled.
+ *
+ * `accepted = written + deadLettered + lost + pending` holds at every moment:
+ * `pending` is defined as what is accepted and not settled, and a settlement
+ * is only counted for a number accepted and not settled before. A second
+ * settlement of the same number is refused and logged at error level.
+ *
+ * @internal
+ */
+export class Ledger {
+  readonly #log: Logger
+  // Invariant: sequence numbers 0 .. #next - 1 have been handed out; #next is the accepted count.
+  #next = 0
+  // Invariant: every number below #floor is settled; #floor itself is not (or equals #next).
+  #floor = 0
+  // Invariant: #floorCounts counts the outcomes of the numbers below #floor.
+  readonly #floorCounts = zero()
+  // Invariant: settled ranges above #floor, sorted, disjoint, none starting at #floor.
+  #ahead: Segment[] = []
+  // Invariant: totals of every settlement counted; written + deadLettered + lost <= #next.
+  readonly #totals = zero()
+  // Positions a flush will ask about, ascending, all above #floor; their counts are taken as the floor passes.
+  #wanted: number[] = []
+  // Outcome counts of the numbers below each position the floor has passed.
+  readonly #checkpoints = new Map<number, SettledCounts>()
+
+  /** @param log - where refused settlements and losses are logged */
+  constructor (log: Logger) {
+    this.#log = log
+  }
+
+  /** Events accepted so far; also the next sequence number. */
+  get accepted (): number {
+    return this.#next
+  }
+
+  /** Events accepted and not settled yet. */
+  get pending (): number {
+    return this.#next - this.#totals.written - this.#totals.deadLettered - this.#totals.lost
+  }
+
+  /** A fresh copy of the settled counts. */
+  settled (): SettledCounts {
+    return { ...this.#totals }
+  }
+
+  /**
+   * Accepts `count` events.
+   * @returns the sequence number of the first; the others follow it
+   */
+  accept (count = 1): number {
+    const first = this.#next
+    this.#next += count
+    return first
+  }
+
+  /**
+   * Settles the events numbered in `ranges`. Numbers already settled, or
+   * never accepted, are refused and logged at error level; the rest settle.
+   *
+   * @param ranges - see {@link SeqRanges}
+   * @param outcome - how they settled
+   * @param context - logged with a refusal (a batch id, say)
+   * @returns how many events this call settled
+   */
+  settle (ranges: SeqRanges, outcome: Outcome, context?: Record<string, unknown>): number {
+    let settled = 0
+    let refused = 0
+    for (let i = 0; i + 1 < ranges.length; i += 2) {
+      const first = ranges[i]!
+      const last = ranges[i + 1]!
+      // The common case: the next range in order, with nothing settled ahead of it.
+      if (first === this.#floor && last < this.#next && (this.#ahead.length === 0 || this.#ahead[0]!.first > last)) {
+        this.#advance(first, last, outcome)
+        settled += last - first + 1
+        continue
+      }
+      let free = 0
+      for (const [from, to] of [...this.#unsettledIn(first, last)]) {
+        this.#insert({ first: from, last: to, outcome })
+        free += to - from + 1
+      }
+      settled += free
+      refused += last - first + 1 - free
+    }
+    this.#totals[outcome] += settled
+    if (refused > 0) this.#log.error({ ...context, outcome, count: refused }, 'settlement refused: events already settled')
+    return settled
+  }
+
+  /**
+   * Settles as lost every event up to `upTo` (inclusive) that is not settled
+   * yet, and logs them at error level with `reason`.
+   * @returns how many were settled
+   */
+  settleUnsettled (upTo: number, reason: string): number {
+    const last = Math.min(upTo, this.#next - 1)
+    if (last < this.#floor) return 0
+    const gaps = [...this.#unsettledIn(this.#floor, last)]
+    let count = 0
+    for (const [from, to] of gaps) {
+      this.#insert({ first: from, last: to, outcome: 'lost' })
+      count += to - from + 1
+    }
+    this.#totals.lost += count
+    if (count > 0) this.#log.error({ count, reason }, 'events counted lost')
+    return count
+  }
+
+  /**
+   * Asks for the outcome counts below `position` to be kept once every
+   * event below it has settled. A flush marks its end this way.
+   */
+  watch (position: number): void {
+    if (position <= this.#floor) {
+      if (!this.#checkpoints.has(position)) this.#checkpoints.set(position, this.#countsBelowFloorAt(position))
+      return
+    }
+    if (this.#wanted.at(-1) !== position) this.#wanted.push(position)
+    if (this.#wanted.length > 1 && this.#wanted.at(-2)! > position) this.#wanted.sort((a, b) => a - b)
+  }
+
+  /**
+   * The outcome counts of the events numbered `from` to `to - 1`: both positions
+   * watched and every event below `to` settled. Forgets `from`.
+   * @returns the counts, or undefined when an event below `to` is unsettled
+   */
+  between (from: number, to: number): SettledCounts | undefined {
+    const upper = this.#checkpoints.get(to)
+    const lower = from === 0 ? zero() : this.#checkpoints.get(from)
+    if (upper === undefined || lower === undefined) return undefined
+    if (from !== to) this.#checkpoints.delete(from)
+    return {
+      written: upper.written - lower.written,
+      deadLettered: upper.deadLettered - lower.deadLettered,
+      lost: upper.lost - lower.lost
+    }
+  }
+
+  // Only reachable before the floor passes a position: then the floor's own counts apply.
+  #countsBelowFloorAt (position: number): SettledCounts {
+    if (position === this.#floor) return { ...this.#floorCounts }
+    throw new Error(`position ${position} is below the floor ${this.#floor} and was not watched`)
+  }
+
+  // The unsettled sub-ranges of [first, last], clipped to what was accepted.
+  * #unsettledIn (first: number, last: number): Generator<[number, number]> {
+    let from = Math.max(first, this.#floor)
+    const to = Math.min(last, this.#next - 1)
+    for (const segment of this.#ahead) {
+      if (from > to) return
+      if (segment.last < from) continue
+      if (segment.first > to) break
+      if (segment.first > from) yield [from, segment.first - 1]
+      from = segment.last + 1
+    }
+    if (from <= to) yield [from, to]
+  }
+
+  #insert (segment: Segment): void {
+    if (segment.first === this.#floor) {
+      this.#advance(segment.first, segment.last, segment.outcome)
+      return
+    }
+    let i = this.#ahead.length
+    while (i > 0 && this.#ahead[i - 1]!.first > segment.first) i--
+    this.#ahead.splice(i, 0, segment)
+  }
+
+  // Moves the floor past [first, last] (first === #floor), then past settled segments that now touch it.
+  #advance (first: number, last: number, outcome: Outcome): void {
+    this.#pass(first, last, outcome)
+    while (this.#ahead.length > 0 && this.#ahead[0]!.first === this.#floor) {
+      const next = this.#ahead.shift()!
+      this.#pass(next.first, next.last, next.outcome)
+    }
+  }
+
+  #pass (first: number, last: number, outcome: Outcome): void {
+    // Watched positions in (first, last + 1] get the counts of the numbers below them.
+    while (this.#wanted.length > 0 && this.#wanted[0]! <= last + 1) {
+      const position = this.#wanted.shift()!
+      const counts = { ...this.#floorCounts }
+      counts[outcome] += position - first
+      this.#checkpoints.set(position, counts)
+    }
+    this.#floorCounts[outcome] += last - first + 1
+    this.#floor = last + 1
+  }
+}
