@@ -7,8 +7,6 @@ import { AuditValidationError, type ValidationIssue } from './errors.js'
 import type { EventRun } from './event-run.js'
 import { CompiledEventSchema } from './event-validator.js'
 
-export { isDateTime } from './date-time.js'
-
 /**
  * The generic schema of an audit event (JSON Schema, written with TypeBox),
  * mirroring the DataStorage API's `AuditEventRequest` with a free-form

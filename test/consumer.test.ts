@@ -20,6 +20,7 @@ const README_PRELUDE = `import type { Readable, Transform } from 'node:stream'
 import type { AuditStore } from 'audit-stream'
 declare const requestId: string
 declare const orderId: string
+declare const alertFingerprint: string
 declare const source: Readable
 declare const mapToAuditEvents: Transform
 declare const url: string

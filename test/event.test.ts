@@ -66,7 +66,7 @@ for (const [what, patch, path] of invalid) {
 }
 
 test('event_timestamp must be a real RFC 3339 date-time', async () => {
-  const { isDateTime } = await import('../lib/event.js')
+  const { isDateTime } = await import('../lib/date-time.js')
   for (const ok of ['2026-01-02T03:04:05Z', '2026-01-02t03:04:05z', '2026-01-02T03:04:05.123456Z', '2026-01-02T03:04:05+05:30', '2026-01-02T03:04:05-08:00', '2024-02-29T00:00:00Z', '2000-02-29T23:59:59Z']) {
     assert.equal(isDateTime(ok), true, ok)
   }
