@@ -197,6 +197,12 @@ export interface DataStorageServerOptions {
    */
   readonly bodyLimitBytes?: number
   /**
+   * Whether to serve the trail browser page at `/ui` (the page itself needs no
+   * token; the data it reads does).
+   * @default true
+   */
+  readonly ui?: boolean
+  /**
    * The logger.
    * @default pino at level `warn` on stderr
    */
@@ -446,7 +452,9 @@ export const DEFAULTS = Object.freeze({
     /** See {@link DataStorageServerOptions.database}. */
     database: 'memory://',
     /** See {@link DataStorageServerOptions.bodyLimitBytes}. */
-    bodyLimitBytes: 8 * 1024 * 1024
+    bodyLimitBytes: 8 * 1024 * 1024,
+    /** See {@link DataStorageServerOptions.ui}. */
+    ui: true
   }),
   /** See {@link RetryOptions}. */
   retry: Object.freeze({
@@ -648,6 +656,7 @@ export interface ResolvedServerOptions {
   readonly database: string
   readonly token: string | undefined
   readonly bodyLimitBytes: number
+  readonly ui: boolean
   readonly logger: Logger | undefined
 }
 
@@ -665,12 +674,15 @@ export function resolveServerOptions (input: unknown): ResolvedServerOptions {
   if (typeof database !== 'string' || database === '') throw new InvalidOptionError('database', "'memory://', a directory or a postgres:// URL", database)
   const token = o.token
   if (token !== undefined && (typeof token !== 'string' || token === '')) throw new InvalidOptionError('token', 'a non-empty string', token)
+  const ui = o.ui ?? d.ui
+  if (typeof ui !== 'boolean') throw new InvalidOptionError('ui', 'a boolean', ui)
   return {
     port: integerOption('port', o.port, d.port, 0, 65_535),
     host,
     database,
     token,
     bodyLimitBytes: integerOption('bodyLimitBytes', o.bodyLimitBytes, d.bodyLimitBytes, 1024),
+    ui,
     logger: loggerOption('logger', o.logger)
   }
 }

@@ -18,6 +18,7 @@ Options:
   --database <where>    memory:// (default), a directory for PGlite on disk,
                         or a postgres:// URL (or DATABASE_URL)
   --token <token>       require this bearer token (or AUDIT_STREAM_TOKEN)
+  --no-ui               do not serve the trail browser page at /ui
   -h, --help            show this help
 `
 
@@ -31,6 +32,7 @@ export async function serve (args: string[]): Promise<number> {
       host: { type: 'string', default: '127.0.0.1' },
       database: { type: 'string' },
       token: { type: 'string' },
+      'no-ui': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -48,9 +50,11 @@ export async function serve (args: string[]): Promise<number> {
     host: values.host,
     database,
     logger,
+    ui: !values['no-ui'],
     ...(token === undefined ? {} : { token })
   })
   process.stdout.write(`audit-stream serve: listening on ${server.url} (${server.engine})\n`)
+  if (server.uiUrl !== undefined) process.stdout.write(`audit-stream serve: trail browser at ${server.uiUrl}\n`)
   return new Promise<number>((resolve) => {
     let stopping = false
     const onSignal = (signal: NodeJS.Signals): void => {

@@ -15,6 +15,9 @@ import { migrate } from './migrations.js'
 import { HttpProblem, sendJson, sendProblem } from './problem.js'
 import { parseFilters } from './query-filters.js'
 import { readJsonBody } from './request-body.js'
+import { TrailQueries } from './trail-queries.js'
+import { trailRoute } from './trail-routes.js'
+import { isUiPath, loadUiAssets, serveUi } from './ui/ui-routes.js'
 
 /**
  * A running reference server.
@@ -29,6 +32,8 @@ import { readJsonBody } from './request-body.js'
 export interface DataStorageServer {
   /** The base URL, e.g. `http://127.0.0.1:40123`. */
   readonly url: string
+  /** The trail browser's address (`<url>/ui`), or undefined with `ui: false`. */
+  readonly uiUrl: string | undefined
   /** `pglite` or `postgres`. */
   readonly engine: 'pglite' | 'postgres'
   /** Stops accepting, finishes the requests in flight, then closes the database. Idempotent. */
@@ -48,6 +53,8 @@ function isDataException (err: unknown): boolean {
 /**
  * Starts the reference DataStorage server: `POST /api/v1/audit/events/batch`,
  * `POST /api/v1/audit/events`, `GET /api/v1/audit/events` and `GET /health`,
+ * the trail browser's read endpoints (one event by id, a JSONL export, a
+ * histogram) and the trail browser page itself at `/ui`,
  * on PGlite (in memory or in a directory) or PostgreSQL, with idempotency
  * keys, body limits, gzip and bearer auth.
  *
@@ -66,6 +73,7 @@ function isDataException (err: unknown): boolean {
 export async function startDataStorageServer (options: DataStorageServerOptions = {}): Promise<DataStorageServer> {
   const o = resolveServerOptions(options)
   const log = (o.logger ?? defaultLogger()).child({ component: 'datastorage-server' })
+  const ui = o.ui ? await loadUiAssets() : undefined
   const db = await openDatabase(o.database)
   try {
     await migrate(db)
@@ -74,6 +82,7 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
     throw err
   }
   const repository = new AuditRepository(db)
+  const trails = new TrailQueries(db)
   const expected = o.token === undefined ? undefined : createHash('sha256').update(o.token).digest()
   let inFlight = 0
   let closing: Promise<void> | undefined
@@ -89,6 +98,16 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
       } catch {
         return sendJson(res, 503, { status: 'unavailable', database: db.engine })
       }
+    }
+    if (ui !== undefined && isUiPath(url.pathname)) {
+      allow(req, ['GET', 'HEAD'])
+      return serveUi(req, res, url.pathname, ui)
+    }
+    const trail = url.pathname === BATCH_PATH ? undefined : trailRoute(url.pathname)
+    if (trail !== undefined) {
+      authorize(req, expected)
+      allow(req, ['GET'])
+      return trail(res, url.searchParams, trails)
     }
     if (url.pathname !== BATCH_PATH && url.pathname !== EVENTS_PATH) throw new HttpProblem(404, 'Not Found', `no route for ${url.pathname}`)
     authorize(req, expected)
@@ -188,6 +207,7 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
 
   return {
     url,
+    uiUrl: ui === undefined ? undefined : `${url}/ui`,
     engine: db.engine,
     close: () => {
       closing ??= (async () => {
