@@ -118,6 +118,7 @@ async function loadSearch () {
     if (seq !== state.seq) return
     state.page = undefined
     state.chartKey = undefined
+    ui.summary.textContent = ''
     ui.results.hidden = true
     ui.exportButton.disabled = true
     explain(err)

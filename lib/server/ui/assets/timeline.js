@@ -18,6 +18,7 @@ function joined (...parts) {
 export function renderTimeline (tbody, events, first, onOpen) {
   const rows = events.map((event, i) => {
     const tr = document.createElement('tr')
+    tr.dataset.eventId = event.event_id
     const open = document.createElement('button')
     open.type = 'button'
     open.className = 'link'
