@@ -43,7 +43,9 @@ const MIGRATIONS: readonly string[] = [
      response jsonb NOT NULL,
      created_at timestamptz NOT NULL DEFAULT now()
    );
-   CREATE INDEX IF NOT EXISTS idempotency_keys_created_at_idx ON idempotency_keys (created_at);`
+   CREATE INDEX IF NOT EXISTS idempotency_keys_created_at_idx ON idempotency_keys (created_at);`,
+  // A trail in timeline order, for the trail browser's pages, export and histogram of one correlation id.
+  'CREATE INDEX IF NOT EXISTS audit_events_correlation_timeline_idx ON audit_events (correlation_id, event_timestamp, seq)'
 ]
 
 // An arbitrary constant: the advisory lock id of this schema.
