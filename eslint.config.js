@@ -13,5 +13,13 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'off'
     }
+  },
+  {
+    // The trail browser's page scripts: plain ES modules run by the browser as shipped.
+    files: ['lib/server/ui/assets/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(['window', 'document', 'location', 'history', 'navigator', 'sessionStorage', 'fetch', 'URL', 'URLSearchParams', 'FormData', 'setTimeout', 'console'].map((name) => [name, 'readonly']))
+    }
   }
 )

@@ -214,6 +214,12 @@ export interface DataStorageServerOptions {
    */
   readonly drainDelayMs?: number
   /**
+   * Whether to serve the trail browser page at `/ui` (the page itself needs no
+   * token; the data it reads does).
+   * @default true
+   */
+  readonly ui?: boolean
+  /**
    * The logger.
    * @default pino at level `warn` on stderr
    */
@@ -498,7 +504,9 @@ export const DEFAULTS = Object.freeze({
     /** See {@link DataStorageServerOptions.maxBatchItems}. */
     maxBatchItems: 10_000,
     /** See {@link DataStorageServerOptions.drainDelayMs}. */
-    drainDelayMs: 0
+    drainDelayMs: 0,
+    /** See {@link DataStorageServerOptions.ui}. */
+    ui: true
   }),
   /** See {@link RetryOptions}. */
   retry: Object.freeze({
@@ -710,6 +718,7 @@ export interface ResolvedServerOptions {
   readonly bodyLimitBytes: number
   readonly maxBatchItems: number
   readonly drainDelayMs: number
+  readonly ui: boolean
   readonly logger: Logger | undefined
   readonly eventSchema: CompiledEventSchema
 }
@@ -728,6 +737,8 @@ export function resolveServerOptions (input: unknown): ResolvedServerOptions {
   if (typeof database !== 'string' || database === '') throw new InvalidOptionError('database', "'memory://', a directory or a postgres:// URL", database)
   const token = o.token
   if (token !== undefined && (typeof token !== 'string' || token === '')) throw new InvalidOptionError('token', 'a non-empty string', token)
+  const ui = o.ui ?? d.ui
+  if (typeof ui !== 'boolean') throw new InvalidOptionError('ui', 'a boolean', ui)
   return {
     port: integerOption('port', o.port, d.port, 0, 65_535),
     host,
@@ -737,7 +748,8 @@ export function resolveServerOptions (input: unknown): ResolvedServerOptions {
     maxBatchItems: integerOption('maxBatchItems', o.maxBatchItems, d.maxBatchItems, 1, 1_000_000),
     drainDelayMs: integerOption('drainDelayMs', o.drainDelayMs, d.drainDelayMs, 0, 600_000),
     logger: loggerOption('logger', o.logger),
-    eventSchema: compileEventSchema(o.openapi, true)
+    eventSchema: compileEventSchema(o.openapi, true),
+    ui
   }
 }
 

@@ -88,11 +88,12 @@ const replayed: ReplayResult = await replayDeadLetters({ dir, sink: new DataStor
 
 const reply = await fetch(server.url + '/api/v1/audit/events?correlation_id=' + correlationId + '&limit=1')
 const { pagination } = await reply.json() as { pagination: { total: number } }
+const ui = (await Promise.all(['/ui', '/ui/assets/app.js'].map(async (path) => (await fetch(server.url + path)).status))).join(' ')
 await server.close()
 await rm(dir, { recursive: true, force: true })
 console.log(JSON.stringify({
   accepted, flushed: flushed.written, written: stats.written, seen, replayed: replayed.written,
-  stored: pagination.total, metricsWritten: /audit_events_written_total\\{service="consumer"\\} 1\\b/.test(metrics)
+  stored: pagination.total, metricsWritten: /audit_events_written_total\\{service="consumer"\\} 1\\b/.test(metrics), ui
 }))
 `
 
@@ -210,7 +211,7 @@ test('the compiled app runs as ESM against the reference server from audit-strea
   const { stdout } = await exec(process.execPath, [join(project, 'out', 'app.js')], project)
   const result = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>
   assert.deepEqual(result, {
-    accepted: true, flushed: 1, written: 25, seen: { batch: 25, retry: 0, drop: 0, deadLetter: 0 }, replayed: 1, stored: 26, metricsWritten: true
+    accepted: true, flushed: 1, written: 25, seen: { batch: 25, retry: 0, drop: 0, deadLetter: 0 }, replayed: 1, stored: 26, metricsWritten: true, ui: '200 200'
   })
 })
 

@@ -22,6 +22,7 @@ Options:
   --body-limit <bytes>  largest body after gzip decoding (default 8388608)
   --openapi <file>      an OpenAPI 3.0 document (.yaml or .json) whose
                         AuditEventRequest is the event schema
+  --no-ui               do not serve the trail browser page at /ui
   -h, --help            show this help
 `
 
@@ -38,6 +39,7 @@ export async function serve (args: string[]): Promise<number> {
       'max-batch-items': { type: 'string' },
       'body-limit': { type: 'string' },
       openapi: { type: 'string' },
+      'no-ui': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -64,9 +66,11 @@ export async function serve (args: string[]): Promise<number> {
     logger,
     ...limits,
     ...(token === undefined ? {} : { token }),
-    ...(values.openapi === undefined ? {} : { openapi: values.openapi })
+    ...(values.openapi === undefined ? {} : { openapi: values.openapi }),
+    ui: !values['no-ui']
   })
   process.stdout.write(`audit-stream serve: listening on ${server.url} (${server.engine})\n`)
+  if (server.uiUrl !== undefined) process.stdout.write(`audit-stream serve: trail browser at ${server.uiUrl}\n`)
   return new Promise<number>((resolve) => {
     let stopping = false
     const onSignal = (signal: NodeJS.Signals): void => {

@@ -24,7 +24,8 @@ const INSERT_SQL = `INSERT INTO audit_events (event_id, event_date, ${NAMES})
   FROM jsonb_to_recordset($1::jsonb) AS x(ord integer, event_id uuid, ${COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ')})
   ORDER BY x.ord`
 
-const SELECT_COLUMNS = `event_id, event_date::text AS event_date, ${NAMES}`
+/** The columns of an event as the API returns it. @internal */
+export const SELECT_COLUMNS = `event_id, event_date::text AS event_date, ${NAMES}`
 
 /** What the server answers to a write, kept for idempotent replays. */
 export interface StoredResponse {
@@ -45,6 +46,13 @@ export interface EventFilters {
   readonly event_outcome?: string
   readonly severity?: string
   readonly correlation_id?: string
+  readonly actor_type?: string
+  readonly actor_id?: string
+  readonly resource_type?: string
+  readonly resource_id?: string
+  readonly namespace?: string
+  /** Oldest first (`asc`, the default) or newest first (`desc`). */
+  readonly order?: 'asc' | 'desc'
   readonly since?: Date
   readonly until?: Date
   /** A top-level field of `event_data` and the text it must equal (`event_data ->> key = value`). */
@@ -111,29 +119,12 @@ export class AuditRepository {
     return { kind: 'replayed', response: { statusCode: row.status_code, body: row.response } }
   }
 
-  /** Events matching `filters`, ordered by timestamp then insertion, and the total count. */
+  /** Events matching `filters`, ordered by timestamp then insertion (reversed for `desc`), and the total count. */
   async find (filters: EventFilters): Promise<EventPage> {
-    const where: string[] = []
-    const params: unknown[] = []
-    const add = (sql: string, value: unknown): void => {
-      params.push(value)
-      where.push(sql.replace('?', `$${params.length}`))
-    }
-    for (const column of ['event_type', 'event_category', 'event_outcome', 'severity', 'correlation_id'] as const) {
-      const value = filters[column]
-      if (value !== undefined) add(`${column} = ?`, value)
-    }
-    if (filters.since !== undefined) add('event_timestamp >= ?', filters.since.toISOString())
-    if (filters.until !== undefined) add('event_timestamp <= ?', filters.until.toISOString())
-    if (filters.detail !== undefined) {
-      // Both the key and the value are parameters: the key never becomes statement text.
-      params.push(filters.detail.key, filters.detail.value)
-      where.push(`event_data ->> $${params.length - 1}::text = $${params.length}::text`)
-    }
-    const clause = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`
+    const { clause, params } = filterClause(filters)
     const total = await this.#db.query<{ total: number }>(`SELECT count(*)::int AS total FROM audit_events ${clause}`, params)
     const page = await this.#db.query<Record<string, unknown>>(
-      `SELECT ${SELECT_COLUMNS} FROM audit_events ${clause} ORDER BY event_timestamp, seq LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+      `SELECT ${SELECT_COLUMNS} FROM audit_events ${clause} ${orderBy(filters)} LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
       [...params, filters.limit, filters.offset]
     )
     return { data: page.rows.map(toApi), total: Number(total.rows[0]?.total ?? 0) }
@@ -145,8 +136,42 @@ export class AuditRepository {
   }
 }
 
-// Drivers return timestamptz as Date; the API speaks RFC 3339 strings and omits absent fields.
-function toApi (row: Record<string, unknown>): Record<string, unknown> {
+/**
+ * The WHERE clause of `filters` (empty when there are none) and its
+ * parameters, numbered from $1; limit, offset and order are not part of it.
+ * @internal
+ */
+export function filterClause (filters: EventFilters): { readonly clause: string, readonly params: unknown[] } {
+  const where: string[] = []
+  const params: unknown[] = []
+  const add = (sql: string, value: unknown): void => {
+    params.push(value)
+    where.push(sql.replace('?', `$${params.length}`))
+  }
+  for (const column of ['event_type', 'event_category', 'event_outcome', 'severity', 'correlation_id', 'actor_type', 'actor_id', 'resource_type', 'resource_id', 'namespace'] as const) {
+    const value = filters[column]
+    if (value !== undefined) add(`${column} = ?`, value)
+  }
+  if (filters.since !== undefined) add('event_timestamp >= ?', filters.since.toISOString())
+  if (filters.until !== undefined) add('event_timestamp <= ?', filters.until.toISOString())
+  if (filters.detail !== undefined) {
+    // Both the key and the value are parameters: the key never becomes statement text.
+    params.push(filters.detail.key, filters.detail.value)
+    where.push(`event_data ->> $${params.length - 1}::text = $${params.length}::text`)
+  }
+  return { clause: where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`, params }
+}
+
+/** The ORDER BY of `filters.order`: timestamp, then insertion order as the tie-break. @internal */
+export function orderBy (filters: Pick<EventFilters, 'order'>): string {
+  return filters.order === 'desc' ? 'ORDER BY event_timestamp DESC, seq DESC' : 'ORDER BY event_timestamp, seq'
+}
+
+/**
+ * A row as the API returns it: drivers give timestamptz as Date, the API speaks RFC 3339 strings and omits absent fields.
+ * @internal
+ */
+export function toApi (row: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(row)) {
     if (value === null) continue

@@ -18,6 +18,9 @@ import { migrate } from './migrations.js'
 import { HttpProblem, sendJson, sendProblem } from './problem.js'
 import { parseFilters } from './query-filters.js'
 import { readJsonBody } from './request-body.js'
+import { TrailQueries } from './trail-queries.js'
+import { trailRoute } from './trail-routes.js'
+import { isUiPath, loadUiAssets, serveUi } from './ui/ui-routes.js'
 
 /**
  * A running reference server.
@@ -32,6 +35,8 @@ import { readJsonBody } from './request-body.js'
 export interface DataStorageServer {
   /** The base URL, e.g. `http://127.0.0.1:40123`. */
   readonly url: string
+  /** The trail browser's address (`<url>/ui`), or undefined with `ui: false`. */
+  readonly uiUrl: string | undefined
   /** `pglite` or `postgres`. */
   readonly engine: 'pglite' | 'postgres'
   /**
@@ -59,10 +64,11 @@ function isInputFault (err: unknown): boolean {
 
 /**
  * Starts the reference DataStorage server: `POST /api/v1/audit/events/batch`,
- * `POST /api/v1/audit/events`, `GET /api/v1/audit/events`, and
- * `GET /health/ready`, `/health/live` and `/health`, on PGlite (in memory or
- * in a directory) or PostgreSQL, with idempotency keys, body and batch
- * limits, gzip and bearer auth.
+ * `POST /api/v1/audit/events`, `GET /api/v1/audit/events`, the trail
+ * browser's read endpoints (one event by id, a JSONL export, a histogram),
+ * the trail browser page itself at `/ui`, and `GET /health/ready`,
+ * `/health/live` and `/health`, on PGlite (in memory or in a directory) or
+ * PostgreSQL, with idempotency keys, body and batch limits, gzip and bearer auth.
  *
  * @param options - see {@link DataStorageServerOptions}
  * @returns the running server's URL and `close()`
@@ -79,6 +85,7 @@ function isInputFault (err: unknown): boolean {
 export async function startDataStorageServer (options: DataStorageServerOptions = {}): Promise<DataStorageServer> {
   const o = resolveServerOptions(options)
   const log = (o.logger ?? defaultLogger()).child({ component: 'datastorage-server' })
+  const ui = o.ui ? await loadUiAssets() : undefined
   const db = await openDatabase(o.database)
   try {
     await migrate(db)
@@ -87,6 +94,7 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
     throw err
   }
   const repository = new AuditRepository(db)
+  const trails = new TrailQueries(db)
   const expected = o.token === undefined ? undefined : createHash('sha256').update(o.token).digest()
   // inFlight counts requests whose response has not closed; `idle` is set only while close() waits for it to reach 0.
   let inFlight = 0
@@ -102,8 +110,18 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
       const answer = await health(url.pathname, db, () => closing !== undefined)
       return sendJson(res, answer.statusCode, answer.body)
     }
+    // The page itself loads without a token; every data request it makes carries one.
+    if (ui !== undefined && isUiPath(url.pathname)) {
+      allow(req, ['GET', 'HEAD'])
+      return serveUi(req, res, url.pathname, ui)
+    }
     // Before routing, so that without a token no path can be told from another.
     authorize(req, expected)
+    const trail = url.pathname === BATCH_PATH ? undefined : trailRoute(url.pathname)
+    if (trail !== undefined) {
+      allow(req, ['GET'])
+      return trail(res, url.searchParams, trails)
+    }
     if (url.pathname !== BATCH_PATH && url.pathname !== EVENTS_PATH) {
       req.resume()
       throw new HttpProblem(404, 'Not Found', 'no such route')
@@ -217,6 +235,7 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
 
   return {
     url,
+    uiUrl: ui === undefined ? undefined : `${url}/ui`,
     engine: db.engine,
     close: () => {
       closing ??= (async () => {

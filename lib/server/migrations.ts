@@ -45,7 +45,9 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX IF NOT EXISTS idempotency_keys_created_at_idx ON idempotency_keys (created_at);`,
   // 2: the parent event's timestamp, which comes with parent_event_id (kubernaut's AuditEventRequest).
-  'ALTER TABLE audit_events ADD COLUMN IF NOT EXISTS parent_event_date timestamptz'
+  'ALTER TABLE audit_events ADD COLUMN IF NOT EXISTS parent_event_date timestamptz',
+  // A trail in timeline order, for the trail browser's pages, export and histogram of one correlation id.
+  'CREATE INDEX IF NOT EXISTS audit_events_correlation_timeline_idx ON audit_events (correlation_id, event_timestamp, seq)'
 ]
 
 // An arbitrary constant: the advisory lock id of this schema.

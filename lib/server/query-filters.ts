@@ -8,7 +8,10 @@ import type { EventFilters } from './audit-repository.js'
 import { HttpProblem } from './problem.js'
 
 const TEXT_FILTERS = ['event_type', 'event_category', 'event_outcome', 'severity', 'correlation_id'] as const
+// Filters the trail browser needs beyond kubernaut's spec; each is the column of the same name.
+const TRAIL_FILTERS = ['actor_type', 'actor_id', 'resource_type', 'resource_id', 'namespace'] as const
 const KNOWN = new Set<string>([...TEXT_FILTERS, 'since', 'until', 'limit', 'offset', 'detail_key', 'detail_value'])
+for (const name of [...TRAIL_FILTERS, 'order']) KNOWN.add(name)
 const OUTCOMES = new Set(['success', 'failure', 'pending'])
 const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 // The spec's pattern for detail_key: it names a top-level field of event_data.
@@ -68,13 +71,16 @@ export function parseFilters (search: URLSearchParams, now = Date.now()): EventF
     limit: integer('limit', values.limit, PAGE.defaultLimit, 1, PAGE.maxLimit),
     offset: integer('offset', values.offset, 0, 0, 1_000_000_000)
   }
-  for (const name of TEXT_FILTERS) {
+  for (const name of [...TEXT_FILTERS, ...TRAIL_FILTERS]) {
     const value = values[name]
     if (value === undefined) continue
     if (value === '' || value.length > 255) throw invalid(name, 'expected 1 to 255 characters')
     filters[name] = value
   }
   if (filters.event_outcome !== undefined && !OUTCOMES.has(filters.event_outcome)) throw invalid('event_outcome', 'expected success, failure or pending')
+  const order = values.order
+  if (order !== undefined && order !== 'asc' && order !== 'desc') throw invalid('order', 'expected asc or desc')
+  if (order !== undefined) filters.order = order
   if (values.since !== undefined) filters.since = instant('since', values.since, now)
   if (values.until !== undefined) filters.until = instant('until', values.until, now)
   const { detail_key: key, detail_value: value } = values

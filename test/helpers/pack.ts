@@ -4,7 +4,7 @@
  * package.json, README.md and LICENSE, and `npm pack` runs there.
  */
 import { execFile } from 'node:child_process'
-import { copyFile, mkdir, mkdtemp, readdir, stat } from 'node:fs/promises'
+import { copyFile, cp, mkdir, mkdtemp, readdir, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -34,6 +34,8 @@ export async function packTarball (): Promise<string> {
   for (const file of ['package.json', 'README.md', 'LICENSE']) await copyFile(join(repoRoot, file), join(stage, file))
   const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc')
   await exec(process.execPath, [tsc, '-p', join(repoRoot, 'tsconfig.build.json'), '--outDir', join(stage, 'dist'), '--sourceMap', 'false'], repoRoot)
+  // As `npm run build` does: the trail browser's page ships as it is, next to the compiled server.
+  await cp(join(repoRoot, 'lib', 'server', 'ui', 'assets'), join(stage, 'dist', 'server', 'ui', 'assets'), { recursive: true })
   await exec('npm', ['pack', '--silent', '--pack-destination', work], stage)
   const tgz = (await readdir(work)).find((name) => name.endsWith('.tgz'))
   if (tgz === undefined) throw new Error(`npm pack wrote no tarball in ${work}`)

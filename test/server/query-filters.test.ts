@@ -52,3 +52,13 @@ test('a relative duration reaching before year 0001 is refused, not turned into 
   assert.throws(() => parse('since=99999999d'), (err: unknown) => (err as { status: number }).status === 400)
   assert.equal(parse('since=700000d').since?.getUTCFullYear(), 109)
 })
+
+test('the trail browser filters and order are parsed like the other text filters', () => {
+  assert.deepEqual(parse('actor_type=service&actor_id=alice&resource_type=Pod&resource_id=pod-1&namespace=payments&order=desc'), {
+    limit: 50, offset: 0, actor_type: 'service', actor_id: 'alice', resource_type: 'Pod', resource_id: 'pod-1', namespace: 'payments', order: 'desc'
+  })
+  assert.equal(parse('order=asc').order, 'asc')
+  for (const bad of ['order=newest', 'namespace=', `actor_id=${'x'.repeat(256)}`, 'order=asc&order=desc']) {
+    assert.throws(() => parse(bad), (err: Error & { status?: number }) => err.status === 400, bad)
+  }
+})
