@@ -214,6 +214,15 @@ export interface DataStorageServerOptions {
    */
   readonly drainDelayMs?: number
   /**
+   * Retention of stored events, in whole months: on start and daily, every
+   * monthly partition of `audit_events` whose range ended more than this
+   * many months ago is dropped (and the DEFAULT partition's rows older than
+   * that are deleted), logged with the partitions' names and counts.
+   * @default none: keep everything
+   * Range: integer 1 to 1200.
+   */
+  readonly retentionMonths?: number
+  /**
    * The logger.
    * @default pino at level `warn` on stderr
    */
@@ -692,6 +701,7 @@ export interface ResolvedServerOptions {
   readonly bodyLimitBytes: number
   readonly maxBatchItems: number
   readonly drainDelayMs: number
+  readonly retentionMonths: number | undefined
   readonly logger: Logger | undefined
   readonly eventSchema: CompiledEventSchema
 }
@@ -718,6 +728,7 @@ export function resolveServerOptions (input: unknown): ResolvedServerOptions {
     bodyLimitBytes: integerOption('bodyLimitBytes', o.bodyLimitBytes, d.bodyLimitBytes, 1024),
     maxBatchItems: integerOption('maxBatchItems', o.maxBatchItems, d.maxBatchItems, 1, 1_000_000),
     drainDelayMs: integerOption('drainDelayMs', o.drainDelayMs, d.drainDelayMs, 0, 600_000),
+    retentionMonths: o.retentionMonths === undefined ? undefined : integerOption('retentionMonths', o.retentionMonths, 0, 1, 1200),
     logger: loggerOption('logger', o.logger),
     eventSchema: compileEventSchema(o.openapi, true)
   }

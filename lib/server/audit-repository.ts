@@ -19,8 +19,9 @@ const COLUMNS = [
 const NAMES = COLUMNS.map(([name]) => name).join(', ')
 
 // One statement for any batch size: the events travel as one jsonb parameter.
-const INSERT_SQL = `INSERT INTO audit_events (event_id, event_date, ${NAMES})
-  SELECT x.event_id, (x.event_timestamp AT TIME ZONE 'UTC')::date, ${COLUMNS.map(([name]) => `x.${name}`).join(', ')}
+// event_date is generated from event_timestamp (migration 3).
+const INSERT_SQL = `INSERT INTO audit_events (event_id, ${NAMES})
+  SELECT x.event_id, ${COLUMNS.map(([name]) => `x.${name}`).join(', ')}
   FROM jsonb_to_recordset($1::jsonb) AS x(ord integer, event_id uuid, ${COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ')})
   ORDER BY x.ord`
 
