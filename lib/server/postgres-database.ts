@@ -10,6 +10,7 @@
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import pg from 'pg'
+import type { from as copyFromType } from 'pg-copy-streams'
 import { DatabaseUnavailableError, type Database, type QueryResult, type SqlClient } from './database.js'
 
 const CONNECT_TIMEOUT_MS = 5_000
@@ -46,7 +47,7 @@ async function connect (pool: pg.Pool): Promise<pg.PoolClient> {
 function ignore (): void {}
 
 // pg-copy-streams is an optional peer: without it, batches are inserted with one INSERT statement.
-type CopyFrom = (typeof import('pg-copy-streams'))['from']
+type CopyFrom = typeof copyFromType
 async function loadCopyFrom (): Promise<CopyFrom | undefined> {
   try {
     return (await import('pg-copy-streams')).from
