@@ -168,7 +168,7 @@ export interface DataStorageSinkOptions extends BatchSinkOptions {
   /**
    * How long a replica that refused a connection, timed out or answered
    * 502/503/504 stays out of rotation before `GET /health/ready` probes it;
-   * doubled for each failure in a row, up to 30 s. In milliseconds.
+   * doubled for each failure in a row, up to 5 s (a probe is one cheap GET). In milliseconds.
    * @default 1000
    * Range: integer 1 to 600000.
    */

@@ -20,7 +20,7 @@ import type { Dispatcher } from 'undici'
 import type { EndpointHealth } from '../health.js'
 
 /** Longest time a replica stays out before it is probed, in milliseconds. */
-const MAX_BACKOFF_MS = 30_000
+const MAX_BACKOFF_MS = 5_000
 /** Longest wait for a probe's answer, in milliseconds. */
 const PROBE_TIMEOUT_MS = 5_000
 const PROBE_PATH = '/health/ready'
