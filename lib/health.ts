@@ -106,12 +106,8 @@ export function deliveryHealthOf (sink: object): DeliveryHealth {
   return offered instanceof DeliveryHealth ? offered : new DeliveryHealth({ probes: false })
 }
 
-/** A Fastify-style reply: `code()`, `header()` and `send()`. */
-interface ReplyLike {
-  code (statusCode: number): ReplyLike
-  header (name: string, value: string): ReplyLike
-  send (body: string): unknown
-}
+// A Fastify-style reply: code(), header() and send(), written out in the signature so that typedoc shows it.
+type ReplyLike = { code (statusCode: number): unknown, header (name: string, value: string): unknown, send (body: string): unknown }
 
 /**
  * A readiness endpoint for a store: answers 200 when `store.health()` is
@@ -130,14 +126,17 @@ interface ReplyLike {
  * // Fastify: fastify.get('/ready', readinessHandler(store))
  * ```
  */
-export function readinessHandler (store: { health (): StoreHealth }): (req: IncomingMessage | unknown, res: ServerResponse | ReplyLike) => void {
+export function readinessHandler (store: { health (): StoreHealth }): (req: IncomingMessage | unknown, res: ServerResponse | { code (statusCode: number): unknown, header (name: string, value: string): unknown, send (body: string): unknown }) => void {
   return (_req, res) => {
     const health = store.health()
     const statusCode = health.ready ? 200 : 503
     const body = JSON.stringify(health)
     if (typeof (res as ReplyLike).code === 'function' && typeof (res as ReplyLike).send === 'function') {
       const reply = res as ReplyLike
-      reply.code(statusCode).header('content-type', 'application/json').header('cache-control', 'no-store').send(body)
+      reply.code(statusCode)
+      reply.header('content-type', 'application/json')
+      reply.header('cache-control', 'no-store')
+      reply.send(body)
       return
     }
     const http = res as ServerResponse
