@@ -27,6 +27,8 @@ export type { ReplayOptions, ReplayProgress, ReplayResult } from './dead-letter/
 export type { DeadLetter, DeadLetterEntry, DeadLetterErrorInfo, DeadLetterReason } from './dead-letter/dead-letter.js'
 export { installShutdownHandler } from './shutdown.js'
 export { collectMetrics } from './metrics.js'
+export { readinessHandler } from './health.js'
+export type { StoreHealth, EndpointHealth } from './health.js'
 export { DEFAULTS } from './options.js'
 export type { AuditStoreOptions, BatchSinkOptions, RetryOptions, FlushOptions, CloseOptions, DataStorageSinkOptions, TlsOptions, ShutdownOptions, MetricsOptions, MetricsRegistry } from './options.js'
 export type { FlushResult, StoreStats } from './stats.js'

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module'
 import type * as Prometheus from 'prom-client'
 import type { DeadLetterEventInfo, BatchEventInfo } from './batch-sink.js'
 import { InvalidOptionError, MissingPeerError } from './errors.js'
+import type { EndpointHealth } from './health.js'
 import type { MetricsOptions } from './options.js'
 import { AuditStore, type DropEventInfo } from './store.js'
 
@@ -26,7 +27,11 @@ function loadPromClient (): typeof Prometheus {
  *   `audit_events_written_total`, `audit_events_dead_lettered_total{reason}`,
  *   `audit_events_lost_total`, `audit_batch_retries_total`;
  * - a histogram `audit_batch_duration_seconds` (first attempt to stored);
- * - gauges `audit_events_pending` and `audit_batches_in_flight`.
+ * - gauges `audit_events_pending` and `audit_batches_in_flight`;
+ * - per DataStorage replica (label `replica`, its origin): a gauge
+ *   `audit_replica_up` (1 in rotation, 0 out) and counters
+ *   `audit_replica_attempts_total`, `audit_replica_stored_total` and
+ *   `audit_replica_failed_total`, from `store.health().endpoints`.
  *
  * Totals are read from the store's stats at scrape time; reasons are counted
  * from its `'drop'` and `'dead-letter'` events. One store per registry and prefix.
@@ -91,6 +96,22 @@ export function collectMetrics (store: AuditStore, options: MetricsOptions = {})
     registers
   })
   metrics.push(dropped, deadLettered, duration)
+  const perReplica = (type: 'counter' | 'gauge', name: string, help: string, read: (e: EndpointHealth) => number): Prometheus.Metric => {
+    const Metric = type === 'counter' ? client.Counter : client.Gauge
+    return new Metric({
+      name: prefix + name, help, labelNames: [...names, 'replica'], registers,
+      collect (this: Prometheus.Counter | Prometheus.Gauge) {
+        this.reset()
+        for (const e of store.health().endpoints ?? []) this.inc({ ...labels, replica: e.url }, read(e))
+      }
+    })
+  }
+  metrics.push(
+    perReplica('gauge', 'replica_up', 'Whether a DataStorage replica is in rotation (1) or out until a probe succeeds (0).', (e) => e.up ? 1 : 0),
+    perReplica('counter', 'replica_attempts_total', 'Send attempts made to a DataStorage replica.', (e) => e.attempts),
+    perReplica('counter', 'replica_stored_total', 'Batches a DataStorage replica stored.', (e) => e.stored),
+    perReplica('counter', 'replica_failed_total', 'Send attempts that failed at a DataStorage replica.', (e) => e.failed)
+  )
   // Zero samples for the known reasons, so a dashboard sees 0 rather than no data.
   for (const reason of ['full', 'closed', 'invalid']) dropped.inc({ ...labels, reason }, 0)
   for (const reason of ['invalid', 'rejected', 'exhausted', 'shutdown']) deadLettered.inc({ ...labels, reason }, 0)

@@ -102,8 +102,13 @@ export interface TlsOptions {
  * ```
  */
 export interface DataStorageSinkOptions extends BatchSinkOptions {
-  /** The service's base URL, e.g. `https://datastorage:8443`. Required. A path in it prefixes `path`. */
-  readonly url: string
+  /**
+   * The service's base URL, e.g. `https://datastorage:8443`, or the URLs of
+   * several replicas of it, over which batches are spread (round robin over
+   * those in rotation; a retry prefers another replica than the last attempt's).
+   * Required. A path in a URL prefixes `path`.
+   */
+  readonly url: string | readonly string[]
   /**
    * The batch endpoint's path.
    * @default '/api/v1/audit/events/batch'
@@ -160,6 +165,22 @@ export interface DataStorageSinkOptions extends BatchSinkOptions {
    * Range: integer 1 to 64.
    */
   readonly concurrency?: number
+  /**
+   * How long a replica that refused a connection, timed out or answered
+   * 502/503/504 stays out of rotation before `GET /health/ready` probes it;
+   * doubled for each failure in a row, up to 5 s (a probe is one cheap GET). In milliseconds.
+   * @default 1000
+   * Range: integer 1 to 600000.
+   */
+  readonly replicaBackoffMs?: number
+  /**
+   * Interval at which endpoints that were quiet that long are probed with
+   * `GET /health/ready`, so that {@link AuditStore.health} stays current
+   * while no batch is sent, in milliseconds.
+   * @default 10000
+   * Range: integer 100 to 600000.
+   */
+  readonly probeIntervalMs?: number
 }
 
 /**
@@ -220,6 +241,15 @@ export interface DataStorageServerOptions {
    */
   readonly ui?: boolean
   /**
+   * Retention of stored events, in whole months: on start and daily, every
+   * monthly partition of `audit_events` whose range ended more than this
+   * many months ago is dropped (and the DEFAULT partition's rows older than
+   * that are deleted), logged with the partitions' names and counts.
+   * @default none: keep everything
+   * Range: integer 1 to 1200.
+   */
+  readonly retentionMonths?: number
+  /**
    * The logger.
    * @default pino at level `warn` on stderr
    */
@@ -229,7 +259,7 @@ export interface DataStorageServerOptions {
    * `.yaml`/`.json` file) whose `AuditEventRequest` and everything it
    * references, such as kubernaut's typed `event_data` payloads, is compiled
    * with ajv; unknown top-level fields are accepted and ignored, as the
-   * DataStorage service does. Without one, the generic schema ({@link AuditEventSchema}).
+   * DataStorage service does. Without one, the generic schema (`AuditEventSchema` of the main entry).
    * Either way, what PostgreSQL cannot store is refused too.
    * @default the generic schema
    */
@@ -482,6 +512,10 @@ export const DEFAULTS = Object.freeze({
   compression: 'none' as 'none' | 'gzip',
   /** See {@link DataStorageSinkOptions.concurrency}. */
   dataStorageConcurrency: 2,
+  /** See {@link DataStorageSinkOptions.replicaBackoffMs}. */
+  replicaBackoffMs: 1_000,
+  /** See {@link DataStorageSinkOptions.probeIntervalMs}. */
+  probeIntervalMs: 10_000,
   /** See {@link ShutdownOptions}. */
   shutdown: Object.freeze({
     /** See {@link ShutdownOptions.signals}. */
@@ -648,8 +682,13 @@ export function timeoutOption (name: string, value: unknown): number | undefined
 
 /** DataStorage sink options with every default applied. @internal */
 export interface ResolvedDataStorageSinkOptions {
+  /** The first endpoint's origin and path. */
   readonly origin: string
   readonly path: string
+  /** Every endpoint, in the order given. */
+  readonly endpoints: ReadonlyArray<{ readonly origin: string, readonly path: string }>
+  readonly replicaBackoffMs: number
+  readonly probeIntervalMs: number
   readonly headers: Readonly<Record<string, string>>
   readonly token: string | ((context: { readonly signal: AbortSignal }) => string | Promise<string>) | undefined
   readonly tokenFile: string | undefined
@@ -667,15 +706,21 @@ export interface ResolvedDataStorageSinkOptions {
  */
 export function resolveDataStorageSinkOptions (input: unknown): ResolvedDataStorageSinkOptions {
   const o = objectOption('options', input)
-  let url: URL
-  try {
-    url = new URL(String(o.url))
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol')
-  } catch {
-    throw new InvalidOptionError('url', 'an http: or https: URL', o.url)
-  }
+  const list: unknown[] = Array.isArray(o.url) ? o.url as unknown[] : [o.url]
+  if (list.length === 0) throw new InvalidOptionError('url', 'an http: or https: URL, or a non-empty array of them', o.url)
   const path = o.path ?? DEFAULTS.path
   if (typeof path !== 'string' || !path.startsWith('/')) throw new InvalidOptionError('path', 'a string starting with /', path)
+  const endpoints = list.map((item, i) => {
+    let url: URL
+    try {
+      url = new URL(String(item))
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol')
+    } catch {
+      throw new InvalidOptionError(Array.isArray(o.url) ? `url[${i}]` : 'url', 'an http: or https: URL', item)
+    }
+    return { origin: url.origin, path: url.pathname.replace(/\/+$/, '') + path }
+  })
+  if (new Set(endpoints.map((e) => e.origin)).size !== endpoints.length) throw new InvalidOptionError('url', 'URLs of distinct origins', o.url)
   const headers = objectOption('headers', o.headers)
   for (const [name, value] of Object.entries(headers)) {
     if (typeof value !== 'string') throw new InvalidOptionError(`headers.${name}`, 'a string', value)
@@ -694,10 +739,12 @@ export function resolveDataStorageSinkOptions (input: unknown): ResolvedDataStor
   }
   const compression = o.compression ?? DEFAULTS.compression
   if (compression !== 'none' && compression !== 'gzip') throw new InvalidOptionError('compression', "'none' or 'gzip'", compression)
-  const prefix = url.pathname.replace(/\/+$/, '')
   return {
-    origin: url.origin,
-    path: prefix + path,
+    origin: endpoints[0]!.origin,
+    path: endpoints[0]!.path,
+    endpoints,
+    replicaBackoffMs: integerOption('replicaBackoffMs', o.replicaBackoffMs, DEFAULTS.replicaBackoffMs, 1, 600_000),
+    probeIntervalMs: integerOption('probeIntervalMs', o.probeIntervalMs, DEFAULTS.probeIntervalMs, 100, 600_000),
     headers: headers as Record<string, string>,
     token: token as ResolvedDataStorageSinkOptions['token'],
     tokenFile,
@@ -719,6 +766,7 @@ export interface ResolvedServerOptions {
   readonly maxBatchItems: number
   readonly drainDelayMs: number
   readonly ui: boolean
+  readonly retentionMonths: number | undefined
   readonly logger: Logger | undefined
   readonly eventSchema: CompiledEventSchema
 }
@@ -747,6 +795,7 @@ export function resolveServerOptions (input: unknown): ResolvedServerOptions {
     bodyLimitBytes: integerOption('bodyLimitBytes', o.bodyLimitBytes, d.bodyLimitBytes, 1024),
     maxBatchItems: integerOption('maxBatchItems', o.maxBatchItems, d.maxBatchItems, 1, 1_000_000),
     drainDelayMs: integerOption('drainDelayMs', o.drainDelayMs, d.drainDelayMs, 0, 600_000),
+    retentionMonths: o.retentionMonths === undefined ? undefined : integerOption('retentionMonths', o.retentionMonths, 0, 1, 1200),
     logger: loggerOption('logger', o.logger),
     eventSchema: compileEventSchema(o.openapi, true),
     ui

@@ -13,7 +13,9 @@ const HARD_EXIT_GRACE_MS = 5_000
 /**
  * Installs signal and `beforeExit` handlers for one or more stores.
  *
- * - On the first signal it closes every store (flush, then finish) within
+ * - On the first signal it closes every store (readiness fails at once, as
+ *   `store.health()` is never ready once close has begun, so that a load
+ *   balancer probing {@link readinessHandler} stops sending traffic; then flush, then finish) within
  *   `timeoutMs`, then exits with 0, or 1 when anything was dropped, lost or
  *   timed out (unsent events are then in the dead letter).
  * - A second signal exits at once with 1, logging what was still pending.

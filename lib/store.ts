@@ -15,6 +15,7 @@ import {
 import { encodeAuditEvent, type AuditEvent } from './event.js'
 import { EventRun } from './event-run.js'
 import { FlushMarker } from './flush-marker.js'
+import { deliveryHealthOf, type DeliveryHealth, type StoreHealth } from './health.js'
 import { withDeadline } from './deadline.js'
 import { KeepAlive } from './keep-alive.js'
 import { DropLog } from './drop-log.js'
@@ -113,6 +114,8 @@ export class AuditStore extends Writable {
   readonly #keepAlive = new KeepAlive()
   // Invariant: the accepted count when the store last flushed by itself at beforeExit.
   #exitFlushedTo = 0
+  // The sink's own health tracker when it has one (it probes), else the store's; fed by every stored batch.
+  readonly #health: DeliveryHealth
 
   /**
    * @param options - see {@link AuditStoreOptions}
@@ -136,6 +139,8 @@ export class AuditStore extends Writable {
         if (name !== 'retry') this.#maybeDrain()
       })
     }
+    this.#health = deliveryHealthOf(this.#sink)
+    this.#sink.on('batch', () => this.#health.answered())
     this.#pipelineDone = new Promise((resolve) => {
       pipeline(this.#batcher, this.#sink, (err) => {
         if (err != null && !this.destroyed) this.destroy(err)
@@ -409,6 +414,22 @@ export class AuditStore extends Writable {
       pending: this.#ledger.pending,
       inFlight: this.#sink.inFlight
     }
+  }
+
+  /**
+   * Whether audit delivery works right now, for a readiness probe
+   * ({@link readinessHandler}). Not ready until a delivery or a probe of the
+   * endpoint has succeeded; then ready while one succeeded in the last 30 s
+   * and fewer than 80 % of `bufferSize` events are pending; never ready once
+   * `close()` has begun.
+   * @returns `{ ready, reasons }`, and the endpoints' health for a {@link DataStorageSink}
+   * @example
+   * ```ts
+   * const { ready, reasons } = store.health()
+   * ```
+   */
+  health (): StoreHealth {
+    return this.#health.summary({ pending: this.stats().pending, bufferSize: this.#options.bufferSize, closing: this.#closing !== undefined || this.destroyed })
   }
 
   /** @internal */

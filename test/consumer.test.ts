@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path'
 import { exec, installProject, packTarball, repoRoot } from './helpers/pack.js'
 
 // Sections of the README whose ```ts blocks must compile for a user.
-const README_SECTIONS = ['Usage', 'Sinks', 'Dead letter', 'Shutdown and metrics', 'Reference DataStorage server']
+const README_SECTIONS = ['Usage', 'Sinks', 'Dead letter', 'Shutdown and metrics', 'Reference DataStorage server', 'Running at scale']
 
 // Free variables the README's blocks use without defining them.
 const README_PRELUDE = `import type { Readable, Transform } from 'node:stream'

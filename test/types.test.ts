@@ -54,7 +54,7 @@ test('the public surface is exactly the documented exports', () => {
     'AbortError', 'AuditEventSchema', 'AuditLossError', 'AuditStore', 'AuditStoreError', 'AuditValidationError',
     'BatchSink', 'CloseTimeoutError', 'DEAD_LETTER_FILE_PREFIX', 'DEFAULTS', 'DataStorageSink', 'DeadLetterError', 'FileDeadLetter',
     'FlushError', 'InvalidOptionError', 'MAX_EVENT_DATA_DEPTH', 'MemorySink', 'MissingPeerError', 'SinkError', 'StoreClosedError', 'TimeoutError',
-    'batchBody', 'batchBuffer', 'collectMetrics', 'createAuditStore', 'createEventValidator', 'installShutdownHandler', 'newAuditEvent', 'replayDeadLetters', 'validateAuditEvent'
+    'batchBody', 'batchBuffer', 'collectMetrics', 'createAuditStore', 'createEventValidator', 'installShutdownHandler', 'newAuditEvent', 'readinessHandler', 'replayDeadLetters', 'validateAuditEvent'
   ])
   assert.deepEqual(Object.keys(serverApi).sort(), ['InvalidOptionError', 'MissingPeerError', 'startDataStorageServer'])
 })

@@ -20,6 +20,8 @@ Options:
   --token <token>       require this bearer token (or AUDIT_STREAM_TOKEN)
   --max-batch-items <n> most events in one batch request (default 10000)
   --body-limit <bytes>  largest body after gzip decoding (default 8388608)
+  --retention-months <n> drop monthly partitions of events older than n
+                        months, on start and daily (default: keep all)
   --openapi <file>      an OpenAPI 3.0 document (.yaml or .json) whose
                         AuditEventRequest is the event schema
   --no-ui               do not serve the trail browser page at /ui
@@ -38,6 +40,7 @@ export async function serve (args: string[]): Promise<number> {
       token: { type: 'string' },
       'max-batch-items': { type: 'string' },
       'body-limit': { type: 'string' },
+      'retention-months': { type: 'string' },
       openapi: { type: 'string' },
       'no-ui': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false }
@@ -49,8 +52,8 @@ export async function serve (args: string[]): Promise<number> {
   }
   if (positionals.length > 0) throw new UsageError('serve takes no positional arguments', SERVE_USAGE)
   if (!/^\d+$/.test(values.port)) throw new UsageError(`--port must be a number, got ${values.port}`, SERVE_USAGE)
-  const limits: { maxBatchItems?: number, bodyLimitBytes?: number } = {}
-  for (const [flag, option] of [['max-batch-items', 'maxBatchItems'], ['body-limit', 'bodyLimitBytes']] as const) {
+  const limits: { maxBatchItems?: number, bodyLimitBytes?: number, retentionMonths?: number } = {}
+  for (const [flag, option] of [['max-batch-items', 'maxBatchItems'], ['body-limit', 'bodyLimitBytes'], ['retention-months', 'retentionMonths']] as const) {
     const value = values[flag]
     if (value === undefined) continue
     if (!/^\d+$/.test(value)) throw new UsageError(`--${flag} must be a number, got ${value}`, SERVE_USAGE)

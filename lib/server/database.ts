@@ -13,6 +13,11 @@ export interface QueryResult<T> {
 /** Runs parameterized SQL. @internal */
 export interface SqlClient {
   query<T = Record<string, unknown>> (sql: string, params?: unknown[]): Promise<QueryResult<T>>
+  /**
+   * Runs `COPY <target> FROM STDIN` with `text` (COPY's text format) as the
+   * input, where the engine has a fast path for it; absent otherwise.
+   */
+  copyFrom?: (target: string, text: string) => Promise<void>
 }
 
 /** A database the server can use. @internal */

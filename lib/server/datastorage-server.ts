@@ -15,6 +15,7 @@ import { DatabaseUnavailableError, openDatabase } from './database.js'
 import { checkBatch, checkEvent } from './field-errors.js'
 import { HEALTH_PATHS, health } from './health.js'
 import { migrate } from './migrations.js'
+import { maintainPartitions } from './partitions.js'
 import { HttpProblem, sendJson, sendProblem } from './problem.js'
 import { parseFilters } from './query-filters.js'
 import { readJsonBody } from './request-body.js'
@@ -50,6 +51,7 @@ export interface DataStorageServer {
 const BATCH_PATH = '/api/v1/audit/events/batch'
 const EVENTS_PATH = '/api/v1/audit/events'
 const KEY_PURGE_MS = 60 * 60 * 1000
+const PARTITION_MAINTENANCE_MS = 24 * 60 * 60 * 1000
 /** Longest `idempotency-key` header accepted, in characters. */
 const MAX_KEY_LENGTH = 255
 /** What a 503 asks the client to wait, in seconds. */
@@ -87,8 +89,19 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
   const log = (o.logger ?? defaultLogger()).child({ component: 'datastorage-server' })
   const ui = o.ui ? await loadUiAssets() : undefined
   const db = await openDatabase(o.database)
+  // droppedPartitions counts the partitions retention dropped since start.
+  let droppedPartitions = 0
+  const maintain = async (): Promise<void> => {
+    const done = await maintainPartitions(db, new Date(), o.retentionMonths)
+    if (done.created.length > 0) log.info({ partitions: done.created }, 'partitions created')
+    if (done.dropped.length > 0 || done.deletedRows > 0) {
+      droppedPartitions += done.dropped.length
+      log.info({ partitions: done.dropped, deletedRows: done.deletedRows, droppedPartitions, retentionMonths: o.retentionMonths }, 'partitions dropped by retention')
+    }
+  }
   try {
     await migrate(db)
+    await maintain()
   } catch (err) {
     await db.close().catch(() => {})
     throw err
@@ -226,6 +239,10 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
     repository.purgeExpiredKeys().catch((err: unknown) => log.warn({ err }, 'idempotency key purge failed'))
   }, KEY_PURGE_MS)
   purge.unref()
+  const partitions = setInterval(() => {
+    maintain().catch((err: unknown) => log.warn({ err }, 'partition maintenance failed'))
+  }, PARTITION_MAINTENANCE_MS)
+  partitions.unref()
   await repository.purgeExpiredKeys()
 
   const address = server.address() as AddressInfo
@@ -240,6 +257,7 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
     close: () => {
       closing ??= (async () => {
         clearInterval(purge)
+        clearInterval(partitions)
         // Readiness answers 503 from here on; keep serving while load balancers notice.
         if (o.drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, o.drainDelayMs))
         stopped = true

@@ -3,10 +3,12 @@
  * once, under an advisory lock so that two servers starting together on one
  * PostgreSQL database do not race.
  */
-import type { Database } from './database.js'
+import type { Database, SqlClient } from './database.js'
+import { STORED_COLUMNS, createPartition } from './partitions.js'
 
-// Append only: a migration that has run is never edited.
-const MIGRATIONS: readonly string[] = [
+// Append only: a migration that has run is never edited. A string is SQL
+// statements separated by ';'; a function runs in the migration's transaction.
+const MIGRATIONS: ReadonlyArray<string | ((tx: SqlClient) => Promise<void>)> = [
   `CREATE TABLE IF NOT EXISTS audit_events (
      event_id uuid PRIMARY KEY,
      seq bigint GENERATED ALWAYS AS IDENTITY,
@@ -46,24 +48,86 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX IF NOT EXISTS idempotency_keys_created_at_idx ON idempotency_keys (created_at);`,
   // 2: the parent event's timestamp, which comes with parent_event_id (kubernaut's AuditEventRequest).
   'ALTER TABLE audit_events ADD COLUMN IF NOT EXISTS parent_event_date timestamptz',
-  // A trail in timeline order, for the trail browser's pages, export and histogram of one correlation id.
+  // 3: range partitions by month (UTC) on event_timestamp.
+  partitionByMonth,
+  // 4: a trail in timeline order, for the trail browser's pages, export and histogram of one correlation id.
   'CREATE INDEX IF NOT EXISTS audit_events_correlation_timeline_idx ON audit_events (correlation_id, event_timestamp, seq)'
 ]
+
+/**
+ * Migration 3: replaces `audit_events` with a table range-partitioned by
+ * month on `event_timestamp`, in the migration's one transaction: create the
+ * new table with its DEFAULT partition and one partition per month the
+ * existing rows cover, copy the rows (keeping event_id and seq), drop the old
+ * table, rename. A partitioned table's primary key must hold the partition
+ * key, so it becomes (event_id, event_timestamp); event ids are random UUIDs
+ * the server generates, so event_id stays unique in practice. `seq` comes
+ * from a sequence (identity columns on partitioned tables need PostgreSQL
+ * 17), and `event_date` is generated from event_timestamp, so that COPY can
+ * load rows without computing it.
+ */
+async function partitionByMonth (tx: SqlClient): Promise<void> {
+  await tx.query('CREATE SEQUENCE audit_events_seq')
+  await tx.query(`CREATE TABLE audit_events_next (
+     event_id uuid NOT NULL,
+     seq bigint NOT NULL DEFAULT nextval('audit_events_seq'),
+     event_date date GENERATED ALWAYS AS ((event_timestamp AT TIME ZONE 'UTC')::date) STORED,
+     version text NOT NULL,
+     event_type text NOT NULL,
+     event_timestamp timestamptz NOT NULL,
+     event_category text NOT NULL,
+     event_action text NOT NULL,
+     event_outcome text NOT NULL,
+     correlation_id text NOT NULL,
+     event_data jsonb NOT NULL,
+     actor_type text,
+     actor_id text,
+     actor_ip text,
+     resource_type text,
+     resource_id text,
+     parent_event_id uuid,
+     namespace text,
+     cluster_id text,
+     severity text,
+     duration_ms integer,
+     error_code text,
+     error_message text,
+     retention_days integer,
+     is_sensitive boolean,
+     parent_event_date timestamptz,
+     PRIMARY KEY (event_id, event_timestamp)
+   ) PARTITION BY RANGE (event_timestamp)`)
+  await tx.query('CREATE TABLE audit_events_default PARTITION OF audit_events_next DEFAULT')
+  const { rows } = await tx.query<{ year: number, month: number }>(
+    "SELECT DISTINCT extract(year FROM event_timestamp AT TIME ZONE 'UTC')::int AS year, extract(month FROM event_timestamp AT TIME ZONE 'UTC')::int AS month FROM audit_events"
+  )
+  for (const m of rows) await createPartition(tx, m, 'audit_events_next', 'audit_events_default')
+  await tx.query(`INSERT INTO audit_events_next (${STORED_COLUMNS}) SELECT ${STORED_COLUMNS} FROM audit_events`)
+  await tx.query("SELECT setval('audit_events_seq', coalesce((SELECT max(seq) FROM audit_events), 0) + 1, false)")
+  await tx.query('DROP TABLE audit_events')
+  await tx.query('ALTER TABLE audit_events_next RENAME TO audit_events')
+  await tx.query('ALTER SEQUENCE audit_events_seq OWNED BY audit_events.seq')
+  await tx.query('CREATE INDEX audit_events_correlation_id_idx ON audit_events (correlation_id)')
+  await tx.query('CREATE INDEX audit_events_event_timestamp_idx ON audit_events (event_timestamp, seq)')
+}
 
 // An arbitrary constant: the advisory lock id of this schema.
 const MIGRATION_LOCK = 7_215_530_117
 
 /**
- * Brings the schema up to date. Idempotent.
+ * Brings the schema up to date (or up to migration `target`, for tests of a
+ * migration). Idempotent.
  * @internal
  */
-export async function migrate (db: Database): Promise<void> {
+export async function migrate (db: Database, target = MIGRATIONS.length): Promise<void> {
   await db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK])
     await tx.query('CREATE TABLE IF NOT EXISTS audit_stream_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
     const { rows } = await tx.query<{ version: number }>('SELECT coalesce(max(version), 0)::int AS version FROM audit_stream_migrations')
-    for (let version = (rows[0]?.version ?? 0) + 1; version <= MIGRATIONS.length; version++) {
-      for (const statement of MIGRATIONS[version - 1]!.split(';').map((s) => s.trim()).filter(Boolean)) await tx.query(statement)
+    for (let version = (rows[0]?.version ?? 0) + 1; version <= target; version++) {
+      const migration = MIGRATIONS[version - 1]!
+      if (typeof migration === 'function') await migration(tx)
+      else for (const statement of migration.split(';').map((s) => s.trim()).filter(Boolean)) await tx.query(statement)
       await tx.query('INSERT INTO audit_stream_migrations (version) VALUES ($1)', [version])
     }
   })

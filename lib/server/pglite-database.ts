@@ -28,7 +28,9 @@ export class PgliteDatabase implements Database {
   // serializes concurrent requests for the same idempotency key.
   async transaction<T> (fn: (tx: SqlClient) => Promise<T>): Promise<T> {
     return this.#db.transaction(async (tx) => fn({
-      query: async <R>(sql: string, params: unknown[] = []) => ({ rows: (await tx.query<R>(sql, params)).rows })
+      query: async <R>(sql: string, params: unknown[] = []) => ({ rows: (await tx.query<R>(sql, params)).rows }),
+      // PGlite has no COPY FROM STDIN; it reads a COPY's input from the virtual file /dev/blob.
+      copyFrom: async (target, text) => { await tx.query(`COPY ${target} FROM '/dev/blob'`, [], { blob: new Blob([text]) }) }
     }))
   }
 

@@ -7,7 +7,10 @@
  * (the server answers 503), within `CONNECT_TIMEOUT_MS`, so no request waits
  * forever for a server that is down.
  */
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import pg from 'pg'
+import type { from as copyFromType } from 'pg-copy-streams'
 import { DatabaseUnavailableError, type Database, type QueryResult, type SqlClient } from './database.js'
 
 const CONNECT_TIMEOUT_MS = 5_000
@@ -43,21 +46,34 @@ async function connect (pool: pg.Pool): Promise<pg.PoolClient> {
 
 function ignore (): void {}
 
+// pg-copy-streams is an optional peer: without it, batches are inserted with one INSERT statement.
+type CopyFrom = typeof copyFromType
+async function loadCopyFrom (): Promise<CopyFrom | undefined> {
+  try {
+    return (await import('pg-copy-streams')).from
+  } catch {
+    return undefined
+  }
+}
+
 /** @internal */
 export class PostgresDatabase implements Database {
   readonly engine = 'postgres'
   // Idle clients carry the pool's own error listener; checked-out ones get `ignore` in connect().
   readonly #pool: pg.Pool
+  // COPY ... FROM STDIN through pg-copy-streams, when it is installed.
+  readonly #copyFrom: CopyFrom | undefined
 
-  private constructor (pool: pg.Pool) {
+  private constructor (pool: pg.Pool, copyFrom: CopyFrom | undefined) {
     this.#pool = pool
+    this.#copyFrom = copyFrom
   }
 
   static async open (connectionString: string): Promise<PostgresDatabase> {
     const pool = new pg.Pool({ connectionString, max: 10, connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
     // An idle client's connection error must not crash the host; the next query reports it.
     pool.on('error', ignore)
-    const db = new PostgresDatabase(pool)
+    const db = new PostgresDatabase(pool, await loadCopyFrom())
     try {
       await db.query('SELECT 1')
     } catch (err) {
@@ -75,7 +91,12 @@ export class PostgresDatabase implements Database {
     return this.#withClient(async (client) => {
       await client.query('BEGIN')
       try {
-        const value = await fn({ query: async <R>(sql: string, params: unknown[] = []) => ({ rows: (await client.query(sql, params)).rows as R[] }) })
+        const tx: SqlClient = { query: async <R>(sql: string, params: unknown[] = []) => ({ rows: (await client.query(sql, params)).rows as R[] }) }
+        const copyFrom = this.#copyFrom
+        if (copyFrom !== undefined) {
+          tx.copyFrom = async (target, text) => { await pipeline(Readable.from([Buffer.from(text)]), client.query(copyFrom(`COPY ${target} FROM STDIN`))) }
+        }
+        const value = await fn(tx)
         await client.query('COMMIT')
         return value
       } catch (err) {

@@ -11,7 +11,9 @@ import { Pool, type Dispatcher } from 'undici'
 import { batchBuffer, type Batch } from '../batch.js'
 import { BatchSink, type SendContext } from '../batch-sink.js'
 import { InvalidOptionError, SinkError, type ProblemDocument } from '../errors.js'
+import { DeliveryHealth, kDeliveryHealth, type EndpointHealth } from '../health.js'
 import { DEFAULTS, resolveDataStorageSinkOptions, type DataStorageSinkOptions, type ResolvedDataStorageSinkOptions } from '../options.js'
+import { ReplicaSet, type Replica } from './replica-set.js'
 
 const gzipAsync = promisify(gzip)
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
@@ -23,6 +25,14 @@ const MAX_ERROR_BODY_CHARS = 64 * 1024
  * Sends batches to `POST {url}{path}` as a JSON array built from the
  * already-serialized events, with the batch id as `idempotency-key` on every
  * attempt. 201 and 202 count as stored.
+ *
+ * With several URLs (replicas of the service behind no load balancer, or
+ * several load balancers), batches are spread over them round robin; a
+ * replica that refuses connections, times out or answers 502/503/504 is out
+ * of rotation for `replicaBackoffMs` (doubling) until `GET /health/ready`
+ * answers 200, and a retry prefers another replica than the last attempt's,
+ * with the same idempotency key. {@link DataStorageSink.replicas} and
+ * `store.health().endpoints` give per-replica health and counts.
  *
  * Failures are classified for {@link BatchSink}'s retry loop: network errors,
  * attempt timeouts, 408/425/429, 5xx (but 501 and 505), 401 and 403 are
@@ -38,13 +48,19 @@ const MAX_ERROR_BODY_CHARS = 64 * 1024
  *   compression: 'gzip'
  * })
  * const store = createAuditStore({ sink, deadLetter: new FileDeadLetter({ dir: '/var/lib/app/audit-dlq' }) })
+ * // Three replicas:
+ * new DataStorageSink({ url: ['http://ds-0.ds:8080', 'http://ds-1.ds:8080', 'http://ds-2.ds:8080'] })
  * ```
  */
 export class DataStorageSink extends BatchSink {
   readonly #options: ResolvedDataStorageSinkOptions
-  readonly #dispatcher: Dispatcher
-  // Only a Pool we made is ours to close; an injected dispatcher belongs to the caller.
+  readonly #replicas: ReplicaSet
+  // The replica of each batch's last attempt, so that its retry goes elsewhere.
+  readonly #lastReplica = new WeakMap<Batch, Replica>()
+  // Only Pools we made are ours to close; an injected dispatcher belongs to the caller.
   readonly #ownsDispatcher: boolean
+  /** @internal */
+  readonly [kDeliveryHealth]: DeliveryHealth
   // Invariant: the token file's content as last read; re-read after a 401.
   #fileToken: string | undefined
   #fileTokenStale = false
@@ -69,12 +85,31 @@ export class DataStorageSink extends BatchSink {
     this.#ownsDispatcher = this.#options.dispatcher === undefined
     const poolOptions: Pool.Options = { connections: this.#options.connections }
     if (this.#options.tls !== undefined) poolOptions.connect = { ...this.#options.tls } as NonNullable<Pool.Options['connect']>
-    this.#dispatcher = this.#options.dispatcher ?? new Pool(this.#options.origin, poolOptions)
+    const injected = this.#options.dispatcher
+    this.#replicas = new ReplicaSet(this.#options.endpoints, (origin) => injected ?? new Pool(origin, poolOptions), {
+      backoffMs: this.#options.replicaBackoffMs,
+      probeIntervalMs: this.#options.probeIntervalMs,
+      onAnswered: () => this[kDeliveryHealth].answered()
+    })
+    this[kDeliveryHealth] = new DeliveryHealth({ probes: true, endpoints: () => this.#replicas.health(), onWatched: () => this.#replicas.watch() })
   }
 
-  /** The URL batches are posted to. */
+  /** The URL batches are posted to (the first replica's, with several URLs). */
   get endpoint (): string {
     return this.#options.origin + this.#options.path
+  }
+
+  /**
+   * Per-replica health and counts: whether each is in rotation, its
+   * attempts, stored batches and failures.
+   * @returns one entry per URL, in the order given
+   * @example
+   * ```ts
+   * for (const r of sink.replicas()) console.log(r.url, r.up ? 'up' : 'out', r.stored, r.failed)
+   * ```
+   */
+  replicas (): EndpointHealth[] {
+    return this.#replicas.health()
   }
 
   /**
@@ -92,6 +127,9 @@ export class DataStorageSink extends BatchSink {
     const onShutdown = (): void => attempt.abort(ctx.signal.reason)
     if (ctx.signal.aborted) onShutdown()
     else ctx.signal.addEventListener('abort', onShutdown, { once: true })
+    const replica = this.#replicas.pick(this.#lastReplica.get(batch))
+    this.#lastReplica.set(batch, replica)
+    replica.attempts++
     try {
       const json = batchBuffer(batch)
       const body = this.#options.compression === 'gzip' ? await gzipAsync(json) : json
@@ -103,9 +141,9 @@ export class DataStorageSink extends BatchSink {
       if (this.#options.compression === 'gzip') headers['content-encoding'] = 'gzip'
       const token = await this.#token(attempt.signal)
       if (token !== undefined && token !== '') headers.authorization = `Bearer ${token}`
-      const response = await this.#dispatcher.request({
-        origin: this.#options.origin,
-        path: this.#options.path,
+      const response = await replica.dispatcher.request({
+        origin: replica.origin,
+        path: replica.path,
         method: 'POST',
         headers,
         body,
@@ -113,14 +151,24 @@ export class DataStorageSink extends BatchSink {
       })
       if (response.statusCode >= 200 && response.statusCode < 300) {
         await response.body.dump()
+        this.#replicas.succeeded(replica)
         return
       }
       const text = await readLimited(response.body)
       throw this.#classify(response.statusCode, response.headers, text)
     } catch (err) {
-      if (err instanceof SinkError) throw err
-      if (attempt.signal.aborted && attempt.signal.reason instanceof SinkError) throw attempt.signal.reason
+      if (err instanceof SinkError) {
+        // An HTTP answer: only a gateway or unavailable one takes the replica out of rotation.
+        this.#replicas.failed(replica, err.statusCode === 502 || err.statusCode === 503 || err.statusCode === 504)
+        throw err
+      }
+      // Timed out, refused or reset: the replica cannot take requests now. A shutdown is not its fault.
+      if (attempt.signal.aborted && attempt.signal.reason instanceof SinkError) {
+        this.#replicas.failed(replica, true)
+        throw attempt.signal.reason
+      }
       if (ctx.signal.aborted) throw err
+      this.#replicas.failed(replica, true)
       const code = (err as { code?: unknown }).code
       throw new SinkError(`request failed: ${typeof code === 'string' ? code : (err as Error).message}`, { retryable: true, cause: err })
     } finally {
@@ -129,9 +177,10 @@ export class DataStorageSink extends BatchSink {
     }
   }
 
-  /** Closes the sink's own Pool; an injected dispatcher is left open. */
+  /** Stops probing and closes the sink's own Pools; an injected dispatcher is left open. */
   protected override async release (): Promise<void> {
-    if (this.#ownsDispatcher) await this.#dispatcher.close()
+    this.#replicas.close()
+    if (this.#ownsDispatcher) await Promise.all(this.#replicas.dispatchers.map((d) => d.close()))
   }
 
   // Bounded by the attempt's signal: a hanging token function or file read cannot hold the attempt.

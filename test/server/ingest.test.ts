@@ -1,0 +1,64 @@
+/**
+ * Both ingest paths (COPY and the jsonb INSERT) on both engines store the
+ * same rows, keep a batch atomic with its idempotency key, and keep order.
+ */
+import { describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { newAuditEvent, type AuditEvent } from '../../lib/index.js'
+import { openDatabase } from '../../lib/server/database.js'
+import { migrate } from '../../lib/server/migrations.js'
+import { maintainPartitions } from '../../lib/server/partitions.js'
+import { AuditRepository, type IngestMethod } from '../../lib/server/audit-repository.js'
+
+const noPostgres = process.env.DATABASE_URL === undefined || process.env.DATABASE_URL === '' ? 'DATABASE_URL is not set (.ci/run starts PostgreSQL; see README)' : undefined
+
+const awkward = (cid: string, seq: number): AuditEvent => newAuditEvent({
+  event_type: 'ingest.test', event_category: 'c', event_action: 'a', event_outcome: 'success', correlation_id: cid,
+  actor_id: 'tab\there, newline\nthere, cr\r, backslash \\ and \\N, quote " \' , unicode é 漢 🎉',
+  resource_id: '\\.', namespace: '', duration_ms: 2_147_483_647, is_sensitive: false, severity: 'info',
+  event_data: { seq, text: 'a\tb\nc\\d', nested: { list: [1, 'two', null, true], empty: {} }, unicode: '🎉' }
+})
+
+for (const engine of ['pglite', 'postgres'] as const) {
+  for (const method of ['copy', 'insert'] as IngestMethod[]) {
+    describe(`${method} on ${engine === 'pglite' ? 'PGlite' : 'PostgreSQL'}`, { skip: engine === 'postgres' ? noPostgres : undefined }, () => {
+      test('stores awkward text, nulls and jsonb exactly, in batch order', async (t) => {
+        const db = await openDatabase(engine === 'pglite' ? 'memory://' : process.env.DATABASE_URL!)
+        t.after(() => db.close())
+        await migrate(db)
+        await maintainPartitions(db, new Date())
+        const repo = new AuditRepository(db, method)
+        const cid = randomUUID()
+        const events = Array.from({ length: 50 }, (_, i) => awkward(cid, i))
+        const outcome = await repo.insert(events, `k-${cid}`, 'h', (ids) => ({ statusCode: 201, body: { event_ids: ids } }))
+        assert.equal(outcome.kind, 'stored')
+        const page = await repo.find({ correlation_id: cid, limit: 100, offset: 0 })
+        assert.equal(page.total, 50)
+        for (const [i, row] of page.data.entries()) {
+          const sent = events[i]!
+          assert.equal(row.event_id, outcome.kind === 'stored' ? outcome.eventIds[i] : undefined)
+          for (const field of ['actor_id', 'resource_id', 'namespace', 'duration_ms', 'is_sensitive', 'severity', 'event_type'] as const) {
+            assert.deepEqual(row[field], sent[field], field)
+          }
+          assert.deepEqual(row.event_data, sent.event_data)
+          assert.equal(row.event_timestamp, new Date(sent.event_timestamp).toISOString())
+          assert.equal(row.actor_type, undefined, 'an absent field is stored as NULL')
+        }
+      })
+
+      test('a batch with one value the database refuses stores nothing and leaves its key unclaimed', async (t) => {
+        const db = await openDatabase(engine === 'pglite' ? 'memory://' : process.env.DATABASE_URL!)
+        t.after(() => db.close())
+        await migrate(db)
+        const repo = new AuditRepository(db, method)
+        const cid = randomUUID()
+        const events = [awkward(cid, 0), { ...awkward(cid, 1), duration_ms: 2 ** 40 }, awkward(cid, 2)]
+        await assert.rejects(repo.insert(events, `k-${cid}`, 'h', (ids) => ({ statusCode: 201, body: ids })), (err: { code?: string }) => err.code?.startsWith('22') === true)
+        assert.equal((await repo.find({ correlation_id: cid, limit: 10, offset: 0 })).total, 0)
+        const retried = await repo.insert([awkward(cid, 0)], `k-${cid}`, 'h2', (ids) => ({ statusCode: 201, body: ids }))
+        assert.equal(retried.kind, 'stored', 'the key was rolled back with the batch')
+      })
+    })
+  }
+}
