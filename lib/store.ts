@@ -139,7 +139,12 @@ export class AuditStore extends Writable {
     }
     this.#pipelineDone = new Promise((resolve) => {
       pipeline(this.#batcher, this.#sink, (err) => {
-        if (err != null && !this.destroyed) this.destroy(err)
+        // A sink destroyed with an error (by itself or its owner) tears the store down,
+        // but never as an 'error' event: that would crash a host with no listener.
+        if (err != null && !this.destroyed) {
+          this.#log.error({ err }, 'delivery pipeline failed: destroying the store')
+          this.destroy()
+        }
         resolve()
       })
     })
