@@ -120,3 +120,19 @@ test('encoding snapshots the event: later mutation changes nothing', () => {
   event.event_data.seq = 99
   assert.equal((JSON.parse(run.events[0]!) as { event_data: { seq: number } }).event_data.seq, 1)
 })
+
+test('an event whose getter or Proxy trap throws is refused with an AuditValidationError, not the raw error', () => {
+  const getter = makeEvent(1) as unknown as Record<string, unknown>
+  Object.defineProperty(getter, 'event_type', { get () { throw new Error('getter boom') }, enumerable: true })
+  const proxies = [
+    new Proxy(makeEvent(2), { get () { throw new Error('get boom') } }),
+    new Proxy(makeEvent(3), { ownKeys () { throw new Error('ownKeys boom') } })
+  ]
+  for (const value of [getter, ...proxies]) {
+    assert.throws(() => encodeAuditEvent(value, 1_000_000, new EventRun()), (err: unknown) => {
+      assert.ok(err instanceof AuditValidationError, `got ${String(err)}`)
+      assert.match(err.issues[0]!.message, /event could not be read: \w+ boom/)
+      return true
+    })
+  }
+})
