@@ -136,3 +136,16 @@ test('an event whose getter or Proxy trap throws is refused with an AuditValidat
     })
   }
 })
+
+test('an array in event_data that JSON would send as something else (own toJSON, Array subclass) is refused', () => {
+  const withToJSON = Object.assign([1, 2], { toJSON: () => 'not the items' })
+  class Tagged extends Array<number> { toJSON (): string { return 'not the items either' } }
+  const subclass = Tagged.from([1, 2])
+  for (const list of [withToJSON, subclass]) {
+    const issues = validateAuditEvent({ ...makeEvent(1), event_data: { list } })
+    assert.equal(issues.length, 1, JSON.stringify(issues))
+    assert.equal(issues[0]!.path, 'event_data.list')
+    assert.throws(() => encodeAuditEvent({ ...makeEvent(1), event_data: { list } }, 1_000_000, new EventRun()), AuditValidationError)
+  }
+  assert.deepEqual(validateAuditEvent({ ...makeEvent(1), event_data: { list: [1, 2] } }), [])
+})
