@@ -11,6 +11,7 @@ import type { DeadLetter, DeadLetterReason } from './dead-letter/dead-letter.js'
 import { errorInfo, handOff } from './dead-letter/hand-off.js'
 import { InvalidOptionError, SinkError } from './errors.js'
 import { FlushMarker } from './flush-marker.js'
+import { guardedEmit } from './guarded-emit.js'
 import type { Ledger, Outcome } from './ledger.js'
 import { defaultLogger } from './logger.js'
 import { resolveSinkOptions, type BatchSinkOptions, type ResolvedRetryOptions } from './options.js'
@@ -266,18 +267,12 @@ export abstract class BatchSink extends Writable {
   /**
    * Emits through the guard every event of the sink goes through: a
    * listener that throws is logged at error level with the event's name and
-   * otherwise ignored, so delivery and accounting go on. `'error'` without a
-   * listener still throws, as for any emitter.
+   * otherwise ignored, and the listeners after it still run, so delivery and
+   * accounting go on. `'error'` without a listener still throws, as for any emitter.
    * @internal
    */
   override emit (event: string | symbol, ...args: unknown[]): boolean {
-    try {
-      return super.emit(event, ...args)
-    } catch (err) {
-      if (event === 'error' && this.listenerCount('error') === 0) throw err
-      this.#log.error({ event: String(event), err }, 'listener threw')
-      return true
-    }
+    return guardedEmit(this, super.emit, () => this.#log, event, args)
   }
 
   /** @internal */

@@ -19,7 +19,8 @@ function digitsAt (value: string, at: number, count: number): number {
 /**
  * Whether `value` is an RFC 3339 date-time, as `event_timestamp` must be:
  * `YYYY-MM-DDTHH:MM:SS`, an optional fraction, then `Z` or `±HH:MM`, with
- * real calendar dates, from year 0001 (PostgreSQL has no year 0000). Read
+ * real calendar dates, from year 0001 (PostgreSQL has no year 0000) to 9999,
+ * also as the instant in UTC that the offset gives. Read
  * character by character: it runs on every recorded event, where a regex
  * plus `Date.parse` cost more than the rest of the validation together.
  * @internal
@@ -49,5 +50,12 @@ export function isDateTime (value: string): boolean {
   if (i !== n - 6 || (value.charCodeAt(i) !== 43 && value.charCodeAt(i) !== 45) || value.charCodeAt(i + 3) !== 58) return false
   const offsetHour = digitsAt(value, i + 1, 2)
   const offsetMinute = digitsAt(value, i + 4, 2)
-  return offsetHour >= 0 && offsetHour <= 23 && offsetMinute >= 0 && offsetMinute <= 59
+  if (offsetHour < 0 || offsetHour > 23 || offsetMinute < 0 || offsetMinute > 59) return false
+  // The instant in UTC stays within years 0001 to 9999 too: an offset must not carry
+  // 0001-01-01 into year 0 (which no reader gets back) or 9999-12-31 into year 10000.
+  const offset = (offsetHour * 60 + offsetMinute) * (value.charCodeAt(i) === 45 ? -1 : 1)
+  const local = hour * 60 + minute
+  if (year === 1 && month === 1 && day === 1 && local - offset < 0) return false
+  if (year === 9999 && month === 12 && day === 31 && local - offset >= 24 * 60) return false
+  return true
 }

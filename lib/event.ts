@@ -176,7 +176,14 @@ export function validateAuditEvent (value: unknown): ValidationIssue[] {
  * @throws {@link AuditValidationError} for an invalid, unserializable or oversized event
  */
 export function encodeAuditEvent (value: unknown, maxEventBytes: number, run: EventRun, schema: CompiledEventSchema = GENERIC): void {
-  if (!schema.check(value)) throw new AuditValidationError(schema.issues(value))
+  try {
+    if (!schema.check(value)) throw new AuditValidationError(schema.issues(value))
+  } catch (err) {
+    if (err instanceof AuditValidationError) throw err
+    // A getter or a Proxy trap that throws: the event cannot be read, which is the caller's input at fault.
+    const reason = err instanceof Error ? err.message : String(err)
+    throw new AuditValidationError([{ path: '', message: `event could not be read: ${reason}` }])
+  }
   let json: string
   try {
     json = JSON.stringify(value)

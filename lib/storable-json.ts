@@ -88,6 +88,9 @@ export function unstorableValue (value: unknown, depth: number, strings: boolean
 function unstorableObject (value: object, depth: number, strings: boolean): ValidationIssue | undefined {
   if (depth > MAX_EVENT_DATA_DEPTH) return { path: '', message: `nested deeper than ${MAX_EVENT_DATA_DEPTH} levels, or circular` }
   if (Array.isArray(value)) {
+    // An Array subclass or an array with its own toJSON() would be sent as something else than its items.
+    if (Object.getPrototypeOf(value) !== Array.prototype) return { path: '', message: NOT_PLAIN }
+    if (Object.hasOwn(value, 'toJSON')) return { path: '', message: 'has a toJSON() method: pass the plain data it returns' }
     for (let i = 0; i < value.length; i++) {
       const item: unknown = value[i]
       // Only objects, odd numbers and (when asked) strings need a look.

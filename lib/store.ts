@@ -15,6 +15,7 @@ import {
 import { encodeAuditEvent, type AuditEvent } from './event.js'
 import { EventRun } from './event-run.js'
 import { FlushMarker } from './flush-marker.js'
+import { guardedEmit } from './guarded-emit.js'
 import { deliveryHealthOf, type DeliveryHealth, type StoreHealth } from './health.js'
 import { withDeadline } from './deadline.js'
 import { KeepAlive } from './keep-alive.js'
@@ -143,7 +144,12 @@ export class AuditStore extends Writable {
     this.#sink.on('batch', () => this.#health.answered())
     this.#pipelineDone = new Promise((resolve) => {
       pipeline(this.#batcher, this.#sink, (err) => {
-        if (err != null && !this.destroyed) this.destroy(err)
+        // A sink destroyed with an error (by itself or its owner) tears the store down,
+        // but never as an 'error' event: that would crash a host with no listener.
+        if (err != null && !this.destroyed) {
+          this.#log.error({ err }, 'delivery pipeline failed: destroying the store')
+          this.destroy()
+        }
         resolve()
       })
     })
@@ -171,17 +177,11 @@ export class AuditStore extends Writable {
   /**
    * Emits through the guard every event of the store goes through: a
    * listener that throws is logged at error level with the event's name and
-   * otherwise ignored. `'error'` without a listener still throws, as for any emitter.
+   * otherwise ignored; the listeners after it still run. `'error'` without a listener still throws, as for any emitter.
    * @internal
    */
   override emit (event: string | symbol, ...args: unknown[]): boolean {
-    try {
-      return super.emit(event, ...args)
-    } catch (err) {
-      if (event === 'error' && this.listenerCount('error') === 0) throw err
-      this.#log.error({ event: String(event), err }, 'listener threw')
-      return true
-    }
+    return guardedEmit(this, super.emit, () => this.#log, event, args)
   }
 
   /**

@@ -67,12 +67,14 @@ for (const [what, patch, path] of invalid) {
 
 test('event_timestamp must be a real RFC 3339 date-time', async () => {
   const { isDateTime } = await import('../lib/date-time.js')
-  for (const ok of ['2026-01-02T03:04:05Z', '2026-01-02t03:04:05z', '2026-01-02T03:04:05.123456Z', '2026-01-02T03:04:05+05:30', '2026-01-02T03:04:05-08:00', '2024-02-29T00:00:00Z', '2000-02-29T23:59:59Z']) {
+  for (const ok of ['2026-01-02T03:04:05Z', '2026-01-02t03:04:05z', '2026-01-02T03:04:05.123456Z', '2026-01-02T03:04:05+05:30', '2026-01-02T03:04:05-08:00', '2024-02-29T00:00:00Z', '2000-02-29T23:59:59Z',
+    '0001-01-01T00:00:00Z', '0001-01-01T01:00:00+01:00', '0001-01-01T00:00:00-01:00', '9999-12-31T23:59:59Z', '9999-12-31T22:59:59-01:00', '9999-12-31T23:59:59+01:00']) {
     assert.equal(isDateTime(ok), true, ok)
   }
   for (const bad of ['2026-01-02', '2026-01-02 03:04:05Z', '2026-01-02T03:04:05', '2026-02-29T00:00:00Z', '1900-02-29T00:00:00Z', '2026-04-31T00:00:00Z',
     '2026-13-01T00:00:00Z', '2026-00-10T00:00:00Z', '2026-01-02T24:00:00Z', '2026-01-02T03:60:00Z', '2026-01-02T03:04:05.Z', '2026-01-02T03:04:05+5:30',
-    '2026-01-02T03:04:05+24:00', '2026-01-02T03:04:05ZZ', 'x026-01-02T03:04:05Z', '2026-01-02T03:04:05+05:30x']) {
+    '2026-01-02T03:04:05+24:00', '2026-01-02T03:04:05ZZ', 'x026-01-02T03:04:05Z', '2026-01-02T03:04:05+05:30x',
+    '0001-01-01T00:59:59+01:00', '0001-01-01T00:00:00+00:01', '9999-12-31T23:00:00-01:00', '9999-12-31T23:59:59-00:01']) {
     assert.equal(isDateTime(bad), false, bad)
   }
 })
@@ -119,4 +121,33 @@ test('encoding snapshots the event: later mutation changes nothing', () => {
   encodeAuditEvent(event, 1 << 20, run)
   event.event_data.seq = 99
   assert.equal((JSON.parse(run.events[0]!) as { event_data: { seq: number } }).event_data.seq, 1)
+})
+
+test('an event whose getter or Proxy trap throws is refused with an AuditValidationError, not the raw error', () => {
+  const getter = makeEvent(1) as unknown as Record<string, unknown>
+  Object.defineProperty(getter, 'event_type', { get () { throw new Error('getter boom') }, enumerable: true })
+  const proxies = [
+    new Proxy(makeEvent(2), { get () { throw new Error('get boom') } }),
+    new Proxy(makeEvent(3), { ownKeys () { throw new Error('ownKeys boom') } })
+  ]
+  for (const value of [getter, ...proxies]) {
+    assert.throws(() => encodeAuditEvent(value, 1_000_000, new EventRun()), (err: unknown) => {
+      assert.ok(err instanceof AuditValidationError, `got ${String(err)}`)
+      assert.match(err.issues[0]!.message, /event could not be read: \w+ boom/)
+      return true
+    })
+  }
+})
+
+test('an array in event_data that JSON would send as something else (own toJSON, Array subclass) is refused', () => {
+  const withToJSON = Object.assign([1, 2], { toJSON: () => 'not the items' })
+  class Tagged extends Array<number> { toJSON (): string { return 'not the items either' } }
+  const subclass = Tagged.from([1, 2])
+  for (const list of [withToJSON, subclass]) {
+    const issues = validateAuditEvent({ ...makeEvent(1), event_data: { list } })
+    assert.equal(issues.length, 1, JSON.stringify(issues))
+    assert.equal(issues[0]!.path, 'event_data.list')
+    assert.throws(() => encodeAuditEvent({ ...makeEvent(1), event_data: { list } }, 1_000_000, new EventRun()), AuditValidationError)
+  }
+  assert.deepEqual(validateAuditEvent({ ...makeEvent(1), event_data: { list: [1, 2] } }), [])
 })

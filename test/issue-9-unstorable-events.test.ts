@@ -40,6 +40,8 @@ const cases: Array<[string, () => unknown, string]> = [
   ['a NUL in an event_data key', () => ({ ...makeEvent(1), event_data: { 'k\u0000': 1 } }), 'event_data.k\u0000'],
   ['a lone surrogate in event_data, which jsonb refuses', () => ({ ...makeEvent(1), event_data: { s: 'a\ud800' } }), 'event_data.s'],
   ['year 0000 in event_timestamp', () => ({ ...makeEvent(1), event_timestamp: '0000-06-01T00:00:00Z' }), 'event_timestamp'],
+  ['0001-01-01 with an offset that makes it year 0000 in UTC, which no read gets back', () => ({ ...makeEvent(1), event_timestamp: '0001-01-01T00:30:00+01:00' }), 'event_timestamp'],
+  ['9999-12-31 with an offset that makes it year 10000 in UTC', () => ({ ...makeEvent(1), event_timestamp: '9999-12-31T23:59:59-00:01' }), 'event_timestamp'],
   ['year 0000 in parent_event_date', () => ({ ...makeEvent(1), parent_event_id: '123e4567-e89b-42d3-a456-426614174000', parent_event_date: '0000-01-01T00:00:00Z' }), 'parent_event_date'],
   ['an event whose prototype supplies event_type', () => {
     const { event_type: type, ...own } = makeEvent(1)

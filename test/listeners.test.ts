@@ -4,7 +4,9 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { BatchSink, SinkError, createAuditStore, type Batch, type SendContext } from '../lib/index.js'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { BatchSink, MemorySink, SinkError, createAuditStore, type Batch, type SendContext } from '../lib/index.js'
 import { MemoryDeadLetter, ScriptedSink, captureLogger, makeEvent, seqs } from './helpers/fixtures.js'
 
 const POISON = 3
@@ -110,4 +112,41 @@ test('a drop listener that throws on an invalid write neither stalls the store n
   } finally {
     process.off('unhandledRejection', onUnhandled)
   }
+})
+
+test('a drain listener that throws, added before pipeline(), does not keep the pipe from resuming', { timeout: 10_000 }, async () => {
+  const sink = new MemorySink({ delayMs: 2 })
+  const { logger } = captureLogger('fatal')
+  const store = createAuditStore({ sink, logger, bufferSize: 8, batchSize: 4, flushIntervalMs: 10 })
+  store.on('drain', () => { throw new Error('listener bug') })
+  await pipeline(Readable.from(Array.from({ length: 100 }, (_, seq) => makeEvent(seq))), store)
+  assert.equal(sink.events.length, 100)
+  assert.equal(store.stats().written, 100)
+})
+
+test('a batch listener on the sink that throws, added before the store, does not keep the store from owing and emitting drain', { timeout: 10_000 }, async () => {
+  const sink = new MemorySink({ delayMs: 2 })
+  sink.on('batch', () => { throw new Error('listener bug') })
+  const { logger } = captureLogger('fatal')
+  const store = createAuditStore({ sink, logger, bufferSize: 8, batchSize: 4, flushIntervalMs: 10 })
+  let batches = 0
+  store.on('batch', () => { batches++ })
+  let seq = 0
+  while (store.write(makeEvent(seq++)));
+  await new Promise((resolve) => store.once('drain', resolve))
+  assert.ok(batches > 0, "the store's own 'batch' listener on the sink never ran")
+  await store.close()
+})
+
+test('every listener of an event runs when an earlier one throws', () => {
+  const { logger } = captureLogger('fatal')
+  const store = createAuditStore({ sink: new MemorySink(), logger })
+  const calls: string[] = []
+  store.on('drop', () => { calls.push('first'); throw new Error('listener bug') })
+  store.once('drop', () => { calls.push('once') })
+  store.on('drop', () => { calls.push('last') })
+  store.destroy()
+  assert.equal(store.record(makeEvent(0)), false)
+  assert.equal(store.record(makeEvent(1)), false)
+  assert.deepEqual(calls, ['first', 'once', 'last', 'first', 'last'])
 })

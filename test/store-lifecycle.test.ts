@@ -72,6 +72,24 @@ test('a sink whose release() returns no Promise does not crash destroy()', { tim
   assert.deepEqual(errors, [])
 })
 
+test('a sink destroyed with an error tears the store down without an unhandled error event: flush rejects, the events count lost', { timeout: 5_000 }, async () => {
+  const sink = new ScriptedSink(['hang'])
+  const { logger, lines } = captureLogger('error')
+  const store = createAuditStore({ sink, logger, flushIntervalMs: 60_000 })
+  for (let seq = 0; seq < 5; seq++) store.record(makeEvent(seq))
+  const flushed = store.flush()
+  await new Promise((resolve) => setImmediate(resolve))
+  // Without the fix the store re-emits the sink's error as 'error' with no listener: an uncaught exception.
+  sink.destroy(new Error('the sink gave up'))
+  await assert.rejects(flushed, StoreClosedError)
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(store.destroyed, true)
+  const stats = store.stats()
+  assert.equal(stats.lost, 5)
+  assert.equal(stats.pending, 0)
+  assert.ok(lines.some((l) => l.includes('the sink gave up')), 'the sink\'s error is logged')
+})
+
 test('drops are logged: one warning at the first, then one summary with the count every 10 s at most', (t) => {
   t.mock.timers.enable({ apis: ['setTimeout'] })
   const { logger, lines } = captureLogger('warn')

@@ -226,7 +226,8 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
         if (--inFlight === 0 && idle !== undefined) idle()
         if (stopped) server.closeIdleConnections()
       }
-      if (res.writableFinished) done()
+      // A response whose client went away may have closed before the handler settled: 'close' will not come again.
+      if (res.writableFinished || res.destroyed) done()
       else res.once('close', done)
     })
   })

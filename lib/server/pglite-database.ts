@@ -4,6 +4,23 @@
 import { PGlite } from '@electric-sql/pglite'
 import type { Database, QueryResult, SqlClient } from './database.js'
 
+// PostgreSQL's type oid for timestamptz.
+const TIMESTAMPTZ = 1184
+// PostgreSQL's text for a timestamptz: `0050-06-01 00:00:00.123456+00`, the offset's minutes optional.
+const PG_TIMESTAMPTZ = /^(\d{4})-(\d\d)-(\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?)([+-]\d\d)(?::(\d\d))?$/
+
+/**
+ * A timestamptz as a Date. PGlite's own parser hands the text to `new Date()`,
+ * whose legacy parsing reads years 0001 to 0099 as 1901 to 1999 or 2000 to 2049:
+ * this one goes through ISO 8601, which keeps the year.
+ * @internal
+ */
+export function parseTimestamptz (text: string): Date {
+  const m = PG_TIMESTAMPTZ.exec(text)
+  if (m === null) return new Date(text)
+  return new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}${m[5]}:${m[6] ?? '00'}`)
+}
+
 /** @internal */
 export class PgliteDatabase implements Database {
   readonly engine = 'pglite'
@@ -14,7 +31,8 @@ export class PgliteDatabase implements Database {
   }
 
   static async open (dataDir: string | undefined): Promise<PgliteDatabase> {
-    const db = dataDir === undefined ? new PGlite() : new PGlite(dataDir)
+    const options = { parsers: { [TIMESTAMPTZ]: parseTimestamptz } }
+    const db = dataDir === undefined ? new PGlite(options) : new PGlite(dataDir, options)
     await db.waitReady
     return new PgliteDatabase(db)
   }

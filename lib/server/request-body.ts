@@ -29,7 +29,7 @@ export async function readJsonBody (req: IncomingMessage, limitBytes: number): P
     req.resume()
     throw tooLarge(limitBytes)
   }
-  const source: Readable = encoding === 'gzip' ? req.pipe(createGunzip()) : req
+  const source: Readable = encoding === 'gzip' ? gunzipOf(req) : req
   const chunks: Buffer[] = []
   let size = 0
   try {
@@ -53,6 +53,15 @@ export async function readJsonBody (req: IncomingMessage, limitBytes: number): P
   } catch (err) {
     throw new HttpProblem(400, 'Bad Request', `malformed JSON: ${(err as Error).message}`)
   }
+}
+
+// pipe() does not pass on a client that went away: the gunzip would wait for the rest forever.
+function gunzipOf (req: IncomingMessage): Readable {
+  const gunzip = req.pipe(createGunzip())
+  req.once('close', () => {
+    if (!req.complete) gunzip.destroy(new Error('the client went away before the body was complete'))
+  })
+  return gunzip
 }
 
 function tooLarge (limitBytes: number): HttpProblem {

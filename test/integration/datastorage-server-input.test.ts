@@ -77,6 +77,21 @@ for (const engine of engines) {
     })
     after(async () => { await server?.close() })
 
+    test('an event_timestamp in years 0001 to 0099 reads back with its year, from the list, by id and in the export', async () => {
+      const cid = randomUUID()
+      const stamps = ['0001-01-01T00:00:00.123Z', '0050-06-01T12:00:00.000Z', '0099-12-31T23:59:59.000Z']
+      const posted = await call(url, 'POST', BATCH, { json: stamps.map((stamp, seq) => event(cid, seq, { event_timestamp: stamp })) })
+      assert.equal(posted.status, 201)
+      const list = await call(url, 'GET', `${EVENTS}?correlation_id=${cid}`)
+      assert.equal(list.status, 200)
+      assert.deepEqual((list.body.data as Array<{ event_timestamp: string }>).map((e) => e.event_timestamp), stamps)
+      const one = await call(url, 'GET', `${EVENTS}/${(posted.body.event_ids as string[])[1]!}`)
+      assert.equal(one.body.event_timestamp, stamps[1])
+      const exported = await call(url, 'GET', `${EVENTS}/export?correlation_id=${cid}`)
+      const lines = String(exported.body.text).trim().split('\n').map((l) => JSON.parse(l) as { event_timestamp: string })
+      assert.deepEqual(lines.map((e) => e.event_timestamp), stamps)
+    })
+
     test('a batch over 10 000 items gets 413 before any item is validated', async () => {
       const body = gzipSync(JSON.stringify(Array.from({ length: 10_001 }, () => ({}))))
       const reply = await call(url, 'POST', BATCH, { body, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } })

@@ -8,7 +8,9 @@ import { randomUUID } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { connect } from 'node:net'
 import { PassThrough } from 'node:stream'
+import { gzipSync } from 'node:zlib'
 import pg from 'pg'
 import { Client, request } from 'undici'
 import { InvalidOptionError, newAuditEvent } from '../../lib/index.js'
@@ -79,6 +81,29 @@ test('close finishes the requests in flight, then refuses new connections', asyn
   await assert.rejects(request(server.url + '/health'), /ECONNREFUSED/)
   assert.equal(server.close(), closing, 'close is idempotent')
 })
+
+for (const encoding of ['identity', 'gzip'] as const) {
+  test(`close() resolves after a client went away in the middle of a ${encoding} body`, async () => {
+    const server = await startDataStorageServer({ logger: silentLogger })
+    const body = Buffer.from('[{"event_type":"' + 'x'.repeat(5000))
+    const sent = encoding === 'gzip' ? gzipSync(body).subarray(0, 30) : body.subarray(0, 30)
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(new URL(server.url).port), '127.0.0.1', () => {
+        socket.write(`POST ${BATCH} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-encoding: ${encoding}\r\ncontent-length: 1000\r\n\r\n`)
+        socket.write(sent)
+        setTimeout(() => { socket.destroy(); resolve() }, 100)
+      })
+      socket.on('error', reject)
+    })
+    let timer: NodeJS.Timeout | undefined
+    const outcome = await Promise.race([
+      server.close().then(() => 'closed'),
+      new Promise((resolve) => { timer = setTimeout(resolve, 5000, 'still waiting after 5 s') })
+    ])
+    clearTimeout(timer)
+    assert.equal(outcome, 'closed')
+  })
+}
 
 test('readiness answers 503 as soon as close() begins, while liveness and the API keep answering through drainDelayMs', async () => {
   const server = await startDataStorageServer({ logger: silentLogger, drainDelayMs: 3000 })
