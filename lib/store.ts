@@ -159,7 +159,10 @@ export class AuditStore extends Writable {
   // At exit nothing can be delivered any more: say how much was not.
   static #atExit (store: AuditStore): void {
     const count = store.#ledger.pending
-    if (count > 0) store.#log.error({ count, accepted: store.#ledger.accepted }, 'events unsettled at exit')
+    if (count === 0) return
+    store.#log.error({ count, accepted: store.#ledger.accepted }, 'events unsettled at exit')
+    // A process that lost audit events must not look successful to its supervisor or CI.
+    if (process.exitCode === undefined || process.exitCode === 0) process.exitCode = 1
   }
 
   // The event loop ran dry with events undelivered: flush them, once for
