@@ -280,7 +280,7 @@ export function mapSchema (schema: unknown, fn: (schema: Record<string, unknown>
   return fn(out)
 }
 
-// OpenAPI's nullable and TypeBox's Union([T, Null]) both become type: [T, 'null'],
+// OpenAPI's nullable and an anyOf of T and null both become type: [T, 'null'],
 // which ajv checks in one test instead of an anyOf that collects errors.
 function nullableAsTypeArray (out: Record<string, unknown>): Record<string, unknown> {
   const anyOf = out.anyOf

@@ -2,13 +2,12 @@
  * The audit event: one schema gives both the static type and the compiled
  * validator, and the reference server validates with the same schema.
  */
-import { Type, type Static } from '@sinclair/typebox'
 import { AuditValidationError, type ValidationIssue } from './errors.js'
 import type { EventRun } from './event-run.js'
 import { CompiledEventSchema } from './event-validator.js'
 
 /**
- * The generic schema of an audit event (JSON Schema, written with TypeBox),
+ * The generic schema of an audit event (a JSON Schema object),
  * mirroring the DataStorage API's `AuditEventRequest` with a free-form
  * `event_data`: any category, any JSON object. It is the default when no
  * OpenAPI document is given. Unknown fields are rejected so that a typo
@@ -22,58 +21,38 @@ import { CompiledEventSchema } from './event-validator.js'
  * check(input) // true for a valid event
  * ```
  */
-export const AuditEventSchema = Type.Object(
-  {
-    /** Version of the event schema the producer writes, 1-20 characters. */
-    version: Type.String({ minLength: 1, maxLength: 20 }),
-    /** What happened, e.g. `user.login`; 1-100 characters. */
-    event_type: Type.String({ minLength: 1, maxLength: 100 }),
-    /** When it happened: an RFC 3339 date-time string. */
-    event_timestamp: Type.String({ format: 'date-time' }),
-    /** The area it belongs to, e.g. `auth`; 1-50 characters. */
-    event_category: Type.String({ minLength: 1, maxLength: 50 }),
-    /** The verb, e.g. `login`; 1-50 characters. */
-    event_action: Type.String({ minLength: 1, maxLength: 50 }),
-    /** `success`, `failure` or `pending`. */
-    event_outcome: Type.Union([Type.Literal('success'), Type.Literal('failure'), Type.Literal('pending')]),
-    /** Ties the events of one request or job together; 1-255 characters. */
-    correlation_id: Type.String({ minLength: 1, maxLength: 255 }),
-    /** Event-specific details: a JSON object. */
-    // Any JSON object: a Record schema would test every key against a pattern on every event.
-    event_data: Type.Unsafe<Record<string, unknown>>(Type.Object({})),
-    /** Who acted: `user`, `service`, ... */
-    actor_type: Type.Optional(Type.String()),
-    /** The actor's id. */
-    actor_id: Type.Optional(Type.String()),
-    /** The actor's IP address, at most 45 characters. */
-    actor_ip: Type.Optional(Type.String({ maxLength: 45 })),
-    /** The kind of thing acted on. */
-    resource_type: Type.Optional(Type.String()),
-    /** The id of the thing acted on. */
-    resource_id: Type.Optional(Type.String()),
-    /** The UUID of the event this one follows from, or null. Comes with `parent_event_date`. */
-    parent_event_id: Type.Optional(Type.Union([Type.String({ format: 'uuid' }), Type.Null()])),
-    /** The parent event's `event_timestamp` (RFC 3339), or null; required together with `parent_event_id`. */
-    parent_event_date: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()])),
-    /** The namespace the event comes from, or null. */
-    namespace: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-    /** The cluster the event comes from, or null. */
-    cluster_id: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-    /** The event's severity, e.g. `info`, or null. */
-    severity: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-    /** How long the action took, in whole milliseconds (int32: PostgreSQL's integer column), or null. */
-    duration_ms: Type.Optional(Type.Union([Type.Integer({ minimum: -2_147_483_648, maximum: 2_147_483_647 }), Type.Null()])),
-    /** The error code, for a failure, or null. */
-    error_code: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-    /** The error message, for a failure, or null. */
-    error_message: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-    /** How many days to keep the event, a whole number (int32), or null. */
-    retention_days: Type.Optional(Type.Union([Type.Integer({ minimum: -2_147_483_648, maximum: 2_147_483_647 }), Type.Null()])),
-    /** Whether the event holds sensitive data, or null. */
-    is_sensitive: Type.Optional(Type.Union([Type.Boolean(), Type.Null()]))
-  },
-  { additionalProperties: false }
-)
+export const AuditEventSchema = {
+  type: 'object',
+  required: ['version', 'event_type', 'event_timestamp', 'event_category', 'event_action', 'event_outcome', 'correlation_id', 'event_data'],
+  additionalProperties: false,
+  properties: {
+    version: { type: 'string', minLength: 1, maxLength: 20 },
+    event_type: { type: 'string', minLength: 1, maxLength: 100 },
+    event_timestamp: { type: 'string', format: 'date-time' },
+    event_category: { type: 'string', minLength: 1, maxLength: 50 },
+    event_action: { type: 'string', minLength: 1, maxLength: 50 },
+    event_outcome: { type: 'string', enum: ['success', 'failure', 'pending'] },
+    correlation_id: { type: 'string', minLength: 1, maxLength: 255 },
+    // Any JSON object: a pattern on every key would cost on every event.
+    event_data: { type: 'object' },
+    actor_type: { type: 'string' },
+    actor_id: { type: 'string' },
+    actor_ip: { type: 'string', maxLength: 45 },
+    resource_type: { type: 'string' },
+    resource_id: { type: 'string' },
+    parent_event_id: { type: ['string', 'null'], format: 'uuid' },
+    parent_event_date: { type: ['string', 'null'], format: 'date-time' },
+    namespace: { type: ['string', 'null'] },
+    cluster_id: { type: ['string', 'null'] },
+    severity: { type: ['string', 'null'] },
+    // int32: PostgreSQL's integer columns.
+    duration_ms: { type: ['integer', 'null'], minimum: -2_147_483_648, maximum: 2_147_483_647 },
+    error_code: { type: ['string', 'null'] },
+    error_message: { type: ['string', 'null'] },
+    retention_days: { type: ['integer', 'null'], minimum: -2_147_483_648, maximum: 2_147_483_647 },
+    is_sensitive: { type: ['boolean', 'null'] }
+  }
+} as const
 
 /**
  * An audit event, as the DataStorage API's `AuditEventRequest` defines it.
@@ -87,7 +66,54 @@ export const AuditEventSchema = Type.Object(
  * }
  * ```
  */
-export type AuditEvent = Static<typeof AuditEventSchema>
+export type AuditEvent = {
+  /** Version of the event schema the producer writes, 1-20 characters. */
+  version: string
+  /** What happened, e.g. `user.login`; 1-100 characters. */
+  event_type: string
+  /** When it happened: an RFC 3339 date-time string with an offset. */
+  event_timestamp: string
+  /** The area it belongs to, e.g. `auth`; 1-50 characters. */
+  event_category: string
+  /** The verb, e.g. `login`; 1-50 characters. */
+  event_action: string
+  /** `success`, `failure` or `pending`. */
+  event_outcome: 'success' | 'failure' | 'pending'
+  /** Ties the events of one request or job together; 1-255 characters. */
+  correlation_id: string
+  /** Event-specific details: a JSON object. */
+  event_data: Record<string, unknown>
+  /** Who acted: `user`, `service`, ... */
+  actor_type?: string
+  /** The actor's id. */
+  actor_id?: string
+  /** The actor's IP address, at most 45 characters. */
+  actor_ip?: string
+  /** The kind of thing acted on. */
+  resource_type?: string
+  /** The id of the thing acted on. */
+  resource_id?: string
+  /** The UUID of the event this one follows from, or null. Comes with `parent_event_date`. */
+  parent_event_id?: string | null
+  /** The parent event's `event_timestamp` (RFC 3339), or null; required together with `parent_event_id`. */
+  parent_event_date?: string | null
+  /** The namespace the event comes from, or null. */
+  namespace?: string | null
+  /** The cluster the event comes from, or null. */
+  cluster_id?: string | null
+  /** The event's severity, e.g. `info`, or null. */
+  severity?: string | null
+  /** How long the action took, in whole milliseconds (int32: PostgreSQL's integer column), or null. */
+  duration_ms?: number | null
+  /** The error code, for a failure, or null. */
+  error_code?: string | null
+  /** The error message, for a failure, or null. */
+  error_message?: string | null
+  /** How many days to keep the event, a whole number (int32), or null. */
+  retention_days?: number | null
+  /** Whether the event holds sensitive data, or null. */
+  is_sensitive?: boolean | null
+}
 
 /**
  * The fields {@link newAuditEvent} fills in when they are absent.
