@@ -21,7 +21,7 @@ import { CompiledEventSchema } from './event-validator.js'
  * check(input) // true for a valid event
  * ```
  */
-export const AuditEventSchema = {
+export const AuditEventSchema: Readonly<Record<string, unknown>> = {
   type: 'object',
   required: ['version', 'event_type', 'event_timestamp', 'event_category', 'event_action', 'event_outcome', 'correlation_id', 'event_data'],
   additionalProperties: false,
@@ -52,7 +52,7 @@ export const AuditEventSchema = {
     retention_days: { type: ['integer', 'null'], minimum: -2_147_483_648, maximum: 2_147_483_647 },
     is_sensitive: { type: ['boolean', 'null'] }
   }
-} as const
+}
 
 /**
  * An audit event, as the DataStorage API's `AuditEventRequest` defines it.
