@@ -63,8 +63,14 @@ export function loadOpenApiDocument (input: unknown): OpenApiDocument {
     } catch (err) {
       throw new InvalidOptionError('openapi', `a parseable OpenAPI file (${(err as Error).message})`, input)
     }
-    return loadOpenApiDocument(parsed)
+    // Never read as a path again: a file holding a string is not a document (and must not lead to another file).
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidOptionError('openapi', 'a file holding an OpenAPI 3.0 document (a mapping)', input)
+    return checkOpenApiDocument(parsed)
   }
+  return checkOpenApiDocument(input)
+}
+
+function checkOpenApiDocument (input: unknown): OpenApiDocument {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidOptionError('openapi', 'an OpenAPI 3.0 document or the path of one', input)
   const version = (input as { openapi?: unknown }).openapi
   if (typeof version !== 'string' || !version.startsWith('3.0.')) throw unsupported('#/openapi', `openapi version ${String(version)}, expected 3.0.x`, input)
@@ -227,7 +233,15 @@ export function compileEventSchema (openapi: unknown, allowUnknownKeys: boolean)
   if (openapi === undefined) {
     return allowUnknownKeys ? new CompiledEventSchema(AuditEventSchema, { allowUnknownKeys, fromDocument: false }) : genericEventSchema()
   }
-  const schema = eventSchemaFromOpenApi(loadOpenApiDocument(openapi))
+  const document = loadOpenApiDocument(openapi)
+  let schema: Record<string, unknown>
+  try {
+    schema = eventSchemaFromOpenApi(document)
+  } catch (err) {
+    // Converting recurses once per level of nesting.
+    if (err instanceof RangeError) throw new InvalidOptionError('openapi', `a document whose ${EVENT_SCHEMA} is not nested this deeply (${err.message})`, openapi)
+    throw err
+  }
   try {
     return new CompiledEventSchema(schema, { allowUnknownKeys, fromDocument: true })
   } catch (err) {

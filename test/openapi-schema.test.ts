@@ -196,3 +196,29 @@ for (const engine of engines) {
     })
   })
 }
+
+test('a YAML file holding a string is refused as a document, never read as the path of another file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'openapi-string-'))
+  const target = join(dir, 'target.yaml')
+  writeFileSync(target, 'secret-content\n')
+  const indirect = join(dir, 'indirect.yaml')
+  writeFileSync(indirect, `${target}\n`)
+  const loop = join(dir, 'loop.yaml')
+  writeFileSync(loop, `${loop}\n`)
+  for (const path of [indirect, loop]) {
+    assert.throws(() => createEventValidator(path), (err: unknown) => {
+      assert.ok(err instanceof InvalidOptionError)
+      assert.match(err.message, /a file holding an OpenAPI 3\.0 document/)
+      assert.doesNotMatch(err.message, /secret-content/)
+      return true
+    })
+  }
+})
+
+test('a document nested deeper than the stack allows is an InvalidOptionError, not a RangeError', () => {
+  let deep: Record<string, unknown> = { type: 'string' }
+  for (let i = 0; i < 20_000; i++) deep = { type: 'array', items: deep }
+  const nested = structuredClone(doc) as { components: { schemas: { AuditEventRequest: { properties: Record<string, unknown> } } } }
+  nested.components.schemas.AuditEventRequest.properties.deep = deep
+  assert.throws(() => createEventValidator(nested), InvalidOptionError)
+})
