@@ -222,3 +222,15 @@ test('a document nested deeper than the stack allows is an InvalidOptionError, n
   nested.components.schemas.AuditEventRequest.properties.deep = deep
   assert.throws(() => createEventValidator(nested), InvalidOptionError)
 })
+
+test('a pattern that repeats a repeating group, like ^(a+)+$, fails at startup with InvalidOptionError instead of one event holding the event loop for seconds', () => {
+  for (const pattern of ['^(a+)+$', '(\\w+\\s?)*$', '^([a-z0-9]+-?)*$', '(a{1,5}){2,}']) {
+    const evil = structuredClone(doc) as { components: { schemas: { AuditEventRequest: { properties: Record<string, unknown> } } } }
+    evil.components.schemas.AuditEventRequest.properties.correlation_id = { type: 'string', pattern }
+    assert.throws(() => createEventValidator(evil), (err: unknown) => err instanceof InvalidOptionError && /catastrophic backtracking/.test(err.message), pattern)
+  }
+  const fine = structuredClone(doc) as { components: { schemas: { AuditEventRequest: { properties: Record<string, unknown> } } } }
+  fine.components.schemas.AuditEventRequest.properties.correlation_id = { type: 'string', pattern: '^(req-)?[a-z0-9]+(-[a-z0-9]{4}){2}$' }
+  const check = createEventValidator(fine)
+  assert.deepEqual(check({ ...validate.newEvent({ event_type: 'x', event_category: 'gateway', event_action: 'a', event_outcome: 'success', correlation_id: 'req-abc-1234-5678' }) }).filter((i) => i.path === 'correlation_id'), [])
+})
