@@ -718,6 +718,10 @@ export function resolveDataStorageSinkOptions (input: unknown): ResolvedDataStor
     } catch {
       throw new InvalidOptionError(Array.isArray(o.url) ? `url[${i}]` : 'url', 'an http: or https: URL', item)
     }
+    // Only the origin and the path are used: credentials, a query or a fragment would be dropped without a word.
+    if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+      throw new InvalidOptionError(Array.isArray(o.url) ? `url[${i}]` : 'url', 'an http: or https: URL without credentials, query or fragment (use token or headers for credentials)', url.username !== '' || url.password !== '' ? '<URL with credentials>' : item)
+    }
     const prefix = url.pathname.replace(/\/+$/, '')
     // The probe goes under the URL's path too: behind a proxy that routes by prefix, /health/ready alone reaches something else.
     return { origin: url.origin, path: prefix + path, probePath: prefix + '/health/ready' }

@@ -218,3 +218,10 @@ test('a store whose every replica is out of rotation is not ready, even when one
   assert.equal(health.ready, false)
   assert.ok(health.reasons.includes('every DataStorage endpoint is out of rotation'), health.reasons.join())
 })
+
+test('a URL with credentials, a query or a fragment is refused, instead of being sent without them', () => {
+  for (const url of ['http://user:secret@a:1', 'http://a:1/?tenant=x', 'http://a:1/#x']) {
+    assert.throws(() => new DataStorageSink({ url }), (err: unknown) => err instanceof InvalidOptionError && !err.message.includes('secret'), url)
+    assert.throws(() => new DataStorageSink({ url: ['http://b:1', url] }), /url\[1\]/, url)
+  }
+})
