@@ -93,6 +93,8 @@ export class DeliveryHealth {
     const highWater = Math.ceil(state.bufferSize * HIGH_WATER_RATIO)
     if (state.pending >= highWater) reasons.push(`the buffer is above its high-water mark (${state.pending} of ${state.bufferSize} events pending)`)
     const endpoints = this.#endpoints?.()
+    // An answer in the last 30 s says little once every replica has since been taken out of rotation.
+    if (endpoints !== undefined && endpoints.length > 0 && endpoints.every((e) => !e.up)) reasons.push('every DataStorage endpoint is out of rotation')
     return { ready: reasons.length === 0, reasons, ...(endpoints === undefined ? {} : { endpoints }) }
   }
 }

@@ -63,8 +63,14 @@ export function loadOpenApiDocument (input: unknown): OpenApiDocument {
     } catch (err) {
       throw new InvalidOptionError('openapi', `a parseable OpenAPI file (${(err as Error).message})`, input)
     }
-    return loadOpenApiDocument(parsed)
+    // Never read as a path again: a file holding a string is not a document (and must not lead to another file).
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidOptionError('openapi', 'a file holding an OpenAPI 3.0 document (a mapping)', input)
+    return checkOpenApiDocument(parsed)
   }
+  return checkOpenApiDocument(input)
+}
+
+function checkOpenApiDocument (input: unknown): OpenApiDocument {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidOptionError('openapi', 'an OpenAPI 3.0 document or the path of one', input)
   const version = (input as { openapi?: unknown }).openapi
   if (typeof version !== 'string' || !version.startsWith('3.0.')) throw unsupported('#/openapi', `openapi version ${String(version)}, expected 3.0.x`, input)
@@ -128,6 +134,7 @@ function convert (schema: unknown, pointer: string, refer: Refer): Record<string
       } catch {
         throw unsupported(at, `pattern ${JSON.stringify(value)} that is not a valid regular expression`, value)
       }
+      if (nestedQuantifier(String(value))) throw unsupported(at, `pattern ${JSON.stringify(value)} with a quantified group that itself holds a quantifier (catastrophic backtracking: one event could hold the event loop for minutes)`, value)
       out.pattern = value
     } else if (key === 'exclusiveMinimum' || key === 'exclusiveMaximum') {
       // OpenAPI 3.0 (like draft-04) makes them booleans beside minimum/maximum; see below.
@@ -156,6 +163,50 @@ function convert (schema: unknown, pointer: string, refer: Refer): Record<string
   if (source.nullable === true) return nullable(out)
   if (source.nullable !== undefined && source.nullable !== false) throw unsupported(`${pointer}/nullable`, 'nullable that is not a boolean', source.nullable)
   return out
+}
+
+/**
+ * Whether `pattern` repeats a group that itself repeats, like `(a+)+` or
+ * `(\\w+\\s?)*`: the shape whose backtracking is exponential in the input's
+ * length. A heuristic, not a proof of safety: it does not catch overlapping
+ * alternatives such as `(a|a)*`.
+ * @internal
+ */
+export function nestedQuantifier (pattern: string): boolean {
+  // Per open group: whether something quantified is inside it.
+  const groups: boolean[] = []
+  // Whether the atom just closed can take a quantifier, and whether it holds one.
+  let lastHolds = false
+  let lastIsAtom = false
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!
+    const quantifier = c === '*' || c === '+' || c === '?' || (c === '{' && /^\{\d+(,\d*)?\}/.test(pattern.slice(i)))
+    if (quantifier) {
+      const repeats = c === '*' || c === '+' || (c === '{' && !/^\{(\d+)(,\1)?\}|^\{[01](,1)?\}/.test(pattern.slice(i)))
+      if (lastIsAtom && repeats && lastHolds) return true
+      if (lastIsAtom && repeats && groups.length > 0) groups[groups.length - 1] = true
+      if (c === '{') i = pattern.indexOf('}', i)
+      if (pattern[i + 1] === '?') i++
+      lastIsAtom = false
+      continue
+    }
+    lastHolds = false
+    lastIsAtom = true
+    if (c === '\\') {
+      i++
+    } else if (c === '[') {
+      for (i++; i < pattern.length && pattern[i] !== ']'; i++) if (pattern[i] === '\\') i++
+    } else if (c === '(') {
+      groups.push(false)
+      lastIsAtom = false
+    } else if (c === ')') {
+      lastHolds = groups.pop() ?? false
+      if (lastHolds && groups.length > 0) groups[groups.length - 1] = true
+    } else if (c === '|' || c === '^' || c === '$') {
+      lastIsAtom = false
+    }
+  }
+  return false
 }
 
 function nullable (out: Record<string, unknown>): Record<string, unknown> {
@@ -227,7 +278,15 @@ export function compileEventSchema (openapi: unknown, allowUnknownKeys: boolean)
   if (openapi === undefined) {
     return allowUnknownKeys ? new CompiledEventSchema(AuditEventSchema, { allowUnknownKeys, fromDocument: false }) : genericEventSchema()
   }
-  const schema = eventSchemaFromOpenApi(loadOpenApiDocument(openapi))
+  const document = loadOpenApiDocument(openapi)
+  let schema: Record<string, unknown>
+  try {
+    schema = eventSchemaFromOpenApi(document)
+  } catch (err) {
+    // Converting recurses once per level of nesting.
+    if (err instanceof RangeError) throw new InvalidOptionError('openapi', `a document whose ${EVENT_SCHEMA} is not nested this deeply (${err.message})`, openapi)
+    throw err
+  }
   try {
     return new CompiledEventSchema(schema, { allowUnknownKeys, fromDocument: true })
   } catch (err) {

@@ -686,7 +686,7 @@ export interface ResolvedDataStorageSinkOptions {
   readonly origin: string
   readonly path: string
   /** Every endpoint, in the order given. */
-  readonly endpoints: ReadonlyArray<{ readonly origin: string, readonly path: string }>
+  readonly endpoints: ReadonlyArray<{ readonly origin: string, readonly path: string, readonly probePath: string }>
   readonly replicaBackoffMs: number
   readonly probeIntervalMs: number
   readonly headers: Readonly<Record<string, string>>
@@ -718,7 +718,13 @@ export function resolveDataStorageSinkOptions (input: unknown): ResolvedDataStor
     } catch {
       throw new InvalidOptionError(Array.isArray(o.url) ? `url[${i}]` : 'url', 'an http: or https: URL', item)
     }
-    return { origin: url.origin, path: url.pathname.replace(/\/+$/, '') + path }
+    // Only the origin and the path are used: credentials, a query or a fragment would be dropped without a word.
+    if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+      throw new InvalidOptionError(Array.isArray(o.url) ? `url[${i}]` : 'url', 'an http: or https: URL without credentials, query or fragment (use token or headers for credentials)', url.username !== '' || url.password !== '' ? '<URL with credentials>' : item)
+    }
+    const prefix = url.pathname.replace(/\/+$/, '')
+    // The probe goes under the URL's path too: behind a proxy that routes by prefix, /health/ready alone reaches something else.
+    return { origin: url.origin, path: prefix + path, probePath: prefix + '/health/ready' }
   })
   if (new Set(endpoints.map((e) => e.origin)).size !== endpoints.length) throw new InvalidOptionError('url', 'URLs of distinct origins', o.url)
   const headers = objectOption('headers', o.headers)

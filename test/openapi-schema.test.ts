@@ -196,3 +196,41 @@ for (const engine of engines) {
     })
   })
 }
+
+test('a YAML file holding a string is refused as a document, never read as the path of another file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'openapi-string-'))
+  const target = join(dir, 'target.yaml')
+  writeFileSync(target, 'secret-content\n')
+  const indirect = join(dir, 'indirect.yaml')
+  writeFileSync(indirect, `${target}\n`)
+  const loop = join(dir, 'loop.yaml')
+  writeFileSync(loop, `${loop}\n`)
+  for (const path of [indirect, loop]) {
+    assert.throws(() => createEventValidator(path), (err: unknown) => {
+      assert.ok(err instanceof InvalidOptionError)
+      assert.match(err.message, /a file holding an OpenAPI 3\.0 document/)
+      assert.doesNotMatch(err.message, /secret-content/)
+      return true
+    })
+  }
+})
+
+test('a document nested deeper than the stack allows is an InvalidOptionError, not a RangeError', () => {
+  let deep: Record<string, unknown> = { type: 'string' }
+  for (let i = 0; i < 20_000; i++) deep = { type: 'array', items: deep }
+  const nested = structuredClone(doc) as { components: { schemas: { AuditEventRequest: { properties: Record<string, unknown> } } } }
+  nested.components.schemas.AuditEventRequest.properties.deep = deep
+  assert.throws(() => createEventValidator(nested), InvalidOptionError)
+})
+
+test('a pattern that repeats a repeating group, like ^(a+)+$, fails at startup with InvalidOptionError instead of one event holding the event loop for seconds', () => {
+  for (const pattern of ['^(a+)+$', '(\\w+\\s?)*$', '^([a-z0-9]+-?)*$', '(a{1,5}){2,}']) {
+    const evil = structuredClone(doc) as { components: { schemas: { AuditEventRequest: { properties: Record<string, unknown> } } } }
+    evil.components.schemas.AuditEventRequest.properties.correlation_id = { type: 'string', pattern }
+    assert.throws(() => createEventValidator(evil), (err: unknown) => err instanceof InvalidOptionError && /catastrophic backtracking/.test(err.message), pattern)
+  }
+  const fine = structuredClone(doc) as { components: { schemas: { AuditEventRequest: { properties: Record<string, unknown> } } } }
+  fine.components.schemas.AuditEventRequest.properties.correlation_id = { type: 'string', pattern: '^(req-)?[a-z0-9]+(-[a-z0-9]{4}){2}$' }
+  const check = createEventValidator(fine)
+  assert.deepEqual(check({ ...validate.newEvent({ event_type: 'x', event_category: 'gateway', event_action: 'a', event_outcome: 'success', correlation_id: 'req-abc-1234-5678' }) }).filter((i) => i.path === 'correlation_id'), [])
+})

@@ -7,7 +7,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { DataStorageSink, InvalidOptionError, createAuditStore } from '../lib/index.js'
 import { makeEvent, silentLogger } from './helpers/fixtures.js'
@@ -143,4 +143,85 @@ test('url must be a URL or a non-empty list of URLs of distinct origins', () => 
   assert.throws(() => new DataStorageSink({ url: ['http://a:1', 'ftp://b'] }), /url\[1\]/)
   assert.throws(() => new DataStorageSink({ url: ['http://a:1', 'http://a:1/x'] }), InvalidOptionError)
   assert.throws(() => new DataStorageSink({ url: 'http://a', replicaBackoffMs: 0 }), InvalidOptionError)
+})
+
+// A replica that accepts connections and never answers anything.
+async function blackHole (): Promise<{ url: string, server: TcpServer }> {
+  const server = createTcpServer(() => {})
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server }
+}
+
+test('a replica that accepts connections but never answers is taken out of rotation once an attempt there times out', async (t) => {
+  const hole = await blackHole()
+  const b = await replica()
+  t.after(async () => { await stop(b); hole.server.close() })
+  const sink = new DataStorageSink({ url: [hole.url, b.url], concurrency: 1, requestTimeoutMs: 200, replicaBackoffMs: 60_000, retry: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 3 } })
+  const store = createAuditStore({ sink, batchSize: 1, logger: silentLogger })
+  t.after(() => store.close().then(() => {}, () => {}))
+  for (let i = 0; i < 6; i++) store.record(makeEvent(i))
+  await store.flush()
+  const [rh] = sink.replicas()
+  assert.equal(rh!.up, false)
+  assert.equal(rh!.attempts, 1, 'only the first batch went to the replica that never answers')
+  assert.equal(b.batches.length, 6)
+})
+
+test('a URL with a path prefix is probed at /health/ready under that prefix', async (t) => {
+  const paths: string[] = []
+  const server = createServer((req, res) => {
+    paths.push(String(req.url))
+    req.resume()
+    res.writeHead(req.url === '/ds/health/ready' ? 200 : 404).end()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => new Promise((resolve) => server.close(resolve)))
+  const sink = new DataStorageSink({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/ds`, probeIntervalMs: 100 })
+  const store = createAuditStore({ sink, logger: silentLogger })
+  t.after(() => store.close().then(() => {}, () => {}))
+  const until = performance.now() + 3_000
+  while (!store.health().ready && performance.now() < until) await sleep(20)
+  assert.equal(store.health().ready, true)
+  assert.deepEqual([...new Set(paths)], ['/ds/health/ready'])
+})
+
+test('close() does not wait for a probe of a replica that never answers', async (t) => {
+  const hole = await blackHole()
+  const b = await replica()
+  t.after(async () => { await stop(b); hole.server.close() })
+  const sink = new DataStorageSink({ url: [hole.url, b.url], probeIntervalMs: 100 })
+  const store = createAuditStore({ sink, logger: silentLogger })
+  store.health()
+  // Both replicas are probed once health is watched; the black hole's probe stays pending.
+  while (b.probes === 0) await sleep(20)
+  await sleep(50)
+  const started = performance.now()
+  await store.close()
+  assert.ok(performance.now() - started < 1_000, `close took ${Math.round(performance.now() - started)} ms`)
+})
+
+test('a store whose every replica is out of rotation is not ready, even when one answered in the last 30 s', async (t) => {
+  const a = await replica()
+  const b = await replica()
+  t.after(() => Promise.all([stop(a), stop(b)]).then(() => {}))
+  const sink = new DataStorageSink({ url: [a.url, b.url], concurrency: 1, replicaBackoffMs: 60_000, retry: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 2 } })
+  const store = createAuditStore({ sink, batchSize: 1, logger: silentLogger })
+  t.after(() => store.close().then(() => {}, () => {}))
+  store.record(makeEvent(0))
+  await store.flush()
+  assert.equal(store.health().ready, true)
+  await Promise.all([stop(a), stop(b)])
+  store.record(makeEvent(1))
+  await store.flush().catch(() => {})
+  const health = store.health()
+  assert.deepEqual(health.endpoints!.map((e) => e.up), [false, false])
+  assert.equal(health.ready, false)
+  assert.ok(health.reasons.includes('every DataStorage endpoint is out of rotation'), health.reasons.join())
+})
+
+test('a URL with credentials, a query or a fragment is refused, instead of being sent without them', () => {
+  for (const url of ['http://user:secret@a:1', 'http://a:1/?tenant=x', 'http://a:1/#x']) {
+    assert.throws(() => new DataStorageSink({ url }), (err: unknown) => err instanceof InvalidOptionError && !err.message.includes('secret'), url)
+    assert.throws(() => new DataStorageSink({ url: ['http://b:1', url] }), /url\[1\]/, url)
+  }
 })

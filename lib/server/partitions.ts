@@ -70,6 +70,19 @@ function startOf (m: Month): number {
 }
 
 /**
+ * `now` minus `n` calendar months, on the same day clamped to the target
+ * month's last (setUTCMonth would make March 31 minus one month March 3).
+ * @internal
+ */
+export function monthsBefore (now: Date, n: number): Date {
+  const target = addMonths(monthOf(now), -n)
+  const lastDay = new Date(startOf(addMonths(target, 1)) - 86_400_000).getUTCDate()
+  const d = new Date(now)
+  d.setUTCFullYear(target.year, target.month - 1, Math.min(now.getUTCDate(), lastDay))
+  return d
+}
+
+/**
  * Creates the partition of month `m` unless it exists, moving the month's
  * rows out of the DEFAULT partition first. Runs inside `tx`. Returns whether
  * it created one.
@@ -120,8 +133,7 @@ export async function maintainPartitions (db: Database, now: Date, retentionMont
     const dropped: string[] = []
     let deletedRows = 0
     if (retentionMonths !== undefined) {
-      const cutoff = new Date(now)
-      cutoff.setUTCMonth(cutoff.getUTCMonth() - retentionMonths)
+      const cutoff = monthsBefore(now, retentionMonths)
       const { rows } = await tx.query<{ name: string }>(
         "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_events'::regclass"
       )

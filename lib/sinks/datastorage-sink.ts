@@ -157,16 +157,17 @@ export class DataStorageSink extends BatchSink {
       const text = await readLimited(response.body)
       throw this.#classify(response.statusCode, response.headers, text)
     } catch (err) {
+      // Timed out (undici rejects with the signal's reason, itself a SinkError): the replica cannot take requests now.
+      if (attempt.signal.aborted && attempt.signal.reason instanceof SinkError) {
+        this.#replicas.failed(replica, true)
+        throw attempt.signal.reason
+      }
       if (err instanceof SinkError) {
         // An HTTP answer: only a gateway or unavailable one takes the replica out of rotation.
         this.#replicas.failed(replica, err.statusCode === 502 || err.statusCode === 503 || err.statusCode === 504)
         throw err
       }
-      // Timed out, refused or reset: the replica cannot take requests now. A shutdown is not its fault.
-      if (attempt.signal.aborted && attempt.signal.reason instanceof SinkError) {
-        this.#replicas.failed(replica, true)
-        throw attempt.signal.reason
-      }
+      // Refused or reset: the replica cannot take requests now. A shutdown is not its fault.
       if (ctx.signal.aborted) throw err
       this.#replicas.failed(replica, true)
       const code = (err as { code?: unknown }).code

@@ -23,12 +23,13 @@ import type { EndpointHealth } from '../health.js'
 const MAX_BACKOFF_MS = 5_000
 /** Longest wait for a probe's answer, in milliseconds. */
 const PROBE_TIMEOUT_MS = 5_000
-const PROBE_PATH = '/health/ready'
 
 /** One replica. @internal */
 export interface Replica {
   readonly origin: string
   readonly path: string
+  // `/health/ready` under the URL's own path prefix.
+  readonly probePath: string
   readonly dispatcher: Dispatcher
   // Invariant: false from a failure that took it out until a probe answered 200.
   up: boolean
@@ -56,10 +57,12 @@ export class ReplicaSet {
   #timer: NodeJS.Timeout | undefined
   #watched = false
   #closed = false
+  // Aborts the probes under way on close(), so that closing the Pools does not wait for an unresponsive replica.
+  readonly #closing = new AbortController()
 
-  constructor (endpoints: ReadonlyArray<{ origin: string, path: string }>, dispatcherFor: (origin: string) => Dispatcher, options: { backoffMs: number, probeIntervalMs: number, onAnswered: () => void }) {
+  constructor (endpoints: ReadonlyArray<{ origin: string, path: string, probePath: string }>, dispatcherFor: (origin: string) => Dispatcher, options: { backoffMs: number, probeIntervalMs: number, onAnswered: () => void }) {
     this.#replicas = endpoints.map((e) => ({
-      origin: e.origin, path: e.path, dispatcher: dispatcherFor(e.origin), up: true, dueAt: 0, probing: false,
+      origin: e.origin, path: e.path, probePath: e.probePath, dispatcher: dispatcherFor(e.origin), up: true, dueAt: 0, probing: false,
       answeredAt: undefined, attempts: 0, stored: 0, failed: 0, consecutiveFailures: 0
     }))
     this.#backoffMs = options.backoffMs
@@ -116,6 +119,7 @@ export class ReplicaSet {
   close (): void {
     this.#closed = true
     clearInterval(this.#timer)
+    this.#closing.abort()
   }
 
   get dispatchers (): Dispatcher[] {
@@ -147,7 +151,7 @@ export class ReplicaSet {
 
   #probe (replica: Replica): void {
     replica.probing = true
-    void ready(replica).then((ok) => {
+    void ready(replica, this.#closing.signal).then((ok) => {
       replica.probing = false
       if (this.#closed) return
       if (ok) {
@@ -164,9 +168,9 @@ export class ReplicaSet {
 }
 
 // Whether the replica's readiness answers 200; any error is a no.
-async function ready (replica: Replica): Promise<boolean> {
+async function ready (replica: Replica, closing: AbortSignal): Promise<boolean> {
   try {
-    const res = await replica.dispatcher.request({ origin: replica.origin, path: PROBE_PATH, method: 'GET', signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) })
+    const res = await replica.dispatcher.request({ origin: replica.origin, path: replica.probePath, method: 'GET', signal: AbortSignal.any([closing, AbortSignal.timeout(PROBE_TIMEOUT_MS)]) })
     await res.body.dump()
     return res.statusCode === 200
   } catch {

@@ -206,3 +206,15 @@ test('retentionMonths below 1 is refused', async () => {
   const { InvalidOptionError } = await import('../../lib/errors.js')
   await assert.rejects(startDataStorageServer({ retentionMonths: 0 }), InvalidOptionError)
 })
+
+test('retention on the last days of a month keeps the previous month until a whole month has passed since its end', async (t) => {
+  const db = await openDatabase('memory://')
+  t.after(() => db.close())
+  await migrate(db)
+  await maintainPartitions(db, new Date('2026-01-15T00:00:00Z'))
+  // February 2026 ended on March 1: one month after that is April 1, not March 29 (setUTCMonth made March 31 minus a month March 3).
+  assert.deepEqual((await maintainPartitions(db, new Date('2026-03-29T12:00:00Z'), 1)).dropped, ['audit_events_y2026m01'])
+  assert.deepEqual((await maintainPartitions(db, new Date('2026-03-31T23:59:59Z'), 1)).dropped, [])
+  assert.ok((await partitions(db)).includes('audit_events_y2026m02'))
+  assert.deepEqual((await maintainPartitions(db, new Date('2026-04-01T00:00:00Z'), 1)).dropped, ['audit_events_y2026m02'])
+})
