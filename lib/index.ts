@@ -28,7 +28,7 @@ export type { DeadLetter, DeadLetterEntry, DeadLetterErrorInfo, DeadLetterReason
 export { installShutdownHandler } from './shutdown.js'
 export { collectMetrics } from './metrics.js'
 export { DEFAULTS } from './options.js'
-export type { AuditStoreOptions, BatchSinkOptions, RetryOptions, FlushOptions, CloseOptions, DataStorageSinkOptions, TlsOptions, ShutdownOptions, MetricsOptions, MetricsRegistry } from './options.js'
+export type { AuditStoreOptions, BatchSinkOptions, RetryOptions, FlushOptions, CloseOptions, DataStorageSinkOptions, TlsOptions, ShutdownOptions, MetricsOptions, MetricsRegistry, SpoolOptions } from './options.js'
 export type { FlushResult, StoreStats } from './stats.js'
 export {
   AuditStoreError,
@@ -42,6 +42,7 @@ export {
   AuditLossError,
   SinkError,
   DeadLetterError,
-  MissingPeerError
+  MissingPeerError,
+  SpoolError
 } from './errors.js'
 export type { ValidationIssue, AuditStoreErrorOptions, SinkErrorOptions, ProblemDocument } from './errors.js'
