@@ -5,6 +5,7 @@
  * then is taken for the owner: the second store is refused, never the data
  * shared.
  */
+import { randomUUID } from 'node:crypto'
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { InvalidOptionError } from '../errors.js'
@@ -38,8 +39,10 @@ export function acquireLock (dir: string): () => void {
       }
       continue
     }
+    // The token tells this lock from a later one of the same process (another store, after a crash was simulated).
+    const content = `${process.pid} ${randomUUID()}\n`
     try {
-      writeSync(fd, `${process.pid}\n`)
+      writeSync(fd, content)
     } finally {
       closeSync(fd)
     }
@@ -48,7 +51,7 @@ export function acquireLock (dir: string): () => void {
       if (released) return
       released = true
       try {
-        if (lockOwner(path) === process.pid) unlinkSync(path)
+        if (readFileSync(path, 'utf8') === content) unlinkSync(path)
       } catch {
         // already gone
       }

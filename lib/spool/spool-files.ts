@@ -39,7 +39,7 @@ class NodeSpoolFile implements SpoolFile {
   }
 
   async writev (buffers: readonly Buffer[]): Promise<void> {
-    let rest = buffers.filter((b) => b.length > 0)
+    const rest = buffers.filter((b) => b.length > 0)
     while (rest.length > 0) {
       const { bytesWritten } = await this.#handle.writev(rest)
       let n = bytesWritten
