@@ -122,6 +122,9 @@ export class Spool {
   #timer: NodeJS.Timeout | undefined
   #failure: SpoolError | undefined
   #closed = false
+  // Set by abandon(): no job starts after it. Jobs queued before it would read a ledger floor
+  // that the destroy moved past events it counts lost, which the next store must replay.
+  #abandoned = false
   // Called when the spool drops below maxBytes after being full.
   onRoom: (() => void) | undefined
   // Where the settled floor comes from: the store's ledger floor.
@@ -251,7 +254,7 @@ export class Spool {
 
   #run (job: () => Promise<void>): Promise<void> {
     const next = this.#chain.then(async () => {
-      if (this.#failure !== undefined) return
+      if (this.#failure !== undefined || this.#abandoned) return
       try {
         await job()
       } catch (err) {
@@ -395,11 +398,15 @@ export class Spool {
 
   /**
    * Stops without touching the files again, as a crash would (the store was
-   * destroyed): what is spooled is replayed by the next store.
+   * destroyed): what is spooled is replayed by the next store. A job already
+   * queued on the writer (a checkpoint tick, a write) does not start: the
+   * destroy has counted the pending events lost in the ledger, so a
+   * checkpoint now would cover them and unlink the only copy.
    */
   abandon (): void {
     if (this.#closed) return
     this.#closed = true
+    this.#abandoned = true
     clearInterval(this.#timer)
     this.#timer = undefined
     const file = this.#file
