@@ -277,3 +277,30 @@ test('a checkpoint queued behind a write before the store is destroyed leaves th
   await b.close()
   assert.deepEqual(second.stored.flatMap((s) => s.seqs).sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
 })
+
+test('a segment that cannot be read back during replay counts only its own events lost; those replayed before it are delivered', async (t) => {
+  const dir = tempDir(t)
+  const first = new RecordingSink()
+  first.hold = true
+  const a = store(first, { dir, segmentBytes: 1000 })
+  for (let i = 0; i < 12; i++) {
+    a.record(makeEvent(i))
+    await a.persisted()
+  }
+  a.destroy()
+  first.hold = false
+  while (readdirSync(dir).includes('lock')) await sleep(5)
+  const segments = readdirSync(dir).filter((n) => n.startsWith('segment-')).sort()
+  assert.ok(segments.length >= 3, `${segments.length} segments`)
+  const second = new RecordingSink()
+  const b = store(second, { dir, segmentBytes: 1000 })
+  assert.equal(b.stats().recovered, 12)
+  // Replay reads a segment only when it gets to it: the last one is gone by then.
+  rmSync(join(dir, segments.at(-1)!))
+  const err = await b.flush().then(() => assert.fail('flush resolved'), (e: { result?: { written: number, lost: number } }) => e)
+  const { written, lost } = err.result!
+  assert.ok(written > 0 && lost > 0 && written + lost === 12, `written ${written}, lost ${lost}`)
+  await b.close().catch(() => {})
+  assert.deepEqual(second.stored.flatMap((s) => s.seqs).sort((x, y) => x - y), Array.from({ length: written }, (_, i) => i))
+  assert.equal(b.stats().lost, lost)
+})
