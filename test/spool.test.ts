@@ -304,3 +304,28 @@ test('a segment that cannot be read back during replay counts only its own event
   assert.deepEqual(second.stored.flatMap((s) => s.seqs).sort((x, y) => x - y), Array.from({ length: written }, (_, i) => i))
   assert.equal(b.stats().lost, lost)
 })
+
+test('a store destroyed while its spool creates a segment closes that segment once the writer stops', async (t) => {
+  const dir = tempDir(t)
+  let release!: () => void
+  const blocked = new Promise<void>((resolve) => { release = resolve })
+  const files: Array<{ closed: boolean }> = []
+  const seam: SpoolFiles = {
+    ...nodeSpoolFiles,
+    async create (path) {
+      await blocked
+      const file = await nodeSpoolFiles.create(path)
+      const state = { closed: false }
+      files.push(state)
+      return { writev: (b) => file.writev(b), datasync: () => file.datasync(), sync: () => file.sync(), close: async () => { state.closed = true; await file.close() } }
+    }
+  }
+  const a = store(new RecordingSink(), { dir, durability: 'os' }, { files: seam })
+  a.record(makeEvent(0))
+  await sleep(20)
+  a.destroy()
+  release()
+  while (readdirSync(dir).includes('lock')) await sleep(5)
+  assert.equal(files.length, 1)
+  assert.deepEqual(files, [{ closed: true }])
+})

@@ -409,9 +409,12 @@ export class Spool {
     this.#abandoned = true
     clearInterval(this.#timer)
     this.#timer = undefined
-    const file = this.#file
-    this.#file = undefined
-    void this.#chain.then(() => file?.close()).catch(() => {}).finally(() => {
+    // The file is closed once the job under way has finished: it may be creating the next one.
+    void this.#chain.then(() => {
+      const file = this.#file
+      this.#file = undefined
+      return file?.close()
+    }).catch(() => {}).finally(() => {
       for (const waiter of this.#waiters) waiter.reject(this.#failure ?? new SpoolError('the store was destroyed before the events were persisted'))
       this.#waiters = []
       this.#release()
