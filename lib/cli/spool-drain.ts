@@ -53,7 +53,14 @@ export async function spoolDrain (args: string[]): Promise<number> {
   if (dir === undefined || more.length > 0) throw new UsageError('spool drain takes exactly one <dir>', SPOOL_DRAIN_USAGE)
   if (url === undefined) throw new UsageError('spool drain needs --url (or AUDIT_STREAM_URL)', SPOOL_DRAIN_USAGE)
   // The store would create a missing directory: a typo must not "drain" an empty new spool.
-  if (statSync(dir, { throwIfNoEntry: false })?.isDirectory() !== true) throw new UsageError(`not a spool directory: ${dir}`, SPOOL_DRAIN_USAGE)
+  const isDir = ((): boolean => {
+    try {
+      return statSync(dir).isDirectory()
+    } catch {
+      return false
+    }
+  })()
+  if (!isDir) throw new UsageError(`not a spool directory: ${dir}`, SPOOL_DRAIN_USAGE)
   const logger = cliLogger('warn')
   let store: AuditStore
   try {
