@@ -16,22 +16,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { startDataStorageServer } from '../../lib/server/index.js'
+import { prng } from '../helpers/prng.js'
 
 const CHILD = join(import.meta.dirname, 'spool-crash', 'child.ts')
 const RUNS = Number(process.env.SPOOL_CRASH_RUNS ?? 20)
 const SEED = Number(process.env.SPOOL_CRASH_SEED ?? Date.now() % 1_000_000)
 
-// mulberry32: a small seeded PRNG, so a failing run can be replayed from its seed.
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface Run { acked: number, killed: boolean, recovered: number }
 

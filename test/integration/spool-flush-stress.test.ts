@@ -16,21 +16,11 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { AuditStore, MemorySink, type AuditStoreOptions, type StoreStats } from '../../lib/index.js'
 import { makeEvent, silentLogger } from '../helpers/fixtures.js'
+import { prng } from '../helpers/prng.js'
 
 const ROUNDS = Number(process.env.SPOOL_STRESS_ROUNDS ?? 6)
 const SEED = Number(process.env.SPOOL_STRESS_SEED ?? Date.now() % 1_000_000)
 
-// mulberry32, so that a failing run can be replayed from its seed.
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const seqOf = (event: unknown): number => (event as { event_data: { seq: number } }).event_data.seq
 

@@ -15,23 +15,13 @@ import { Agent, request } from 'undici'
 import { newAuditEvent } from '../../lib/index.js'
 import { startDataStorageServer } from '../../lib/server/index.js'
 import { silentLogger } from '../helpers/fixtures.js'
+import { prng } from '../helpers/prng.js'
 
 const SEED = process.env.FUZZ_SEED !== undefined && process.env.FUZZ_SEED !== '' ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 32)
 const RUNS = process.env.FUZZ_RUNS !== undefined && process.env.FUZZ_RUNS !== '' ? Number(process.env.FUZZ_RUNS) : 5000
 const CONCURRENCY = 8
 const TOKEN = 'fuzz-token'
 
-/** mulberry32: a small seeded generator, enough to replay a run. */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const random = prng(SEED)
 const int = (n: number): number => Math.floor(random() * n)
