@@ -7,9 +7,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { appendFileSync, readdirSync, statSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { AuditStore, DataStorageSink, FileDeadLetter, MemorySink } from '../lib/index.js'
-import { startDataStorageServer } from '../lib/server/index.js'
-import { startFaultServer, created, problem } from './helpers/fault-server.js'
+import { AuditStore, FileDeadLetter, MemorySink } from '../lib/index.js'
+import { startFaultServer, created } from './helpers/fault-server.js'
 import { makeEvent, silentLogger } from './helpers/fixtures.js'
 import { runTs } from './helpers/child.js'
 
@@ -193,69 +192,7 @@ test('audit-stream spool inspect reports segments, pending events, the checkpoin
   const missing = await run(['spool', 'inspect', join(dir, 'nope')])
   assert.equal(missing.code, 1)
   assert.match(missing.stderr, /cannot inspect/)
-  const bad = await run(['spool', 'bogus'])
+  const bad = await run(['spool', 'drain'])
   assert.equal(bad.code, 2)
-  assert.match(bad.stderr, /unknown spool subcommand: bogus\n\nUsage: audit-stream spool inspect/)
-})
-
-test('audit-stream spool drain stores every event a dead store left in its spool exactly once and leaves the directory empty', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'cli-drain-'))
-  const server = await startDataStorageServer({ logger: silentLogger })
-  t.after(async () => {
-    await server.close()
-    await rm(dir, { recursive: true, force: true })
-  })
-  // A store whose DataStorage is unreachable, destroyed with ten events spooled and none delivered.
-  const dead = new AuditStore({ sink: new DataStorageSink({ url: 'http://127.0.0.1:9', logger: silentLogger }), logger: silentLogger, batchSize: 3, spool: { dir } })
-  for (let i = 0; i < 10; i++) dead.record(makeEvent(i, 'spool-drain'))
-  await dead.persisted()
-  dead.destroy()
-  while (readdirSync(dir).includes('lock')) await sleep(5)
-  assert.ok(readdirSync(dir).some((n) => n.startsWith('segment-')), 'the dead store left segments')
-
-  const usage = await run(['spool', 'drain', '--help'])
-  assert.equal(usage.code, 0)
-  assert.match(usage.stdout, /^Usage: audit-stream spool drain <dir> --url/)
-  assert.equal((await run(['spool', 'drain', dir])).code, 2, 'no --url')
-  assert.equal((await run(['spool', 'drain', '--url', server.url])).code, 2, 'no <dir>')
-  const notDir = await run(['spool', 'drain', join(dir, 'nope'), '--url', server.url])
-  assert.equal(notDir.code, 2)
-  assert.match(notDir.stderr, /not a spool directory/)
-  assert.ok(!readdirSync(dir).includes('nope'), 'a missing directory is not created')
-
-  // A live process (this one) holds the lock: drain refuses and changes nothing.
-  const before = readdirSync(dir).sort()
-  const live = new AuditStore({ sink: new MemorySink(), logger: silentLogger, spool: { dir } })
-  const locked = await run(['spool', 'drain', dir, '--url', server.url])
-  live.destroy()
-  while (readdirSync(dir).includes('lock')) await sleep(5)
-  assert.equal(locked.code, 2)
-  assert.match(locked.stderr, new RegExp(`cannot drain .*locked by pid ${process.pid}`))
-  assert.deepEqual(readdirSync(dir).sort(), before)
-
-  const drained = await run(['spool', 'drain', dir, '--url', server.url])
-  assert.equal(drained.code, 0, drained.stderr)
-  assert.match(drained.stdout, /^spool drain complete: 10 events recovered, 10 stored, 0 dead-lettered, 0 lost\n$/)
-  assert.deepEqual(readdirSync(dir), [], 'the spool is empty and the lock released')
-  const reply = await fetch(`${server.url}/api/v1/audit/events?correlation_id=spool-drain&limit=100`)
-  assert.equal(reply.status, 200)
-  const { data } = (await reply.json()) as { data: Array<{ event_id: string, event_data: { seq: number } }> }
-  assert.deepEqual(data.map((e) => e.event_data.seq).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
-  assert.equal(new Set(data.map((e) => e.event_id)).size, 10)
-})
-
-test('audit-stream spool drain exits 1 and counts the events it could not store', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'cli-drain-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
-  const dead = new AuditStore({ sink: new DataStorageSink({ url: 'http://127.0.0.1:9', logger: silentLogger }), logger: silentLogger, batchSize: 3, spool: { dir } })
-  for (let i = 0; i < 4; i++) dead.record(makeEvent(i, 'spool-drain'))
-  await dead.persisted()
-  dead.destroy()
-  while (readdirSync(dir).includes('lock')) await sleep(5)
-  // A server that refuses every batch for good: each event is rejected and, without --dead-letter, lost.
-  const server = await startFaultServer((_req, res) => problem(res, 400, 'bad request'))
-  t.after(() => server.close())
-  const drained = await run(['spool', 'drain', dir, '--url', server.url])
-  assert.equal(drained.code, 1, drained.stderr)
-  assert.match(drained.stdout, /^spool drain incomplete: 4 events recovered, 0 stored, 0 dead-lettered, 4 lost\n$/)
+  assert.match(bad.stderr, /unknown spool subcommand: drain\n\nUsage: audit-stream spool inspect/)
 })

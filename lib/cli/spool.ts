@@ -9,11 +9,9 @@ import { readCheckpoint } from '../spool/checkpoint.js'
 import { LOCK_FILE, lockOwner } from '../spool/lock.js'
 import { readFrame } from '../spool/record-format.js'
 import { UsageError } from './common.js'
-import { spoolDrain } from './spool-drain.js'
 
 /** @internal */
 export const SPOOL_USAGE = `Usage: audit-stream spool inspect <dir> [options]
-       audit-stream spool drain <dir> --url <url> [options]
 
 Prints what the spool directory <dir> of a store holds: the lock, the
 checkpoint, each segment with its events and batch cuts, the events still
@@ -23,9 +21,6 @@ Nothing in <dir> is changed: the next store cuts the damage when it opens it.
 Options:
   --json       print one JSON object instead of text
   -h, --help   show this help
-
-spool drain sends the events pending in <dir> of a store whose process has
-ended; run audit-stream spool drain --help for its options.
 
 Exit codes: 0 inspected, 1 <dir> is not a readable spool, 2 bad usage.
 `
@@ -119,7 +114,6 @@ function text (report: SpoolReport): string {
 
 /** @internal */
 export async function spool (args: string[]): Promise<number> {
-  if (args[0] === 'drain') return await spoolDrain(args.slice(1))
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -133,7 +127,7 @@ export async function spool (args: string[]): Promise<number> {
     return 0
   }
   const [sub, dir, ...more] = positionals
-  if (sub !== 'inspect') throw new UsageError(sub === undefined ? 'spool needs a subcommand: inspect or drain' : `unknown spool subcommand: ${sub}`, SPOOL_USAGE)
+  if (sub !== 'inspect') throw new UsageError(sub === undefined ? 'spool needs a subcommand: inspect' : `unknown spool subcommand: ${sub}`, SPOOL_USAGE)
   if (dir === undefined || more.length > 0) throw new UsageError('spool inspect takes exactly one <dir>', SPOOL_USAGE)
   let report: SpoolReport
   try {
