@@ -5,11 +5,9 @@ import { mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { appendFileSync, readdirSync, statSync } from 'node:fs'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { AuditStore, FileDeadLetter, MemorySink } from '../lib/index.js'
+import { FileDeadLetter } from '../lib/index.js'
 import { startFaultServer, created } from './helpers/fault-server.js'
-import { makeEvent, silentLogger } from './helpers/fixtures.js'
+import { makeEvent } from './helpers/fixtures.js'
 import { runTs } from './helpers/child.js'
 
 const cli = fileURLToPath(new URL('../lib/cli/index.ts', import.meta.url))
@@ -23,12 +21,12 @@ test('audit-stream --help prints the usage and exits 0', async () => {
 })
 
 test('each command prints its own usage for --help', async () => {
-  for (const [command, options] of [['send', ['--batch-size', '--dead-letter']], ['replay', ['--include-rejected', '--include-invalid']], ['serve', ['--port', '--database']], ['spool', ['inspect', '--json']]] as const) {
+  for (const [command, options] of [['send', ['--batch-size', '--dead-letter']], ['replay', ['--include-rejected', '--include-invalid']], ['serve', ['--port', '--database']]] as const) {
     const { code, stdout } = await run([command, '--help'])
     assert.equal(code, 0, command)
     assert.match(stdout, new RegExp(`^Usage: audit-stream ${command} `), command)
     for (const option of options) assert.ok(stdout.includes(option), `${command} --help names ${option}`)
-    for (const other of ['send', 'replay', 'serve', 'spool'].filter((c) => c !== command)) assert.ok(!stdout.includes(`audit-stream ${other}`), `${command} --help is not the global text`)
+    for (const other of ['send', 'replay', 'serve'].filter((c) => c !== command)) assert.ok(!stdout.includes(`audit-stream ${other}`), `${command} --help is not the global text`)
   }
 })
 
@@ -160,39 +158,4 @@ test('audit-stream send with a missing file or no url is bad usage', async () =>
   assert.equal((await run(['send', '/nonexistent/events.jsonl', '--url', 'http://127.0.0.1:9'])).code, 2)
   assert.equal((await run(['send', '-'])).code, 2)
   assert.equal((await run(['send', '-', '--url', 'http://x', '--batch-size', 'ten'])).code, 2)
-})
-
-test('audit-stream spool inspect reports segments, pending events, the checkpoint and a damaged tail without changing the directory', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'cli-spool-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
-  // A store whose sink never answers, destroyed with seven events spooled and none settled.
-  class Stuck extends MemorySink { protected override sendBatch (): Promise<void> { return new Promise(() => {}) } }
-  const store = new AuditStore({ sink: new Stuck(), logger: silentLogger, batchSize: 3, spool: { dir, segmentBytes: 1000 } })
-  for (let i = 0; i < 7; i++) {
-    store.record(makeEvent(i))
-    await store.persisted()
-  }
-  store.destroy()
-  while (readdirSync(dir).includes('lock')) await sleep(5)
-  const segments = readdirSync(dir).filter((n) => n.startsWith('segment-')).sort()
-  appendFileSync(join(dir, segments.at(-1)!), Buffer.from([9, 0, 0, 0, 1, 2]))
-  const before = readdirSync(dir).sort().map((n) => [n, statSync(join(dir, n)).size])
-  const json = await run(['spool', 'inspect', dir, '--json'])
-  assert.equal(json.code, 0, json.stderr)
-  const report = JSON.parse(json.stdout) as { checkpoint: number, events: number, pending: number, corruptBytes: number, segments: unknown[] }
-  assert.equal(report.checkpoint, 0)
-  assert.equal(report.events, 7)
-  assert.equal(report.pending, 7)
-  assert.equal(report.corruptBytes, 6)
-  assert.equal(report.segments.length, segments.length)
-  const text = await run(['spool', 'inspect', dir])
-  assert.equal(text.code, 0, text.stderr)
-  assert.match(text.stdout, new RegExp(`${segments.length} segments, 7 events, 7 pending, \\d+ batch cuts, 6 corrupt bytes`))
-  assert.deepEqual(readdirSync(dir).sort().map((n) => [n, statSync(join(dir, n)).size]), before, 'the directory is unchanged')
-  const missing = await run(['spool', 'inspect', join(dir, 'nope')])
-  assert.equal(missing.code, 1)
-  assert.match(missing.stderr, /cannot inspect/)
-  const bad = await run(['spool', 'drain'])
-  assert.equal(bad.code, 2)
-  assert.match(bad.stderr, /unknown spool subcommand: drain\n\nUsage: audit-stream spool inspect/)
 })

@@ -13,7 +13,6 @@ Commands:
   send <file|->   send the JSONL events of a file (or stdin) to DataStorage
   replay <dir>    resend the events of the dead-letter files in <dir>
   serve           run the reference DataStorage server (needs @electric-sql/pglite or pg)
-  spool inspect <dir>  print what a store's spool directory holds (segments, pending, damage)
 
 Run audit-stream <command> --help for a command's options.
 
