@@ -12,26 +12,18 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { DEAD_LETTER_FILE_PREFIX } from '../../lib/index.js'
-import { privatePostgresUnavailable, startPrivatePostgres } from '../helpers/private-postgres.js'
+import { freePort, privatePostgresUnavailable, startPrivatePostgres } from '../helpers/private-postgres.js'
 
 const RUN_MS = Number(process.env.FAULT_RUN_MS ?? 20_000)
 const SEED = Number(process.env.FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31))
 const PRODUCERS = 12
 const ROOT = new URL('../../', import.meta.url).pathname
 
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 interface Replica { port: number, url: string, child: ChildProcess | undefined, log: string[], expectedExit: boolean, diedOnItsOwn: string[] }
 
