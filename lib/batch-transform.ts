@@ -5,7 +5,7 @@
 import { Transform } from 'readable-stream'
 
 type TransformCallback = (error?: Error | null, data?: unknown) => void
-import { createBatch } from './batch.js'
+import { createBatch, type Batch } from './batch.js'
 import { EventRun } from './event-run.js'
 import { FlushMarker } from './flush-marker.js'
 
@@ -14,6 +14,21 @@ export interface BatchTransformOptions {
   readonly batchSize: number
   readonly maxBatchBytes: number
   readonly flushIntervalMs: number
+  /**
+   * Called with each batch cut; when it returns a promise, the batch (and
+   * whatever follows it) is pushed only once that settles. The spool records
+   * the cut this way before the sink can send it. Must never reject.
+   */
+  readonly onCut?: ((batch: Batch) => Promise<void> | undefined) | undefined
+}
+
+/**
+ * A batch cut before a crash and read back from the spool: passed through
+ * as it is, with the same id and the same events, behind the partial batch.
+ * @internal
+ */
+export class ReplayedBatch {
+  constructor (readonly batch: Batch) {}
 }
 
 // Brackets of the JSON array body; each event after the first adds a comma.
@@ -40,6 +55,9 @@ export class BatchTransform extends Transform {
   #seqs: number[] = []
   // Invariant: set exactly while #events is non-empty.
   #timer: NodeJS.Timeout | undefined
+  readonly #onCut: BatchTransformOptions['onCut']
+  // Invariant: set while a cut waits for onCut; settles once everything emitted so far is pushed.
+  #gate: Promise<void> | undefined
 
   constructor (options: BatchTransformOptions) {
     // The write side holds a few runs (or single stream events), the read side
@@ -48,23 +66,46 @@ export class BatchTransform extends Transform {
     this.#batchSize = options.batchSize
     this.#maxBatchBytes = options.maxBatchBytes
     this.#flushIntervalMs = options.flushIntervalMs
+    this.#onCut = options.onCut
   }
 
-  override _transform (chunk: EventRun | FlushMarker, _encoding: BufferEncoding, callback: TransformCallback): void {
+  override _transform (chunk: EventRun | FlushMarker | ReplayedBatch, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (chunk instanceof EventRun) {
       const { events, sizes, firstSeq } = chunk
       for (let i = 0; i < events.length; i++) this.#add(events[i]!, sizes[i]!, firstSeq + i)
     }
     else if (chunk instanceof FlushMarker) {
       this.#emit()
-      this.push(chunk)
+      this.#push(chunk)
+    } else if (chunk instanceof ReplayedBatch) {
+      this.#emit()
+      this.#push(chunk.batch)
     }
-    callback()
+    this.#afterGate(callback)
   }
 
   override _flush (callback: TransformCallback): void {
     this.#emit()
-    callback()
+    this.#afterGate(callback)
+  }
+
+  // Calls back once what was emitted is pushed, so a waiting cut holds the writer back.
+  #afterGate (callback: TransformCallback): void {
+    if (this.#gate === undefined) callback()
+    else void this.#gate.then(() => callback())
+  }
+
+  // Pushes in emission order: behind any cut still waiting.
+  #push (chunk: unknown, wait?: Promise<void>): void {
+    if (this.#gate === undefined && wait === undefined) {
+      this.push(chunk)
+      return
+    }
+    const gate = (this.#gate ?? Promise.resolve()).then(() => wait).then(() => {
+      if (!this.destroyed) this.push(chunk)
+      if (this.#gate === gate) this.#gate = undefined
+    })
+    this.#gate = gate
   }
 
   override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
@@ -101,7 +142,7 @@ export class BatchTransform extends Transform {
     this.#sizes = []
     this.#seqs = []
     this.#bytes = EMPTY_BODY_BYTES
-    this.push(batch)
+    this.#push(batch, this.#onCut?.(batch))
   }
 
   #clearTimer (): void {

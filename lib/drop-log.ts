@@ -17,7 +17,7 @@ export class DropLog {
   // Invariant: set exactly while an interval is open, that is within DROP_LOG_INTERVAL_MS of the last line.
   #timer: NodeJS.Timeout | undefined
   // Invariant: drops since the last line, by reason; zero while no interval is open.
-  #unlogged = { full: 0, closed: 0 }
+  #unlogged = { full: 0, 'spool-full': 0, closed: 0 }
   // Invariant: every drop counted, for the lines' `dropped` field.
   #total = 0
 
@@ -26,7 +26,7 @@ export class DropLog {
   }
 
   /** Counts one drop and logs it when no interval is open. */
-  record (reason: 'full' | 'closed'): void {
+  record (reason: 'full' | 'spool-full' | 'closed'): void {
     this.#total++
     if (this.#timer !== undefined) {
       this.#unlogged[reason]++
@@ -57,7 +57,7 @@ export class DropLog {
     const { full, closed } = this.#unlogged
     if (full + closed === 0) return false
     this.#log.warn({ count: full + closed, full, closed, dropped: this.#total, intervalMs: DROP_LOG_INTERVAL_MS }, 'events dropped')
-    this.#unlogged = { full: 0, closed: 0 }
+    this.#unlogged = { full: 0, 'spool-full': 0, closed: 0 }
     return true
   }
 }

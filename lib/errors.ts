@@ -377,3 +377,24 @@ export class MissingPeerError extends AuditStoreError {
     this.packageName = packageName
   }
 }
+
+/**
+ * The spool could not make events durable: a disk error (ENOSPC, EIO, ...)
+ * failed it, or the store closed first. The store goes on delivering from
+ * memory; a caller of `persisted()` learns that it did not get durability.
+ *
+ * @example
+ * ```ts
+ * await store.persisted().catch((err) => { if (err instanceof SpoolError) respond503(err.cause) })
+ * ```
+ */
+export class SpoolError extends AuditStoreError {
+  /**
+   * @param message - what was not made durable
+   * @param options - `cause`: the underlying I/O error
+   */
+  constructor (message: string, options: AuditStoreErrorOptions = {}) {
+    super(message, 'AUDIT_ERR_SPOOL', options)
+    this.name = 'SpoolError'
+  }
+}

@@ -82,7 +82,7 @@ export class DeliveryHealth {
   }
 
   /** The summary for a store in `state`. */
-  summary (state: { readonly pending: number, readonly bufferSize: number, readonly closing: boolean }, now = performance.now()): StoreHealth {
+  summary (state: { readonly pending: number, readonly bufferSize: number, readonly closing: boolean, readonly spoolFailed?: boolean }, now = performance.now()): StoreHealth {
     this.#onWatched?.()
     const reasons: string[] = []
     if (state.closing) reasons.push('the store is closing')
@@ -92,6 +92,7 @@ export class DeliveryHealth {
     }
     const highWater = Math.ceil(state.bufferSize * HIGH_WATER_RATIO)
     if (state.pending >= highWater) reasons.push(`the buffer is above its high-water mark (${state.pending} of ${state.bufferSize} events pending)`)
+    if (state.spoolFailed === true) reasons.push('the spool is not writable (delivering from memory only)')
     const endpoints = this.#endpoints?.()
     // An answer in the last 30 s says little once every replica has since been taken out of rotation.
     if (endpoints !== undefined && endpoints.length > 0 && endpoints.every((e) => !e.up)) reasons.push('every DataStorage endpoint is out of rotation')

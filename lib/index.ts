@@ -30,7 +30,7 @@ export { collectMetrics } from './metrics.js'
 export { readinessHandler } from './health.js'
 export type { StoreHealth, EndpointHealth } from './health.js'
 export { DEFAULTS } from './options.js'
-export type { AuditStoreOptions, BatchSinkOptions, RetryOptions, FlushOptions, CloseOptions, DataStorageSinkOptions, TlsOptions, ShutdownOptions, MetricsOptions, MetricsRegistry } from './options.js'
+export type { AuditStoreOptions, BatchSinkOptions, RetryOptions, FlushOptions, CloseOptions, DataStorageSinkOptions, TlsOptions, ShutdownOptions, MetricsOptions, MetricsRegistry, SpoolOptions } from './options.js'
 export type { FlushResult, StoreStats } from './stats.js'
 export {
   AuditStoreError,
@@ -44,6 +44,7 @@ export {
   AuditLossError,
   SinkError,
   DeadLetterError,
-  MissingPeerError
+  MissingPeerError,
+  SpoolError
 } from './errors.js'
 export type { ValidationIssue, AuditStoreErrorOptions, SinkErrorOptions, ProblemDocument } from './errors.js'

@@ -72,6 +72,11 @@ export class Ledger {
     return this.#next
   }
 
+  /** Every sequence number below this one is settled. The spool checkpoints it. */
+  get floor (): number {
+    return this.#floor
+  }
+
   /** Events accepted and not settled yet. */
   get pending (): number {
     return this.#next - this.#totals.written - this.#totals.deadLettered - this.#totals.lost

@@ -347,6 +347,44 @@ export interface MetricsOptions {
 }
 
 /**
+ * Options of the crash-safe local spool (option `spool` of a store). See README "Durability".
+ *
+ * @example
+ * ```ts
+ * const store = createAuditStore({ sink, spool: { dir: '/var/lib/myservice/audit-spool', durability: 'os' } })
+ * ```
+ */
+export interface SpoolOptions {
+  /** The spool's directory, created if needed; one store at a time (a pid lock file). Required. */
+  readonly dir: string
+  /**
+   * What `persisted()` waits for. `'process'`: the events are written to the
+   * kernel (one writev per tick), so they survive `kill -9`. `'os'`: also
+   * fdatasync'd (group commit), so they survive power loss on hardware that honours fsync.
+   * @default 'process'
+   */
+  readonly durability?: 'process' | 'os'
+  /**
+   * Bytes of spool on disk at most; then `record()` drops (reason `spool-full`) and `write()` waits.
+   * @default 1073741824 (1 GiB)
+   * Range: integer >= 1.
+   */
+  readonly maxBytes?: number
+  /**
+   * Bytes per segment file before the next one is started.
+   * @default 67108864 (64 MiB)
+   * Range: integer >= 1.
+   */
+  readonly segmentBytes?: number
+  /**
+   * How often the checkpoint of settled events is written, in milliseconds; the segments it covers are then deleted.
+   * @default 1000
+   * Range: integer from 1 to 2147483647.
+   */
+  readonly checkpointIntervalMs?: number
+}
+
+/**
  * Options of {@link createAuditStore} and the {@link AuditStore} constructor.
  *
  * @example
@@ -423,6 +461,13 @@ export interface AuditStoreOptions {
    * @default true
    */
   readonly flushOnExit?: boolean
+  /**
+   * A crash-safe local spool: every accepted event is also appended to disk
+   * until it is settled, replayed by the next store on the same directory
+   * after a crash, and `persisted()` waits for it. See {@link SpoolOptions}.
+   * @default none (events live in memory only until delivered)
+   */
+  readonly spool?: SpoolOptions
 }
 
 /**
@@ -475,7 +520,11 @@ export interface ResolvedStoreOptions {
   readonly closeTimeoutMs: number
   readonly eventSchema: CompiledEventSchema
   readonly flushOnExit: boolean
+  readonly spool: ResolvedSpoolOptions | undefined
 }
+
+/** Spool options with every default applied. @internal */
+export type ResolvedSpoolOptions = Required<SpoolOptions>
 
 /**
  * Every default, frozen.
@@ -500,6 +549,17 @@ export const DEFAULTS = Object.freeze({
   closeTimeoutMs: 30_000,
   /** See {@link AuditStoreOptions.flushOnExit}. */
   flushOnExit: true,
+  /** See {@link SpoolOptions}. */
+  spool: Object.freeze({
+    /** See {@link SpoolOptions.durability}. */
+    durability: 'process' as 'process' | 'os',
+    /** See {@link SpoolOptions.maxBytes}. */
+    maxBytes: 1024 * 1024 * 1024,
+    /** See {@link SpoolOptions.segmentBytes}. */
+    segmentBytes: 64 * 1024 * 1024,
+    /** See {@link SpoolOptions.checkpointIntervalMs}. */
+    checkpointIntervalMs: 1_000
+  }),
   /** See {@link BatchSinkOptions.concurrency}. */
   concurrency: 1,
   /** See {@link DataStorageSinkOptions.path}. */
@@ -661,7 +721,28 @@ export function resolveStoreOptions (input: unknown): ResolvedStoreOptions {
     logger: loggerOption('logger', o.logger),
     closeTimeoutMs: integerOption('closeTimeoutMs', o.closeTimeoutMs, DEFAULTS.closeTimeoutMs, 1, 2_147_483_647),
     eventSchema: compileEventSchema(o.openapi, false),
-    flushOnExit: booleanOption('flushOnExit', o.flushOnExit, DEFAULTS.flushOnExit)
+    flushOnExit: booleanOption('flushOnExit', o.flushOnExit, DEFAULTS.flushOnExit),
+    spool: resolveSpoolOptions(o.spool)
+  }
+}
+
+/**
+ * Applies the spool defaults and validates.
+ * @internal
+ */
+export function resolveSpoolOptions (input: unknown): ResolvedSpoolOptions | undefined {
+  if (input === undefined) return undefined
+  const o = objectOption('spool', input)
+  const d = DEFAULTS.spool
+  if (typeof o.dir !== 'string' || o.dir.length === 0) throw new InvalidOptionError('spool.dir', 'a non-empty directory path', o.dir)
+  const durability = o.durability ?? d.durability
+  if (durability !== 'process' && durability !== 'os') throw new InvalidOptionError('spool.durability', "'process' or 'os'", durability)
+  return {
+    dir: o.dir,
+    durability,
+    maxBytes: integerOption('spool.maxBytes', o.maxBytes, d.maxBytes, 1),
+    segmentBytes: integerOption('spool.segmentBytes', o.segmentBytes, d.segmentBytes, 1),
+    checkpointIntervalMs: integerOption('spool.checkpointIntervalMs', o.checkpointIntervalMs, d.checkpointIntervalMs, 1, 2_147_483_647)
   }
 }
 

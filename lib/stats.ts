@@ -55,4 +55,20 @@ export interface StoreStats {
   readonly pending: number
   /** Batches the sink is sending right now. */
   readonly inFlight: number
+  /** Events a spool held when the store opened it, replayed ahead of new ones (0 without a spool). Included in `accepted`. */
+  readonly recovered: number
+  /** What the spool holds on disk: events and bytes of segments not yet deleted (settled events until the next checkpoint). */
+  readonly spooled: {
+    /** Events in the spool's segments. */
+    readonly events: number
+    /** Bytes of the spool's segments. */
+    readonly bytes: number
+  }
+  /** Damage cut from the spool's segments when it was opened: bytes, and events their frame headers claimed. */
+  readonly spoolCorrupt: {
+    /** Bytes discarded. */
+    readonly bytes: number
+    /** Events the discarded records' headers claimed, where they could be read. */
+    readonly events: number
+  }
 }

@@ -6,14 +6,16 @@ import { inspect } from 'node:util'
 import type { Logger } from 'pino'
 import { Writable, pipeline } from 'readable-stream'
 import { BatchSink, type BatchEventInfo, type DeadLetterEventInfo, type RetryEventInfo } from './batch-sink.js'
-import { BatchTransform } from './batch-transform.js'
+import { BatchTransform, ReplayedBatch } from './batch-transform.js'
 import { errorInfo, handOff } from './dead-letter/hand-off.js'
 import type { AuditValidationError} from './errors.js';
 import {
-  AuditLossError, CloseTimeoutError, InvalidOptionError, StoreClosedError
+  AuditLossError, CloseTimeoutError, InvalidOptionError, SpoolError, StoreClosedError
 } from './errors.js'
 import { encodeAuditEvent, type AuditEvent } from './event.js'
 import { EventRun } from './event-run.js'
+import type { Batch } from './batch.js'
+import { replaySpool } from './spool/recovery.js'
 import { FlushMarker } from './flush-marker.js'
 import { guardedEmit } from './guarded-emit.js'
 import { deliveryHealthOf, type DeliveryHealth, type StoreHealth } from './health.js'
@@ -26,6 +28,8 @@ import { defaultLogger } from './logger.js'
 import {
   resolveStoreOptions, timeoutOption, type AuditStoreOptions, type CloseOptions, type FlushOptions, type ResolvedStoreOptions
 } from './options.js'
+import { Spool } from './spool/spool.js'
+import { kSpoolFiles, nodeSpoolFiles, type SpoolFiles } from './spool/spool-files.js'
 import type { FlushResult, StoreStats } from './stats.js'
 
 /**
@@ -37,8 +41,11 @@ import type { FlushResult, StoreStats } from './stats.js'
  * ```
  */
 export interface DropEventInfo {
-  /** `full`: bufferSize reached; `closed`: the store is closing; `invalid`: an invalid event arrived through the stream. */
-  readonly reason: 'full' | 'closed' | 'invalid'
+  /**
+   * `full`: bufferSize reached; `spool-full`: the spool reached its maxBytes; `closed`: the store is
+   * closing; `invalid`: an invalid event arrived through the stream.
+   */
+  readonly reason: 'full' | 'spool-full' | 'closed' | 'invalid'
   /** Events concerned. */
   readonly count: number
   /** The validation error, for reason `invalid`. */
@@ -117,6 +124,13 @@ export class AuditStore extends Writable {
   #exitFlushedTo = 0
   // The sink's own health tracker when it has one (it probes), else the store's; fed by every stored batch.
   readonly #health: DeliveryHealth
+  // The durable copy, when option `spool` is set: every accepted event is appended at acceptance.
+  readonly #spool: Spool | undefined
+  // Invariant: recovered events (numbered 0 .. n - 1 by the ledger) not yet handed to the batcher;
+  // they are on disk, not in memory, so record()'s bound does not count them.
+  #unreplayed = 0
+  // Set while recovered events are replayed: the entry stays corked so that new events follow them.
+  #replaying: Promise<void> | undefined
 
   /**
    * @param options - see {@link AuditStoreOptions}
@@ -133,7 +147,17 @@ export class AuditStore extends Writable {
     this.#ledger = new Ledger(this.#log)
     this.#dropLog = new DropLog(this.#log)
     this.#sink.attach({ deadLetter: resolved.deadLetter, logger, ledger: this.#ledger })
-    this.#batcher = new BatchTransform(resolved)
+    let spool: Spool | undefined
+    if (resolved.spool !== undefined) {
+      const files = (options as { [kSpoolFiles]?: SpoolFiles })[kSpoolFiles] ?? nodeSpoolFiles
+      spool = new Spool({ ...resolved.spool, files }, this.#log, () => this.#ledger.floor)
+      spool.onRoom = () => this.#maybeDrain()
+    }
+    this.#spool = spool
+    this.#batcher = new BatchTransform({
+      ...resolved,
+      onCut: spool === undefined ? undefined : (batch) => spool.appendBatch(batch.id, batch.seqs)
+    })
     for (const name of ['batch', 'retry', 'dead-letter'] as const) {
       this.#sink.on(name, (info: BatchEventInfo | RetryEventInfo | DeadLetterEventInfo) => {
         this.emit(name, info)
@@ -153,6 +177,15 @@ export class AuditStore extends Writable {
         resolve()
       })
     })
+    if (spool !== undefined && spool.recovered.count > 0) {
+      // Recovered events take the first numbers and go ahead of anything new.
+      const count = spool.recovered.count
+      this.#ledger.accept(count)
+      this.#entrySeq = count
+      this.#unreplayed = count
+      this.cork()
+      this.#replaying = this.#replay(spool)
+    }
     watchProcessExit(this, { exit: AuditStore.#atExit, beforeExit: resolved.flushOnExit ? AuditStore.#beforeExit : undefined })
   }
 
@@ -202,10 +235,11 @@ export class AuditStore extends Writable {
    */
   record (event: AuditEvent): boolean {
     const closing = this.#closing !== undefined || this.writableEnded || this.destroyed
-    if (closing || this.#ledger.pending >= this.#options.bufferSize) {
+    const spoolFull = this.#spool?.full === true
+    if (closing || spoolFull || this.#ledger.pending - this.#unreplayed >= this.#options.bufferSize) {
       // An invalid event throws even when it would be dropped: the caller's bug shows either way.
       this.#encodeOrThrow(event, new EventRun())
-      return this.#drop(closing ? 'closed' : 'full')
+      return this.#drop(closing ? 'closed' : spoolFull ? 'spool-full' : 'full')
     }
     let run = this.#run
     if (run === undefined) {
@@ -234,7 +268,9 @@ export class AuditStore extends Writable {
     const run = this.#run
     if (run === undefined) return
     this.#run = undefined
-    if (run.length > 0) Writable.prototype.write.call(this, run)
+    if (run.length === 0) return
+    this.#spool?.appendRun(this.#ledger.accepted - run.length, run.events, run.sizes)
+    Writable.prototype.write.call(this, run)
   }
 
   /**
@@ -257,15 +293,52 @@ export class AuditStore extends Writable {
       return false
     }
     this.#writeRun()
+    if (this.#spool !== undefined && chunk !== null && chunk !== undefined) chunk = this.#spoolChunk(chunk)
     const below = cb === undefined ? super.write(chunk) : super.write(chunk, cb)
     // Counted only once the stream took it: write(null) throws above, counting nothing.
     this.#ledger.accept()
-    if (below && this.#ledger.pending < this.#options.bufferSize) return true
+    if (below && this.#ledger.pending - this.#unreplayed < this.#options.bufferSize && this.#spool?.full !== true) return true
     // The entry forwards at once, so its own buffer rarely fills: the bound is on every stage.
     // A producer now waits for 'drain'; keep the process up until it comes.
     if (!this.#owesDrain) this.#keepAlive.hold()
     this.#owesDrain = true
     return false
+  }
+
+  // With a spool, a stream event is serialized at acceptance, like a recorded
+  // one, and appended; an invalid one goes on as it is, to be dead-lettered.
+  #spoolChunk (chunk: unknown): unknown {
+    const run = new EventRun()
+    try {
+      encodeAuditEvent(chunk, this.#options.maxEventBytes, run, this.#options.eventSchema)
+    } catch {
+      return chunk
+    }
+    this.#spool!.appendRun(this.#ledger.accepted, run.events, run.sizes)
+    return run
+  }
+
+  /**
+   * Resolves once every event accepted before this call is in the spool at
+   * its configured durability: written to the kernel (`'process'`), or also
+   * fdatasync'd (`'os'`, where every caller waiting at one moment shares one
+   * sync). Delivery is not awaited: that is {@link AuditStore.flush}.
+   *
+   * @returns a promise that resolves when the events are durable
+   * @throws {@link SpoolError} when the store has no spool, when a disk error failed the spool
+   *   (the store then delivers from memory only), or when the store closes first
+   * @example
+   * ```ts
+   * store.record(event)
+   * await store.persisted() // survives kill -9 ('process') or power loss ('os')
+   * res.end('ok')
+   * ```
+   */
+  persisted (): Promise<void> {
+    const spool = this.#spool
+    if (spool === undefined) return Promise.reject(new SpoolError('the store has no spool: set option `spool`'))
+    this.#writeRun()
+    return spool.persisted()
   }
 
   /**
@@ -277,6 +350,11 @@ export class AuditStore extends Writable {
    * @returns the store
    */
   override end (...args: unknown[]): this {
+    // Ending uncorks the entry: new events must not pass recovered ones still being replayed.
+    if (this.#replaying !== undefined && !this.destroyed) {
+      void this.#replaying.then(() => this.end(...args))
+      return this
+    }
     // A last chunk goes through write(), so that the ledger numbers it like any other.
     if (typeof args[0] !== 'function' && args[0] !== undefined && args[0] !== null && !this.writableEnded && !this.destroyed) {
       this.write(args[0])
@@ -415,7 +493,10 @@ export class AuditStore extends Writable {
       retries: sink.retries,
       batches: sink.batches,
       pending: this.#ledger.pending,
-      inFlight: this.#sink.inFlight
+      inFlight: this.#sink.inFlight,
+      recovered: this.#spool?.recovered.count ?? 0,
+      spooled: { events: this.#spool?.events ?? 0, bytes: this.#spool?.bytes ?? 0 },
+      spoolCorrupt: { ...(this.#spool?.corruption ?? { bytes: 0, events: 0 }) }
     }
   }
 
@@ -423,7 +504,8 @@ export class AuditStore extends Writable {
    * Whether audit delivery works right now, for a readiness probe
    * ({@link readinessHandler}). Not ready until a delivery or a probe of the
    * endpoint has succeeded; then ready while one succeeded in the last 30 s
-   * and fewer than 80 % of `bufferSize` events are pending; never ready once
+   * and fewer than 80 % of `bufferSize` events are pending (and, with a spool,
+   * while the spool is writable); never ready once
    * `close()` has begun.
    * @returns `{ ready, reasons }`, and the endpoints' health for a {@link DataStorageSink}
    * @example
@@ -432,7 +514,7 @@ export class AuditStore extends Writable {
    * ```
    */
   health (): StoreHealth {
-    return this.#health.summary({ pending: this.stats().pending, bufferSize: this.#options.bufferSize, closing: this.#closing !== undefined || this.destroyed })
+    return this.#health.summary({ pending: this.stats().pending, bufferSize: this.#options.bufferSize, closing: this.#closing !== undefined || this.destroyed, spoolFailed: this.#spool?.failed === true })
   }
 
   /** @internal */
@@ -449,9 +531,11 @@ export class AuditStore extends Writable {
   override _final (callback: WriteCallback): void {
     const marker = this.#endMarkerFor()
     this.#batcher.end(marker)
-    void this.#pipelineDone.then(() => {
+    void this.#pipelineDone.then(async () => {
       // The sink settled the marker on its way through; this covers a torn-down pipeline.
       marker.fail(new StoreClosedError('the store was destroyed before the flush settled'))
+      // Everything settled: the spool empties itself. Otherwise its files stay for the next store.
+      if (this.#spool !== undefined && !this.destroyed) await this.#spool.close(this.#ledger.pending === 0)
       callback()
     })
   }
@@ -460,6 +544,8 @@ export class AuditStore extends Writable {
   override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
     unwatchProcessExit(this)
     this.#dropLog.close()
+    // Before the ledger counts what is pending as lost: the spool keeps it for the next store.
+    this.#spool?.abandon()
     // Everything not settled is counted lost, once: deliveries still under way
     // settle later, and the ledger refuses (and logs) that second settlement.
     const pending = this.#ledger.settleUnsettled(this.#ledger.accepted - 1, 'store destroyed')
@@ -474,18 +560,55 @@ export class AuditStore extends Writable {
   }
 
   #maybeDrain (): void {
-    if (this.#owesDrain && (this.destroyed || this.#ledger.pending < this.#options.bufferSize)) {
+    if (this.#owesDrain && (this.destroyed || (this.#ledger.pending - this.#unreplayed < this.#options.bufferSize && this.#spool?.full !== true))) {
       this.#owesDrain = false
       this.#keepAlive.release()
       if (!this.destroyed) this.emit('drain')
     }
   }
 
-  #drop (reason: 'full' | 'closed'): false {
+  #drop (reason: 'full' | 'spool-full' | 'closed'): false {
     this.#dropped++
     this.#dropLog.record(reason)
     this.emit('drop', { reason, count: 1 } satisfies DropEventInfo)
     return false
+  }
+
+  // Hands the recovered events to the batcher, a segment at a time, with
+  // backpressure; then uncorks the entry so that new events follow them.
+  async #replay (spool: Spool): Promise<void> {
+    // Never done within the constructor: #replaying is set before it is cleared.
+    await null
+    try {
+      for (const item of replaySpool(spool.recovered)) {
+        if (this.destroyed) return
+        let chunk: EventRun | ReplayedBatch
+        if (item.kind === 'run') {
+          chunk = new EventRun()
+          for (let i = 0; i < item.events.length; i++) chunk.push(item.events[i]!, item.sizes[i]!)
+          chunk.firstSeq = item.firstLedgerSeq
+        } else {
+          chunk = new ReplayedBatch(replayedBatch(item.id, item.events, item.sizes, item.ledgerSeqs))
+        }
+        this.#unreplayed -= item.events.length
+        if (!this.#batcher.write(chunk)) await new Promise<void>((resolve) => {
+          const done = (): void => { this.#batcher.off('drain', done); this.#batcher.off('close', done); resolve() }
+          this.#batcher.on('drain', done)
+          this.#batcher.on('close', done)
+        })
+      }
+    } catch (err) {
+      // What could not be read back stays on disk for the next store; here it is lost. Those are
+      // the last #unreplayed of the recovered numbers: the ones before them are in the pipeline.
+      const count = spool.recovered.count
+      const lost = this.#unreplayed > 0 ? this.#ledger.settle([count - this.#unreplayed, count - 1], 'lost') : 0
+      this.#log.error({ err, count: lost }, 'spool replay failed')
+    } finally {
+      this.#unreplayed = 0
+      this.#replaying = undefined
+      if (!this.destroyed) this.uncork()
+      this.#maybeDrain()
+    }
   }
 
   // A marker covering every event accepted since the latest one, and the drops since.
@@ -565,6 +688,19 @@ export class AuditStore extends Writable {
     this.#maybeDrain()
   }
 
+}
+
+// A batch read back from the spool: the same id and events, so the same body.
+function replayedBatch (id: string, events: string[], sizes: number[], ledgerSeqs: number[]): Batch {
+  const seqs: number[] = []
+  let bytes = 2
+  for (let i = 0; i < events.length; i++) {
+    bytes += sizes[i]! + (i > 0 ? 1 : 0)
+    const seq = ledgerSeqs[i]!
+    if (seqs.length > 0 && seqs.at(-1) === seq - 1) seqs[seqs.length - 1] = seq
+    else seqs.push(seq, seq)
+  }
+  return { id, events, sizes, bytes, firstSeq: seqs[0]!, lastSeq: seqs.at(-1)!, seqs }
 }
 
 // What a dead-letter entry keeps of an invalid event: its JSON when it has one.

@@ -5,9 +5,12 @@ import { mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { FileDeadLetter } from '../lib/index.js'
-import { startFaultServer, created } from './helpers/fault-server.js'
-import { makeEvent } from './helpers/fixtures.js'
+import { appendFileSync, readdirSync, statSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { AuditStore, DataStorageSink, FileDeadLetter, MemorySink } from '../lib/index.js'
+import { startDataStorageServer } from '../lib/server/index.js'
+import { startFaultServer, created, problem } from './helpers/fault-server.js'
+import { makeEvent, silentLogger } from './helpers/fixtures.js'
 import { runTs } from './helpers/child.js'
 
 const cli = fileURLToPath(new URL('../lib/cli/index.ts', import.meta.url))
@@ -21,12 +24,12 @@ test('audit-stream --help prints the usage and exits 0', async () => {
 })
 
 test('each command prints its own usage for --help', async () => {
-  for (const [command, options] of [['send', ['--batch-size', '--dead-letter']], ['replay', ['--include-rejected', '--include-invalid']], ['serve', ['--port', '--database']]] as const) {
+  for (const [command, options] of [['send', ['--batch-size', '--dead-letter']], ['replay', ['--include-rejected', '--include-invalid']], ['serve', ['--port', '--database']], ['spool', ['inspect', '--json']]] as const) {
     const { code, stdout } = await run([command, '--help'])
     assert.equal(code, 0, command)
     assert.match(stdout, new RegExp(`^Usage: audit-stream ${command} `), command)
     for (const option of options) assert.ok(stdout.includes(option), `${command} --help names ${option}`)
-    for (const other of ['send', 'replay', 'serve'].filter((c) => c !== command)) assert.ok(!stdout.includes(`audit-stream ${other}`), `${command} --help is not the global text`)
+    for (const other of ['send', 'replay', 'serve', 'spool'].filter((c) => c !== command)) assert.ok(!stdout.includes(`audit-stream ${other}`), `${command} --help is not the global text`)
   }
 })
 
@@ -158,4 +161,101 @@ test('audit-stream send with a missing file or no url is bad usage', async () =>
   assert.equal((await run(['send', '/nonexistent/events.jsonl', '--url', 'http://127.0.0.1:9'])).code, 2)
   assert.equal((await run(['send', '-'])).code, 2)
   assert.equal((await run(['send', '-', '--url', 'http://x', '--batch-size', 'ten'])).code, 2)
+})
+
+test('audit-stream spool inspect reports segments, pending events, the checkpoint and a damaged tail without changing the directory', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'cli-spool-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  // A store whose sink never answers, destroyed with seven events spooled and none settled.
+  class Stuck extends MemorySink { protected override sendBatch (): Promise<void> { return new Promise(() => {}) } }
+  const store = new AuditStore({ sink: new Stuck(), logger: silentLogger, batchSize: 3, spool: { dir, segmentBytes: 1000 } })
+  for (let i = 0; i < 7; i++) {
+    store.record(makeEvent(i))
+    await store.persisted()
+  }
+  store.destroy()
+  while (readdirSync(dir).includes('lock')) await sleep(5)
+  const segments = readdirSync(dir).filter((n) => n.startsWith('segment-')).sort()
+  appendFileSync(join(dir, segments.at(-1)!), Buffer.from([9, 0, 0, 0, 1, 2]))
+  const before = readdirSync(dir).sort().map((n) => [n, statSync(join(dir, n)).size])
+  const json = await run(['spool', 'inspect', dir, '--json'])
+  assert.equal(json.code, 0, json.stderr)
+  const report = JSON.parse(json.stdout) as { checkpoint: number, events: number, pending: number, corruptBytes: number, segments: unknown[] }
+  assert.equal(report.checkpoint, 0)
+  assert.equal(report.events, 7)
+  assert.equal(report.pending, 7)
+  assert.equal(report.corruptBytes, 6)
+  assert.equal(report.segments.length, segments.length)
+  const text = await run(['spool', 'inspect', dir])
+  assert.equal(text.code, 0, text.stderr)
+  assert.match(text.stdout, new RegExp(`${segments.length} segments, 7 events, 7 pending, \\d+ batch cuts, 6 corrupt bytes`))
+  assert.deepEqual(readdirSync(dir).sort().map((n) => [n, statSync(join(dir, n)).size]), before, 'the directory is unchanged')
+  const missing = await run(['spool', 'inspect', join(dir, 'nope')])
+  assert.equal(missing.code, 1)
+  assert.match(missing.stderr, /cannot inspect/)
+  const bad = await run(['spool', 'bogus'])
+  assert.equal(bad.code, 2)
+  assert.match(bad.stderr, /unknown spool subcommand: bogus\n\nUsage: audit-stream spool inspect/)
+})
+
+test('audit-stream spool drain stores every event a dead store left in its spool exactly once and leaves the directory empty', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'cli-drain-'))
+  const server = await startDataStorageServer({ logger: silentLogger })
+  t.after(async () => {
+    await server.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  // A store whose DataStorage is unreachable, destroyed with ten events spooled and none delivered.
+  const dead = new AuditStore({ sink: new DataStorageSink({ url: 'http://127.0.0.1:9', logger: silentLogger }), logger: silentLogger, batchSize: 3, spool: { dir } })
+  for (let i = 0; i < 10; i++) dead.record(makeEvent(i, 'spool-drain'))
+  await dead.persisted()
+  dead.destroy()
+  while (readdirSync(dir).includes('lock')) await sleep(5)
+  assert.ok(readdirSync(dir).some((n) => n.startsWith('segment-')), 'the dead store left segments')
+
+  const usage = await run(['spool', 'drain', '--help'])
+  assert.equal(usage.code, 0)
+  assert.match(usage.stdout, /^Usage: audit-stream spool drain <dir> --url/)
+  assert.equal((await run(['spool', 'drain', dir])).code, 2, 'no --url')
+  assert.equal((await run(['spool', 'drain', '--url', server.url])).code, 2, 'no <dir>')
+  const notDir = await run(['spool', 'drain', join(dir, 'nope'), '--url', server.url])
+  assert.equal(notDir.code, 2)
+  assert.match(notDir.stderr, /not a spool directory/)
+  assert.ok(!readdirSync(dir).includes('nope'), 'a missing directory is not created')
+
+  // A live process (this one) holds the lock: drain refuses and changes nothing.
+  const before = readdirSync(dir).sort()
+  const live = new AuditStore({ sink: new MemorySink(), logger: silentLogger, spool: { dir } })
+  const locked = await run(['spool', 'drain', dir, '--url', server.url])
+  live.destroy()
+  while (readdirSync(dir).includes('lock')) await sleep(5)
+  assert.equal(locked.code, 2)
+  assert.match(locked.stderr, new RegExp(`cannot drain .*locked by pid ${process.pid}`))
+  assert.deepEqual(readdirSync(dir).sort(), before)
+
+  const drained = await run(['spool', 'drain', dir, '--url', server.url])
+  assert.equal(drained.code, 0, drained.stderr)
+  assert.match(drained.stdout, /^spool drain complete: 10 events recovered, 10 stored, 0 dead-lettered, 0 lost\n$/)
+  assert.deepEqual(readdirSync(dir), [], 'the spool is empty and the lock released')
+  const reply = await fetch(`${server.url}/api/v1/audit/events?correlation_id=spool-drain&limit=100`)
+  assert.equal(reply.status, 200)
+  const { data } = (await reply.json()) as { data: Array<{ event_id: string, event_data: { seq: number } }> }
+  assert.deepEqual(data.map((e) => e.event_data.seq).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+  assert.equal(new Set(data.map((e) => e.event_id)).size, 10)
+})
+
+test('audit-stream spool drain exits 1 and counts the events it could not store', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'cli-drain-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  const dead = new AuditStore({ sink: new DataStorageSink({ url: 'http://127.0.0.1:9', logger: silentLogger }), logger: silentLogger, batchSize: 3, spool: { dir } })
+  for (let i = 0; i < 4; i++) dead.record(makeEvent(i, 'spool-drain'))
+  await dead.persisted()
+  dead.destroy()
+  while (readdirSync(dir).includes('lock')) await sleep(5)
+  // A server that refuses every batch for good: each event is rejected and, without --dead-letter, lost.
+  const server = await startFaultServer((_req, res) => problem(res, 400, 'bad request'))
+  t.after(() => server.close())
+  const drained = await run(['spool', 'drain', dir, '--url', server.url])
+  assert.equal(drained.code, 1, drained.stderr)
+  assert.match(drained.stdout, /^spool drain incomplete: 4 events recovered, 0 stored, 0 dead-lettered, 4 lost\n$/)
 })

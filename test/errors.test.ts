@@ -2,10 +2,10 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
   AbortError, AuditLossError, AuditStoreError, AuditValidationError, CloseTimeoutError, DeadLetterError,
-  FlushError, InvalidOptionError, MissingPeerError, SinkError, StoreClosedError, TimeoutError, type StoreStats
+  FlushError, InvalidOptionError, MissingPeerError, SinkError, SpoolError, StoreClosedError, TimeoutError, type StoreStats
 } from '../lib/index.js'
 
-const stats: StoreStats = { accepted: 3, dropped: 1, invalid: 0, written: 2, deadLettered: 0, lost: 0, retries: 0, batches: 1, pending: 0, inFlight: 0 }
+const stats: StoreStats = { accepted: 3, dropped: 1, invalid: 0, written: 2, deadLettered: 0, lost: 0, retries: 0, batches: 1, pending: 0, inFlight: 0, recovered: 0, spooled: { events: 0, bytes: 0 }, spoolCorrupt: { bytes: 0, events: 0 } }
 const cause = new Error('root cause')
 
 const cases = [
@@ -19,7 +19,8 @@ const cases = [
   { make: () => new AuditLossError(stats), name: 'AuditLossError', code: 'AUDIT_ERR_LOSS' },
   { make: () => new SinkError('HTTP 503', { retryable: true, statusCode: 503, retryAfterMs: 1000, cause }), name: 'SinkError', code: 'AUDIT_ERR_SINK' },
   { make: () => new DeadLetterError('disk full', { cause }), name: 'DeadLetterError', code: 'AUDIT_ERR_DEAD_LETTER' },
-  { make: () => new MissingPeerError('prom-client', 'collectMetrics', { cause }), name: 'MissingPeerError', code: 'AUDIT_ERR_MISSING_PEER' }
+  { make: () => new MissingPeerError('prom-client', 'collectMetrics', { cause }), name: 'MissingPeerError', code: 'AUDIT_ERR_MISSING_PEER' },
+  { make: () => new SpoolError('disk full', { cause }), name: 'SpoolError', code: 'AUDIT_ERR_SPOOL' }
 ]
 
 for (const { make, name, code } of cases) {

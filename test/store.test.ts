@@ -20,7 +20,7 @@ test('close drains every pending event and resolves with the final stats', async
   for (let i = 0; i < 50; i++) store.record(makeEvent(i))
   const stats = await store.close()
   assert.equal(sink.events.length, 50)
-  assert.deepEqual(stats, { accepted: 50, dropped: 0, invalid: 0, written: 50, deadLettered: 0, lost: 0, retries: 0, batches: 8, pending: 0, inFlight: 0 })
+  assert.deepEqual(stats, { accepted: 50, dropped: 0, invalid: 0, written: 50, deadLettered: 0, lost: 0, retries: 0, batches: 8, pending: 0, inFlight: 0, recovered: 0, spooled: { events: 0, bytes: 0 }, spoolCorrupt: { bytes: 0, events: 0 } })
 })
 
 test('close is idempotent: every caller gets the same promise', async () => {

@@ -53,7 +53,7 @@ test('the public surface is exactly the documented exports', () => {
   assert.deepEqual(Object.keys(api).sort(), [
     'AbortError', 'AuditEventSchema', 'AuditLossError', 'AuditStore', 'AuditStoreError', 'AuditValidationError',
     'BatchSink', 'CloseTimeoutError', 'DEAD_LETTER_FILE_PREFIX', 'DEFAULTS', 'DataStorageSink', 'DeadLetterError', 'FileDeadLetter',
-    'FlushError', 'InvalidOptionError', 'MAX_EVENT_DATA_DEPTH', 'MemorySink', 'MissingPeerError', 'SinkError', 'StoreClosedError', 'TimeoutError',
+    'FlushError', 'InvalidOptionError', 'MAX_EVENT_DATA_DEPTH', 'MemorySink', 'MissingPeerError', 'SinkError', 'SpoolError', 'StoreClosedError', 'TimeoutError',
     'batchBody', 'batchBuffer', 'collectMetrics', 'createAuditStore', 'createEventValidator', 'installShutdownHandler', 'newAuditEvent', 'readinessHandler', 'replayDeadLetters', 'validateAuditEvent'
   ])
   assert.deepEqual(Object.keys(serverApi).sort(), ['InvalidOptionError', 'MissingPeerError', 'startDataStorageServer'])

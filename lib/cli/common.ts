@@ -13,10 +13,12 @@ Commands:
   send <file|->   send the JSONL events of a file (or stdin) to DataStorage
   replay <dir>    resend the events of the dead-letter files in <dir>
   serve           run the reference DataStorage server (needs @electric-sql/pglite or pg)
+  spool inspect <dir>  print what a store's spool directory holds (segments, pending, damage)
+  spool drain <dir>    send the events left in the spool of a store whose process has ended
 
 Run audit-stream <command> --help for a command's options.
 
-Environment: AUDIT_STREAM_URL (the --url of send and replay),
+Environment: AUDIT_STREAM_URL (the --url of send, replay and spool drain),
 AUDIT_STREAM_LOG_LEVEL (default warn; info for serve).
 Exit codes: 0 all stored, 1 some dead-lettered or lost, 2 bad usage.
 `

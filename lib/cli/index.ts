@@ -8,8 +8,9 @@ import { USAGE, UsageError } from './common.js'
 import { REPLAY_USAGE, replay } from './replay.js'
 import { SEND_USAGE, send } from './send.js'
 import { SERVE_USAGE, serve } from './serve.js'
+import { SPOOL_USAGE, spool } from './spool.js'
 
-const COMMAND_USAGE: Readonly<Record<string, string>> = { send: SEND_USAGE, replay: REPLAY_USAGE, serve: SERVE_USAGE }
+const COMMAND_USAGE: Readonly<Record<string, string>> = { send: SEND_USAGE, replay: REPLAY_USAGE, serve: SERVE_USAGE, spool: SPOOL_USAGE }
 
 /**
  * Runs the CLI with `argv` (without node and the script).
@@ -25,6 +26,7 @@ export async function main (argv: string[]): Promise<number> {
     if (command === 'send') return await send(rest)
     if (command === 'serve') return await serve(rest)
     if (command === 'replay') return await replay(rest)
+    if (command === 'spool') return await spool(rest)
     throw new UsageError(`unknown command: ${command}`)
   } catch (err) {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true || (err instanceof AuditStoreError && err.code === 'AUDIT_ERR_INVALID_OPTION')) {

@@ -1,0 +1,243 @@
+/**
+ * Recovery: what a spool directory holds when a store opens it. Reads every
+ * segment once, checks every frame's CRC, cuts a torn or corrupt segment at
+ * its first bad frame (truncating the file there, so the damage is counted
+ * once), and indexes what is not settled: the events at or above the
+ * checkpoint and the batches cut from them. Event bytes are read again, a
+ * segment at a time, when they are replayed (see {@link replaySpool}).
+ */
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, ftruncateSync, unlinkSync } from 'node:fs'
+import { join } from 'node:path'
+import { readCheckpoint } from './checkpoint.js'
+import { decodeRunEvents, readFrame, type BatchRecord } from './record-format.js'
+
+const SEGMENT_NAME = /^segment-(\d{10})\.log$/
+
+/**
+ * The file name of segment `index`.
+ * @internal
+ */
+export function segmentName (index: number): string {
+  return `segment-${String(index).padStart(10, '0')}.log`
+}
+
+/** What recovery learned of one segment. @internal */
+export interface SegmentInfo {
+  readonly index: number
+  readonly path: string
+  /** Bytes of valid frames. */
+  readonly bytes: number
+  /** Events in its run records. */
+  readonly events: number
+  /** The highest spool sequence number any of its records names; -1 when none. */
+  readonly maxRef: number
+}
+
+/** Damage found and cut. @internal */
+export interface SpoolCorruption {
+  /** Bytes discarded from the first bad frame of a segment to its end. */
+  readonly bytes: number
+  /** Events the discarded frames' headers claimed, where they could be read. */
+  readonly events: number
+}
+
+/** The index recovery builds. @internal */
+export interface RecoveredSpool {
+  /** The checkpoint: every spool sequence number below it is settled. */
+  readonly floor: number
+  /** Live segments, oldest first; those entirely below the floor are already deleted. */
+  readonly segments: SegmentInfo[]
+  /** The unsettled events' spool sequence numbers, ascending, as inclusive ranges flattened. */
+  readonly seqs: number[]
+  /** How many unsettled events there are. */
+  readonly count: number
+  /** Batches cut whose events are all unsettled and all present: resent as they were cut. */
+  readonly batches: BatchRecord[]
+  /** The next spool sequence number to hand out. */
+  readonly nextSeq: number
+  /** The next segment index. */
+  readonly nextSegment: number
+  readonly corruption: SpoolCorruption
+  /** Whether the checkpoint file was damaged (then everything spooled is replayed). */
+  readonly checkpointDamaged: boolean
+}
+
+/**
+ * Indexes `dir`, cutting damaged segments and deleting segments the
+ * checkpoint covers. Synchronous: it runs once, when the store is created.
+ * @internal
+ */
+export function recoverSpool (dir: string): RecoveredSpool {
+  const checkpoint = readCheckpoint(dir)
+  const floor = checkpoint ?? 0
+  const names = readdirSync(dir).filter((n) => SEGMENT_NAME.test(n)).sort()
+  const segments: SegmentInfo[] = []
+  const seqs: number[] = []
+  const batches: BatchRecord[] = []
+  let nextSeq = floor
+  let nextSegment = 0
+  let corruptBytes = 0
+  let corruptEvents = 0
+  for (const name of names) {
+    const index = Number(SEGMENT_NAME.exec(name)![1])
+    nextSegment = Math.max(nextSegment, index + 1)
+    const path = join(dir, name)
+    const buffer = readFileSync(path)
+    let offset = 0
+    let events = 0
+    let maxRef = -1
+    while (offset < buffer.length) {
+      const frame = readFrame(buffer, offset)
+      if (!frame.ok) {
+        corruptBytes += buffer.length - offset
+        corruptEvents += frame.events
+        truncate(path, offset)
+        break
+      }
+      const record = frame.record
+      if (record.kind === 'run') {
+        events += record.count
+        const last = record.firstSeq + record.count - 1
+        maxRef = Math.max(maxRef, last)
+        nextSeq = Math.max(nextSeq, last + 1)
+        if (last >= floor) addRange(seqs, Math.max(record.firstSeq, floor), last)
+      } else {
+        maxRef = Math.max(maxRef, record.seqs.at(-1) ?? -1)
+        batches.push(record)
+      }
+      offset = frame.end
+    }
+    if (maxRef < floor) {
+      // Everything it names is settled: a crash came between the checkpoint and this unlink.
+      unlinkSync(path)
+      continue
+    }
+    segments.push({ index, path, bytes: offset, events, maxRef })
+  }
+  let count = 0
+  for (let i = 0; i < seqs.length; i += 2) count += seqs[i + 1]! - seqs[i]! + 1
+  return {
+    floor,
+    segments,
+    seqs,
+    count,
+    batches: resendable(batches, seqs, floor),
+    nextSeq,
+    nextSegment,
+    corruption: { bytes: corruptBytes, events: corruptEvents },
+    checkpointDamaged: checkpoint === undefined
+  }
+}
+
+function truncate (path: string, length: number): void {
+  const fd = openSync(path, 'r+')
+  try {
+    ftruncateSync(fd, length)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function addRange (ranges: number[], first: number, last: number): void {
+  if (ranges.length > 0 && ranges.at(-1) === first - 1) ranges[ranges.length - 1] = last
+  else ranges.push(first, last)
+}
+
+// Whether every number in [first, last] is in `ranges` (ascending, disjoint).
+function covered (ranges: readonly number[], first: number, last: number): boolean {
+  let lo = 0
+  let hi = ranges.length / 2 - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1
+    if (ranges[2 * mid + 1]! < first) lo = mid + 1
+    else if (ranges[2 * mid]! > first) hi = mid - 1
+    else return ranges[2 * mid + 1]! >= last
+  }
+  return false
+}
+
+// Cut batches whose events are all at or above the floor and all present,
+// ascending and not overlapping an earlier one; the others' events are replayed as uncut.
+function resendable (batches: BatchRecord[], seqs: readonly number[], floor: number): BatchRecord[] {
+  const kept: BatchRecord[] = []
+  let end = -1
+  const sorted = batches.filter((b) => b.seqs.length >= 2).sort((a, b) => a.seqs[0]! - b.seqs[0]!)
+  for (const batch of sorted) {
+    const first = batch.seqs[0]!
+    if (first < floor || first <= end) continue
+    let ok = true
+    for (let i = 0; ok && i + 1 < batch.seqs.length; i += 2) ok = covered(seqs, batch.seqs[i]!, batch.seqs[i + 1]!)
+    if (!ok) continue
+    kept.push(batch)
+    end = batch.seqs.at(-1)!
+  }
+  return kept
+}
+
+/** One item to put back into the pipeline, in sequence order. @internal */
+export type ReplayItem =
+  | { readonly kind: 'batch', readonly id: string, readonly events: string[], readonly sizes: number[], readonly ledgerSeqs: number[] }
+  | { readonly kind: 'run', readonly firstLedgerSeq: number, readonly events: string[], readonly sizes: number[] }
+
+/**
+ * Reads the unsettled events back, one segment at a time, as cut batches
+ * (same id, same events in the same order, so the same body) and runs of
+ * uncut events. Events are numbered for the new store's ledger from 0, in
+ * spool order.
+ * @internal
+ */
+export function * replaySpool (recovered: RecoveredSpool): Generator<ReplayItem> {
+  const { floor, batches } = recovered
+  let ledgerSeq = 0
+  let b = 0
+  // The batch being filled: its events arrive in order, possibly across segments.
+  let open: { id: string, seqs: readonly number[], events: string[], sizes: number[], ledgerSeqs: number[], left: number } | undefined
+  let run: { firstLedgerSeq: number, events: string[], sizes: number[] } | undefined
+  const inBatch = (batch: BatchRecord, seq: number): boolean => {
+    for (let i = 0; i + 1 < batch.seqs.length; i += 2) if (seq >= batch.seqs[i]! && seq <= batch.seqs[i + 1]!) return true
+    return false
+  }
+  for (const segment of recovered.segments) {
+    const buffer = readFileSync(segment.path)
+    let offset = 0
+    while (offset < segment.bytes) {
+      const frame = readFrame(buffer, offset)
+      // Checked at recovery; a segment damaged since then ends here.
+      if (!frame.ok) break
+      offset = frame.end
+      if (frame.record.kind !== 'run') continue
+      const { firstSeq, count } = frame.record
+      if (firstSeq + count - 1 < floor) continue
+      const { events, sizes } = decodeRunEvents(frame.payload, count)
+      for (let i = 0; i < count; i++) {
+        const seq = firstSeq + i
+        if (seq < floor) continue
+        while (b < batches.length && batches[b]!.seqs.at(-1)! < seq) b++
+        const batch = batches[b]
+        if (batch !== undefined && inBatch(batch, seq)) {
+          if (run !== undefined) { yield { kind: 'run', ...run }; run = undefined }
+          if (open === undefined || open.id !== batch.id) {
+            let left = 0
+            for (let k = 0; k + 1 < batch.seqs.length; k += 2) left += batch.seqs[k + 1]! - batch.seqs[k]! + 1
+            open = { id: batch.id, seqs: batch.seqs, events: [], sizes: [], ledgerSeqs: [], left }
+          }
+          open.events.push(events[i]!)
+          open.sizes.push(sizes[i]!)
+          open.ledgerSeqs.push(ledgerSeq++)
+          if (--open.left === 0) {
+            yield { kind: 'batch', id: open.id, events: open.events, sizes: open.sizes, ledgerSeqs: open.ledgerSeqs }
+            open = undefined
+          }
+        } else {
+          run ??= { firstLedgerSeq: ledgerSeq, events: [], sizes: [] }
+          run.events.push(events[i]!)
+          run.sizes.push(sizes[i]!)
+          ledgerSeq++
+          if (run.events.length >= 1000) { yield { kind: 'run', ...run }; run = undefined }
+        }
+      }
+    }
+  }
+  if (run !== undefined) yield { kind: 'run', ...run }
+}

@@ -1,0 +1,440 @@
+/**
+ * The spool: a durable copy of every event a store accepts, on local disk,
+ * until the event is settled. See README "Durability".
+ *
+ * # Order of file operations
+ *
+ * Opening (synchronous, in the store's constructor):
+ *   O1. create `dir` if needed; take `dir/lock` (O_EXCL, holding our pid; a
+ *       lock whose pid is gone is stale and taken over).
+ *   O2. read `checkpoint` (the floor F: every spool seq below F is settled).
+ *   O3. read each `segment-N.log`, oldest first; at the first frame that is
+ *       torn, fails its CRC or does not decode, truncate the file there and
+ *       fsync it (the damage is counted once).
+ *   O4. unlink each segment whose records all name seqs below F (a crash
+ *       came between a checkpoint and its unlinks).
+ *   Writing starts in a new segment (never appended to an old one), so a
+ *   recovered segment is only ever read, then unlinked.
+ *
+ * Appending (the writer; one job at a time, in this order):
+ *   W1. at the end of the tick: ONE writev of every frame appended in the
+ *       tick (event runs, then batch cuts) to the current segment.
+ *       durability 'process': the frames are in the kernel; persisted()
+ *       callers whose events are in them resolve now.
+ *   W2. durability 'os', when a persisted() caller or a batch cut waits:
+ *       ONE fdatasync of the current segment, covering every writev done
+ *       before it (group commit); then they resolve.
+ *   Roll-over, before a writev that would pass segmentBytes:
+ *   R1. ('os') fdatasync the full segment: nothing acknowledged may depend
+ *       on a segment whose data is not synced once we move on.
+ *   R2. close it.
+ *   R3. create `segment-(N+1).log` (O_EXCL).
+ *   R4. ('os') fsync `dir`, so the new segment's name survives power loss
+ *       before anything acknowledged is written into it.
+ *
+ * Checkpoint (a writer job, every checkpointIntervalMs and at close):
+ *   C1. write `checkpoint.tmp` with the new floor; fsync it; close it.
+ *   C2. rename `checkpoint.tmp` over `checkpoint`.
+ *   C3. fsync `dir`: the rename is durable.
+ *   C4. only now unlink the closed segments whose records all name seqs
+ *       below the new floor. A crash before C3 leaves the old checkpoint
+ *       and every segment; a crash between C4's unlinks leaves segments O4
+ *       removes.
+ *
+ * Clean close: after the store settled every event, one last checkpoint
+ * (C1-C4, which with nothing pending unlinks every segment, the current one
+ * closed first), then `checkpoint` is unlinked and the lock released: the
+ * directory is empty.
+ *
+ * A batch is handed to the sink only once its cut record is as durable as
+ * the configured level (see BatchTransform's onCut): after a crash, a batch
+ * the server may have seen is always resent with the same id and body.
+ *
+ * Any error of the file layer (ENOSPC, EIO, ...) fails the spool for good:
+ * it is logged at error level, every persisted() waiter and later caller
+ * gets a SpoolError, and the store keeps delivering from memory.
+ */
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Logger } from 'pino'
+import { SpoolError } from '../errors.js'
+import { CHECKPOINT_FILE, CHECKPOINT_TEMP_FILE, encodeCheckpoint } from './checkpoint.js'
+import { acquireLock } from './lock.js'
+import { encodeBatch, encodeRun } from './record-format.js'
+import { recoverSpool, segmentName, type RecoveredSpool, type SpoolCorruption } from './recovery.js'
+import { SeqMap } from './seq-map.js'
+import type { SpoolFile, SpoolFiles } from './spool-files.js'
+
+/** Spool settings, resolved. @internal */
+export interface SpoolConfig {
+  readonly dir: string
+  readonly durability: 'process' | 'os'
+  readonly maxBytes: number
+  readonly segmentBytes: number
+  readonly checkpointIntervalMs: number
+  readonly files: SpoolFiles
+}
+
+interface LiveSegment {
+  readonly index: number
+  readonly path: string
+  bytes: number
+  events: number
+  // Invariant: the highest spool seq any record in it names; -1 when none.
+  maxRef: number
+}
+
+interface Waiter {
+  readonly ticket: number
+  readonly resolve: () => void
+  readonly reject: (err: Error) => void
+}
+
+/**
+ * The spool of one store. Appends are synchronous and buffered; one writer
+ * job runs at a time (see the order of operations above).
+ * @internal
+ */
+export class Spool {
+  readonly #config: SpoolConfig
+  readonly #log: Logger
+  readonly #release: () => void
+  readonly #map: SeqMap
+  readonly recovered: RecoveredSpool
+  // Invariant: live segments oldest first; the last is the current one once #file is open.
+  readonly #segments: LiveSegment[]
+  #nextSegment: number
+  #file: SpoolFile | undefined
+  // Frames appended and not yet handed to a writev; #queuedBytes is their size.
+  #queue: Buffer[] = []
+  #queuedBytes = 0
+  // Invariants: tickets are byte positions in the append stream.
+  // #appended >= #written >= #durable; a waiter resolves once #durable >= its ticket.
+  #appended = 0
+  #written = 0
+  #durable = 0
+  #waiters: Waiter[] = []
+  // The writer: every file operation runs on this chain, one at a time.
+  #chain: Promise<void> = Promise.resolve()
+  #scheduled = false
+  // The checkpoint on disk; every seq below it is settled.
+  #floor: number
+  #timer: NodeJS.Timeout | undefined
+  #failure: SpoolError | undefined
+  #closed = false
+  // Set by abandon(): no job starts after it. Jobs queued before it would read a ledger floor
+  // that the destroy moved past events it counts lost, which the next store must replay.
+  #abandoned = false
+  // Called when the spool drops below maxBytes after being full.
+  onRoom: (() => void) | undefined
+  // Where the settled floor comes from: the store's ledger floor.
+  #ledgerFloor: () => number
+
+  /**
+   * Opens (O1-O4) `config.dir`.
+   * @throws {@link InvalidOptionError} when another live process holds the directory
+   */
+  constructor (config: SpoolConfig, log: Logger, ledgerFloor: () => number) {
+    this.#config = config
+    this.#log = log.child({ component: 'spool' })
+    this.#ledgerFloor = ledgerFloor
+    mkdirSync(config.dir, { recursive: true })
+    this.#release = acquireLock(config.dir)
+    try {
+      this.recovered = recoverSpool(config.dir)
+    } catch (err) {
+      this.#release()
+      throw err
+    }
+    const r = this.recovered
+    if (r.corruption.bytes > 0) {
+      this.#log.error({ dir: config.dir, bytes: r.corruption.bytes, events: r.corruption.events }, 'spool corrupt: damaged tail discarded')
+    }
+    if (r.checkpointDamaged) this.#log.error({ dir: config.dir }, 'spool checkpoint damaged: replaying every spooled event')
+    if (r.count > 0) this.#log.warn({ dir: config.dir, events: r.count, batches: r.batches.length }, 'spool recovered')
+    this.#map = new SeqMap(r.seqs, r.count, r.nextSeq)
+    this.#segments = r.segments.map((s) => ({ ...s }))
+    this.#nextSegment = r.nextSegment
+    this.#floor = r.floor
+    this.#timer = setInterval(this.#onTimer, config.checkpointIntervalMs)
+    this.#timer.unref()
+  }
+
+  /** Bytes in live segments and queued for them. */
+  get bytes (): number {
+    let bytes = this.#queuedBytes
+    for (const s of this.#segments) bytes += s.bytes
+    return bytes
+  }
+
+  /** Events in live segments (settled or not) and queued. */
+  get events (): number {
+    let events = this.#queuedEvents
+    for (const s of this.#segments) events += s.events
+    return events
+  }
+
+  #queuedEvents = 0
+
+  /** Damage cut at recovery. */
+  get corruption (): SpoolCorruption {
+    return this.recovered.corruption
+  }
+
+  /** Whether the spool has reached maxBytes. A failed spool is never full: the store runs from memory. */
+  get full (): boolean {
+    return this.#failure === undefined && !this.#closed && this.bytes >= this.#config.maxBytes
+  }
+
+  /** Whether a disk error failed the spool. */
+  get failed (): boolean {
+    return this.#failure !== undefined
+  }
+
+  /**
+   * Appends a run of events numbered from `firstLedgerSeq` by the store's ledger.
+   */
+  appendRun (firstLedgerSeq: number, events: readonly string[], sizes: readonly number[]): void {
+    if (this.#failure !== undefined || this.#closed || events.length === 0) return
+    const firstSeq = this.#map.toSpool(firstLedgerSeq)
+    this.#enqueue(encodeRun(firstSeq, events, sizes), events.length, firstSeq + events.length - 1)
+  }
+
+  /**
+   * Appends a batch cut.
+   * @param ledgerSeqs - the batch's ledger seqs as ranges
+   * @returns a promise that settles (never rejects) once the cut is durable at the configured level,
+   *   or at once when the spool failed
+   */
+  appendBatch (id: string, ledgerSeqs: readonly number[]): Promise<void> | undefined {
+    if (this.#failure !== undefined || this.#closed) return undefined
+    const seqs = this.#map.rangesToSpool(ledgerSeqs)
+    this.#enqueue(encodeBatch(id, seqs), 0, seqs.at(-1) ?? -1)
+    return this.#wait(this.#appended).catch(() => {})
+  }
+
+  /**
+   * Resolves once every frame appended so far is durable at the configured level.
+   * @throws {@link SpoolError} when the spool failed, or fails before then
+   */
+  persisted (): Promise<void> {
+    return this.#wait(this.#appended)
+  }
+
+  #wait (ticket: number): Promise<void> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure)
+    if (this.#durable >= ticket) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ ticket, resolve, reject })
+      this.#schedule()
+    })
+  }
+
+  #enqueue (frame: Buffer, events: number, maxRef: number): void {
+    this.#queue.push(frame)
+    this.#queuedBytes += frame.length
+    this.#queuedEvents += events
+    this.#appended += frame.length
+    this.#pendingMaxRef = Math.max(this.#pendingMaxRef, maxRef)
+    this.#schedule()
+  }
+
+  // Invariant: the highest seq named by a queued frame.
+  #pendingMaxRef = -1
+
+  #schedule (): void {
+    if (this.#scheduled) return
+    this.#scheduled = true
+    // The end of this tick: everything appended in the tick goes in one writev.
+    process.nextTick(() => {
+      this.#scheduled = false
+      this.#run(() => this.#writeJob())
+    })
+  }
+
+  #run (job: () => Promise<void>): Promise<void> {
+    const next = this.#chain.then(async () => {
+      if (this.#failure !== undefined || this.#abandoned) return
+      try {
+        await job()
+      } catch (err) {
+        this.#fail(err as Error)
+      }
+    })
+    this.#chain = next
+    return next
+  }
+
+  async #writeJob (): Promise<void> {
+    if (this.#queue.length > 0) {
+      const frames = this.#queue
+      const bytes = this.#queuedBytes
+      const events = this.#queuedEvents
+      const maxRef = this.#pendingMaxRef
+      this.#queue = []
+      this.#queuedBytes = 0
+      this.#queuedEvents = 0
+      this.#pendingMaxRef = -1
+      let current = this.#segments.at(-1)
+      if (this.#file === undefined || current === undefined || (current.bytes > 0 && current.bytes + bytes > this.#config.segmentBytes)) {
+        current = await this.#roll()
+      }
+      // The frames count as spooled from here: a crash mid-writev leaves a torn tail that recovery cuts.
+      current.bytes += bytes
+      current.events += events
+      current.maxRef = Math.max(current.maxRef, maxRef)
+      await this.#file!.writev(frames) // W1
+      this.#written += bytes
+      if (this.#config.durability === 'process') this.#durable = this.#written
+    }
+    if (this.#config.durability === 'os' && this.#durable < this.#written && this.#waiters.some((w) => w.ticket > this.#durable)) {
+      const mark = this.#written
+      await this.#file!.datasync() // W2
+      this.#durable = mark
+    }
+    this.#wake()
+  }
+
+  async #roll (): Promise<LiveSegment> {
+    const old = this.#file
+    if (old !== undefined) {
+      this.#file = undefined
+      if (this.#config.durability === 'os') {
+        await old.datasync() // R1
+        this.#durable = this.#written
+      }
+      await old.close() // R2
+    }
+    const index = this.#nextSegment++
+    const path = join(this.#config.dir, segmentName(index))
+    this.#file = await this.#config.files.create(path) // R3
+    if (this.#config.durability === 'os') await this.#config.files.syncDir(this.#config.dir) // R4
+    const segment: LiveSegment = { index, path, bytes: 0, events: 0, maxRef: -1 }
+    this.#segments.push(segment)
+    return segment
+  }
+
+  #wake (): void {
+    if (this.#waiters.length === 0) return
+    const left: Waiter[] = []
+    for (const waiter of this.#waiters) {
+      if (waiter.ticket <= this.#durable) waiter.resolve()
+      else left.push(waiter)
+    }
+    this.#waiters = left
+    // Waiters that came during a sync need another one.
+    if (left.length > 0) this.#schedule()
+  }
+
+  readonly #onTimer = (): void => {
+    void this.checkpoint()
+  }
+
+  /**
+   * Writes a checkpoint at the store's settled floor, if it moved (C1-C4).
+   * Never rejects: a failure fails the spool.
+   */
+  checkpoint (): Promise<void> {
+    return this.#run(() => this.#checkpointJob(this.#map.toSpool(this.#ledgerFloor())))
+  }
+
+  async #checkpointJob (floor: number, closing = false): Promise<void> {
+    const { dir, files } = this.#config
+    if (floor > this.#floor || closing) {
+      const temp = join(dir, CHECKPOINT_TEMP_FILE)
+      await files.writeSynced(temp, encodeCheckpoint(floor)) // C1
+      await files.rename(temp, join(dir, CHECKPOINT_FILE)) // C2
+      await files.syncDir(dir) // C3
+      this.#floor = floor
+    }
+    const wasFull = this.full
+    // C4: never the current segment, unless closing (then it is closed first).
+    const current = closing ? undefined : this.#segments.at(-1)
+    for (const segment of [...this.#segments]) {
+      if (segment === current && this.#file !== undefined) continue
+      if (segment.maxRef >= this.#floor) continue
+      await this.#config.files.unlink(segment.path)
+      this.#segments.splice(this.#segments.indexOf(segment), 1)
+    }
+    if (wasFull && !this.full) this.onRoom?.()
+  }
+
+  /**
+   * Closes the spool. With `clean`, every event is settled: a last
+   * checkpoint, every segment unlinked, then the checkpoint, and the lock
+   * released. Without, the files stay for the next store (the lock is released).
+   * Never rejects.
+   */
+  async close (clean: boolean): Promise<void> {
+    if (this.#closed) return this.#chain
+    this.#closed = true
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    if (clean) {
+      await this.#run(async () => {
+        await this.#writeJob()
+        const file = this.#file
+        this.#file = undefined
+        if (file !== undefined) {
+          if (this.#config.durability === 'os') await file.datasync()
+          await file.close()
+        }
+        await this.#checkpointJob(this.#map.toSpool(this.#ledgerFloor()), true)
+        if (this.#segments.length === 0) await this.#config.files.unlink(join(this.#config.dir, CHECKPOINT_FILE))
+      })
+    } else {
+      await this.#run(async () => {
+        await this.#writeJob()
+        const file = this.#file
+        this.#file = undefined
+        await file?.close()
+      })
+    }
+    await this.#chain
+    for (const waiter of this.#waiters) waiter.reject(this.#failure ?? new SpoolError('the spool was closed before the events were persisted'))
+    this.#waiters = []
+    this.#release()
+  }
+
+  /**
+   * Stops without touching the files again, as a crash would (the store was
+   * destroyed): what is spooled is replayed by the next store. A job already
+   * queued on the writer (a checkpoint tick, a write) does not start: the
+   * destroy has counted the pending events lost in the ledger, so a
+   * checkpoint now would cover them and unlink the only copy.
+   */
+  abandon (): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#abandoned = true
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    // The file is closed once the job under way has finished: it may be creating the next one.
+    void this.#chain.then(() => {
+      const file = this.#file
+      this.#file = undefined
+      return file?.close()
+    }).catch(() => {}).finally(() => {
+      for (const waiter of this.#waiters) waiter.reject(this.#failure ?? new SpoolError('the store was destroyed before the events were persisted'))
+      this.#waiters = []
+      this.#release()
+    })
+  }
+
+  #fail (err: Error): void {
+    if (this.#failure !== undefined) return
+    this.#failure = new SpoolError('the spool failed: delivering from memory only', { cause: err })
+    this.#log.error({ err, dir: this.#config.dir }, 'spool failed: delivering from memory only')
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    this.#queue = []
+    this.#queuedBytes = 0
+    this.#queuedEvents = 0
+    for (const waiter of this.#waiters) waiter.reject(this.#failure)
+    this.#waiters = []
+    const file = this.#file
+    this.#file = undefined
+    file?.close().catch(() => {})
+    this.onRoom?.()
+  }
+}
