@@ -598,12 +598,13 @@ export class AuditStore extends Writable {
         })
       }
     } catch (err) {
-      // What could not be read back stays on disk for the next store; here it is lost. Those are
-      // the last #unreplayed of the recovered numbers: the ones before them are in the pipeline.
+      // What could not be read back is lost, and counted so. Those are the last #unreplayed
+      // of the recovered numbers: the ones before them are in the pipeline.
       const count = spool.recovered.count
       const lost = this.#unreplayed > 0 ? this.#ledger.settle([count - this.#unreplayed, count - 1], 'lost') : 0
       this.#log.error({ err, count: lost }, 'spool replay failed')
     } finally {
+      spool.replayed()
       this.#unreplayed = 0
       this.#replaying = undefined
       if (!this.destroyed) this.uncork()

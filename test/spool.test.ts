@@ -7,6 +7,9 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { AuditStore, BatchSink, InvalidOptionError, SpoolError, type AuditStoreOptions, type Batch, type DropEventInfo, type SpoolOptions } from '../lib/index.js'
 import { kSpoolFiles, nodeSpoolFiles, type SpoolFile, type SpoolFiles } from '../lib/spool/spool-files.js'
+import { encodeBatch, encodeRun } from '../lib/spool/record-format.js'
+import { segmentName } from '../lib/spool/recovery.js'
+import { readCheckpoint } from '../lib/spool/checkpoint.js'
 import { captureLogger, makeEvent, silentLogger } from './helpers/fixtures.js'
 
 /** Remembers every batch it stored, with its id; `hold` keeps sends pending. */
@@ -329,4 +332,34 @@ test('a store destroyed while its spool creates a segment closes that segment on
   while (readdirSync(dir).includes('lock')) await sleep(5)
   assert.equal(files.length, 1)
   assert.deepEqual(files, [{ closed: true }])
+})
+
+test('a segment holding only batch cuts stays until replay has read it, even once a checkpoint covers every seq it names', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t)
+  // Segment 0: 20 000 uncut events; segment 1: only the cut of the first 50.
+  const total = 20_000
+  const frames: Buffer[] = []
+  for (let first = 0; first < total; first += 1000) {
+    const events = Array.from({ length: 1000 }, (_, i) => JSON.stringify(makeEvent(first + i)))
+    frames.push(encodeRun(first, events, events.map((e) => Buffer.byteLength(e))))
+  }
+  writeFileSync(join(dir, segmentName(0)), Buffer.concat(frames))
+  const cutId = '00000000-0000-4000-8000-000000000001'
+  writeFileSync(join(dir, segmentName(1)), encodeBatch(cutId, [0, 49]))
+  // Delivers the resent cut, then holds the next batch until a checkpoint covers the cut: replay
+  // is held back by backpressure meanwhile, still in segment 0.
+  class GatedSink extends RecordingSink {
+    protected override async sendBatch (batch: Batch): Promise<void> {
+      if (batch.id !== cutId) while ((readCheckpoint(dir) ?? 0) < 50) await sleep(5)
+      await super.sendBatch(batch)
+    }
+  }
+  const sink = new GatedSink()
+  const b = store(sink, { dir, checkpointIntervalMs: 5 }, { batchSize: 50 })
+  assert.equal(b.stats().recovered, total)
+  const result = await b.flush()
+  assert.equal(result.written, total)
+  assert.deepEqual(sink.stored[0], { id: cutId, seqs: Array.from({ length: 50 }, (_, i) => i) })
+  await b.close()
+  assert.equal(sink.stored.flatMap((s) => s.seqs).length, total)
 })

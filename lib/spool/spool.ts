@@ -37,7 +37,8 @@
  *   C2. rename `checkpoint.tmp` over `checkpoint`.
  *   C3. fsync `dir`: the rename is durable.
  *   C4. only now unlink the closed segments whose records all name seqs
- *       below the new floor. A crash before C3 leaves the old checkpoint
+ *       below the new floor, except recovered segments while the store still
+ *       replays them (replay reads a segment only when it gets to it). A crash before C3 leaves the old checkpoint
  *       and every segment; a crash between C4's unlinks leaves segments O4
  *       removes.
  *
@@ -129,6 +130,10 @@ export class Spool {
   onRoom: (() => void) | undefined
   // Where the settled floor comes from: the store's ledger floor.
   #ledgerFloor: () => number
+  // Invariant: while the store replays, segments below this index are recovered ones replay may
+  // still read: C4 leaves them alone, even once the floor covers every seq they name (a segment
+  // holding only batch cuts names seqs that are delivered before replay gets to it).
+  #replayHold = 0
 
   /**
    * Opens (O1-O4) `config.dir`.
@@ -156,6 +161,7 @@ export class Spool {
     this.#segments = r.segments.map((s) => ({ ...s }))
     this.#nextSegment = r.nextSegment
     this.#floor = r.floor
+    if (r.count > 0) this.#replayHold = r.nextSegment
     this.#timer = setInterval(this.#onTimer, config.checkpointIntervalMs)
     this.#timer.unref()
   }
@@ -189,6 +195,14 @@ export class Spool {
   /** Whether a disk error failed the spool. */
   get failed (): boolean {
     return this.#failure !== undefined
+  }
+
+  /**
+   * Called by the store once replay has read every recovered segment (or
+   * gave up): from then on the checkpoint may unlink them.
+   */
+  replayed (): void {
+    this.#replayHold = 0
   }
 
   /**
@@ -352,7 +366,7 @@ export class Spool {
     const current = closing ? undefined : this.#segments.at(-1)
     for (const segment of [...this.#segments]) {
       if (segment === current && this.#file !== undefined) continue
-      if (segment.maxRef >= this.#floor) continue
+      if (segment.maxRef >= this.#floor || segment.index < this.#replayHold) continue
       await this.#config.files.unlink(segment.path)
       this.#segments.splice(this.#segments.indexOf(segment), 1)
     }
