@@ -5,7 +5,7 @@ import { mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { appendFileSync, readdirSync, statSync } from 'node:fs'
+import { appendFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { AuditStore, DataStorageSink, FileDeadLetter, MemorySink } from '../lib/index.js'
 import { startDataStorageServer } from '../lib/server/index.js'
@@ -223,15 +223,15 @@ test('audit-stream spool drain stores every event a dead store left in its spool
   assert.match(notDir.stderr, /not a spool directory/)
   assert.ok(!readdirSync(dir).includes('nope'), 'a missing directory is not created')
 
-  // A live process (this one) holds the lock: drain refuses and changes nothing.
+  // A live process (this one) holds the lock: drain refuses and changes nothing. The lock is
+  // written by hand: a real store here would replay the events itself and change the directory.
+  writeFileSync(join(dir, 'lock'), `${process.pid} held-by-the-test\n`)
   const before = readdirSync(dir).sort()
-  const live = new AuditStore({ sink: new MemorySink(), logger: silentLogger, spool: { dir } })
   const locked = await run(['spool', 'drain', dir, '--url', server.url])
-  live.destroy()
-  while (readdirSync(dir).includes('lock')) await sleep(5)
   assert.equal(locked.code, 2)
   assert.match(locked.stderr, new RegExp(`cannot drain .*locked by pid ${process.pid}`))
   assert.deepEqual(readdirSync(dir).sort(), before)
+  await rm(join(dir, 'lock'))
 
   const drained = await run(['spool', 'drain', dir, '--url', server.url])
   assert.equal(drained.code, 0, drained.stderr)
