@@ -72,10 +72,22 @@ export class Ledger {
     return this.#next
   }
 
-  /** Every sequence number below this one is settled. The spool checkpoints it. */
+  /** Every sequence number below this one is settled. */
   get floor (): number {
     return this.#floor
   }
+
+  /**
+   * Every sequence number below this one is settled as written or
+   * dead-lettered. The spool checkpoints it: an event counted lost was never
+   * stored anywhere, so it stays spooled for the next store.
+   */
+  get keptFloor (): number {
+    return Math.min(this.#floor, this.#firstLost)
+  }
+
+  // Invariant: the lowest number ever settled lost; Infinity when none.
+  #firstLost = Infinity
 
   /** Events accepted and not settled yet. */
   get pending (): number {
@@ -114,12 +126,14 @@ export class Ledger {
       const last = ranges[i + 1]!
       // The common case: the next range in order, with nothing settled ahead of it.
       if (first === this.#floor && last < this.#next && (this.#ahead.length === 0 || this.#ahead[0]!.first > last)) {
+        if (outcome === 'lost' && first < this.#firstLost) this.#firstLost = first
         this.#advance(first, last, outcome)
         settled += last - first + 1
         continue
       }
       let free = 0
       for (const [from, to] of [...this.#unsettledIn(first, last)]) {
+        if (outcome === 'lost' && from < this.#firstLost) this.#firstLost = from
         this.#insert({ first: from, last: to, outcome })
         free += to - from + 1
       }
@@ -142,6 +156,7 @@ export class Ledger {
     const gaps = [...this.#unsettledIn(this.#floor, last)]
     let count = 0
     for (const [from, to] of gaps) {
+      if (from < this.#firstLost) this.#firstLost = from
       this.#insert({ first: from, last: to, outcome: 'lost' })
       count += to - from + 1
     }

@@ -150,7 +150,7 @@ export class AuditStore extends Writable {
     let spool: Spool | undefined
     if (resolved.spool !== undefined) {
       const files = (options as { [kSpoolFiles]?: SpoolFiles })[kSpoolFiles] ?? nodeSpoolFiles
-      spool = new Spool({ ...resolved.spool, files }, this.#log, () => this.#ledger.floor)
+      spool = new Spool({ ...resolved.spool, files }, this.#log, () => this.#ledger.keptFloor)
       spool.onRoom = () => this.#maybeDrain()
     }
     this.#spool = spool

@@ -136,7 +136,7 @@ test('a crash right after any file operation loses no acknowledged event and res
     // The process dies: nothing more reaches the disk, and its lock is stale.
     a.destroy()
     for (const file of opened) await file.close().catch(() => {})
-    rmSync(join(dir, 'lock'))
+    rmSync(join(dir, 'lock'), { force: true })
     const second = new RecordingSink()
     const b = store(second, { dir, durability: 'os', segmentBytes: 300 })
     await b.close()
@@ -362,4 +362,44 @@ test('a segment holding only batch cuts stays until replay has read it, even onc
   assert.deepEqual(sink.stored[0], { id: cutId, seqs: Array.from({ length: 50 }, (_, i) => i) })
   await b.close()
   assert.equal(sink.stored.flatMap((s) => s.seqs).length, total)
+})
+
+test('a spool whose current segment alone reaches maxBytes frees it once its events are delivered', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t)
+  const sink = new RecordingSink()
+  sink.hold = true
+  const s = store(sink, { dir, maxBytes: 2000, segmentBytes: 1 << 20, checkpointIntervalMs: 5 })
+  let accepted = 0
+  while (s.record(makeEvent(accepted))) accepted++
+  assert.ok(accepted > 0, 'some events fit')
+  assert.equal(s.write(makeEvent(-1)), false, 'write() asks the producer to wait')
+  const drained = new Promise((resolve) => s.once('drain', resolve))
+  sink.hold = false
+  await s.flush().catch(() => {}) // the write() above was refused by backpressure, not dropped
+  await drained
+  assert.equal(s.record(makeEvent(accepted)), true, 'room again once the delivered segment is gone')
+  // The record() that found the spool full is counted dropped, so close reports a loss.
+  const { stats } = await s.close().then(() => assert.fail('close resolved'), (e: { stats: { written: number, dropped: number } }) => e)
+  assert.deepEqual([stats.written, stats.dropped], [accepted + 2, 1])
+  assert.deepEqual(readdirSync(dir), [])
+})
+
+test('events counted lost stay spooled for the next store: a close that times out during an outage deletes nothing', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t)
+  const down = new RecordingSink()
+  down.hold = true
+  const a = store(down, { dir, checkpointIntervalMs: 5 }, { closeTimeoutMs: 100 })
+  for (let i = 0; i < 20; i++) a.record(makeEvent(i))
+  await a.persisted()
+  const err = await a.close().then(() => assert.fail('close resolved'), (e: { stats: { lost: number } }) => e)
+  assert.equal(err.stats.lost, 20)
+  down.hold = false
+  while (readdirSync(dir).includes('lock')) await sleep(5)
+  const up = new RecordingSink()
+  const b = store(up, { dir })
+  assert.equal(b.stats().recovered, 20)
+  const stats = await b.close()
+  assert.equal(stats.written, 20)
+  assert.deepEqual(up.stored.flatMap((x) => x.seqs).sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i))
+  assert.deepEqual(readdirSync(dir), [])
 })

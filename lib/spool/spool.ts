@@ -36,9 +36,10 @@
  *   C1. write `checkpoint.tmp` with the new floor; fsync it; close it.
  *   C2. rename `checkpoint.tmp` over `checkpoint`.
  *   C3. fsync `dir`: the rename is durable.
- *   C4. only now unlink the closed segments whose records all name seqs
- *       below the new floor, except recovered segments while the store still
- *       replays them (replay reads a segment only when it gets to it). A crash before C3 leaves the old checkpoint
+ *   C4. only now unlink the segments whose records all name seqs below the
+ *       new floor (the current one is closed first; the next writev rolls to
+ *       a new one), except recovered segments while the store still replays
+ *       them (replay reads a segment only when it gets to it). A crash before C3 leaves the old checkpoint
  *       and every segment; a crash between C4's unlinks leaves segments O4
  *       removes.
  *
@@ -128,7 +129,8 @@ export class Spool {
   #abandoned = false
   // Called when the spool drops below maxBytes after being full.
   onRoom: (() => void) | undefined
-  // Where the settled floor comes from: the store's ledger floor.
+  // Where the settled floor comes from: the store's ledger, below which every event is written
+  // or dead-lettered (one counted lost stays spooled, and so does everything after it).
   #ledgerFloor: () => number
   // Invariant: while the store replays, segments below this index are recovered ones replay may
   // still read: C4 leaves them alone, even once the floor covers every seq they name (a segment
@@ -362,11 +364,17 @@ export class Spool {
       this.#floor = floor
     }
     const wasFull = this.full
-    // C4: never the current segment, unless closing (then it is closed first).
-    const current = closing ? undefined : this.#segments.at(-1)
+    // C4. The current segment too once all it names is settled (closed first; the next write
+    // rolls to a new one): otherwise a spool whose current segment alone reaches maxBytes
+    // would stay full for good.
     for (const segment of [...this.#segments]) {
-      if (segment === current && this.#file !== undefined) continue
       if (segment.maxRef >= this.#floor || segment.index < this.#replayHold) continue
+      if (segment === this.#segments.at(-1) && this.#file !== undefined) {
+        if (segment.bytes === 0) continue
+        const file = this.#file
+        this.#file = undefined
+        await file.close()
+      }
       await this.#config.files.unlink(segment.path)
       this.#segments.splice(this.#segments.indexOf(segment), 1)
     }
