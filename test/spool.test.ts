@@ -403,3 +403,26 @@ test('events counted lost stay spooled for the next store: a close that times ou
   assert.deepEqual(up.stored.flatMap((x) => x.seqs).sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i))
   assert.deepEqual(readdirSync(dir), [])
 })
+
+test('after a disk error, a clean close still removes the spooled events, so the next store sends nothing twice', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t)
+  let full = false
+  const fault = (op: Op): Error | undefined => (op === 'writev' && full) ? Object.assign(new Error('ENOSPC: injected'), { code: 'ENOSPC' }) : undefined
+  const sink = new RecordingSink()
+  sink.hold = true
+  const s = store(sink, { dir, segmentBytes: 300 }, { files: tracedFiles([], Infinity, fault) })
+  for (let i = 0; i < 3; i++) s.record(makeEvent(i))
+  await s.persisted()
+  full = true
+  // Cut after the failure: these batches' ids are recorded nowhere.
+  for (let i = 3; i < 12; i++) s.record(makeEvent(i))
+  await assert.rejects(s.persisted(), SpoolError)
+  sink.hold = false
+  assert.equal((await s.close()).written, 12)
+  assert.deepEqual(readdirSync(dir), [])
+  const again = new RecordingSink()
+  const b = store(again, { dir })
+  assert.equal(b.stats().recovered, 0)
+  await b.close()
+  assert.deepEqual(again.stored, [])
+})

@@ -413,9 +413,28 @@ export class Spool {
       })
     }
     await this.#chain
+    if (clean && this.#failure !== undefined) await this.#removeAfterFailure()
     for (const waiter of this.#waiters) waiter.reject(this.#failure ?? new SpoolError('the spool was closed before the events were persisted'))
     this.#waiters = []
     this.#release()
+  }
+
+  // After a disk error no batch cut is recorded any more, so events spooled before it were sent
+  // under ids the spool does not know: left behind, the next store would send them again under
+  // new ids. A clean close removes, oldest first, every segment whose events are all written
+  // or dead-lettered, then the checkpoint once none is left. Best effort: the disk failed.
+  async #removeAfterFailure (): Promise<void> {
+    const floor = this.#map.toSpool(this.#ledgerFloor())
+    try {
+      for (const segment of [...this.#segments]) {
+        if (segment.maxRef >= floor) continue
+        await this.#config.files.unlink(segment.path)
+        this.#segments.splice(this.#segments.indexOf(segment), 1)
+      }
+      if (this.#segments.length === 0) await this.#config.files.unlink(join(this.#config.dir, CHECKPOINT_FILE)).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err })
+    } catch (err) {
+      this.#log.error({ err, dir: this.#config.dir }, 'spool cleanup after failure failed: the next store replays what is left')
+    }
   }
 
   /**
