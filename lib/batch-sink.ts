@@ -240,11 +240,20 @@ export abstract class BatchSink extends Writable {
   }
 
   /**
+   * Throws unless the sink can be attached: a store checks it before taking anything else.
+   * @throws {@link InvalidOptionError} when another store has it
+   * @internal
+   */
+  assertAttachable (): void {
+    if (this.#ledger !== undefined) throw new InvalidOptionError('sink', 'a sink not attached to another store', 'an attached sink')
+  }
+
+  /**
    * Connects the sink to its store. A sink serves one store.
    * @internal
    */
   attach (attachment: SinkAttachment): void {
-    if (this.#ledger !== undefined) throw new InvalidOptionError('sink', 'a sink not attached to another store', 'an attached sink')
+    this.assertAttachable()
     this.#ledger = attachment.ledger
     this.#deadLetter = attachment.deadLetter
     if (this.#ownLogger === undefined) this.#log = attachment.logger.child({ component: 'batch-sink' })

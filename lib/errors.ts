@@ -105,9 +105,10 @@ export class InvalidOptionError extends AuditStoreError {
    * @param option - the option's name, e.g. `batchSize`
    * @param expected - what was expected, e.g. `an integer >= 1`
    * @param received - the value that arrived
+   * @param options - `cause`: the error that showed the value unusable (a file system error for `spool.dir`, say)
    */
-  constructor (option: string, expected: string, received: unknown) {
-    super(`Expected \`${option}\` to be ${expected}, got ${describeValue(received)}`, 'AUDIT_ERR_INVALID_OPTION')
+  constructor (option: string, expected: string, received: unknown, options: AuditStoreErrorOptions = {}) {
+    super(`Expected \`${option}\` to be ${expected}, got ${describeValue(received)}${options.cause instanceof Error ? ` (${options.cause.message})` : ''}`, 'AUDIT_ERR_INVALID_OPTION', options)
     this.name = 'InvalidOptionError'
     this.option = option
   }

@@ -146,7 +146,8 @@ export class AuditStore extends Writable {
     this.#log = logger.child({ component: 'audit-store' })
     this.#ledger = new Ledger(this.#log)
     this.#dropLog = new DropLog(this.#log)
-    this.#sink.attach({ deadLetter: resolved.deadLetter, logger, ledger: this.#ledger })
+    // Before the spool takes its directory's lock: a sink another store has is refused first.
+    this.#sink.assertAttachable()
     let spool: Spool | undefined
     if (resolved.spool !== undefined) {
       const files = (options as { [kSpoolFiles]?: SpoolFiles })[kSpoolFiles] ?? nodeSpoolFiles
@@ -154,6 +155,8 @@ export class AuditStore extends Writable {
       spool.onRoom = () => this.#maybeDrain()
     }
     this.#spool = spool
+    // Only once nothing above can throw: a store that failed to construct leaves its sink free.
+    this.#sink.attach({ deadLetter: resolved.deadLetter, logger, ledger: this.#ledger })
     this.#batcher = new BatchTransform({
       ...resolved,
       onCut: spool === undefined ? undefined : (batch) => spool.appendBatch(batch.id, batch.seqs)

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { fork } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -425,4 +425,23 @@ test('after a disk error, a clean close still removes the spooled events, so the
   assert.equal(b.stats().recovered, 0)
   await b.close()
   assert.deepEqual(again.stored, [])
+})
+
+test('a spool directory the file system refuses gives InvalidOptionError with the cause, and leaves the sink free for another store', async (t) => {
+  const root = tempDir(t)
+  const file = join(root, 'a-file')
+  writeFileSync(file, '')
+  const lockIsDir = join(root, 'lock-is-dir')
+  mkdirSync(join(lockIsDir, 'lock'), { recursive: true })
+  const segmentIsDir = join(root, 'segment-is-dir')
+  mkdirSync(join(segmentIsDir, 'segment-0000000000.log'), { recursive: true })
+  const sink = new RecordingSink()
+  for (const [dir, code] of [[file, 'EEXIST'], [join(file, 'below'), 'ENOTDIR'], [lockIsDir, 'EISDIR'], [segmentIsDir, 'EISDIR']] as const) {
+    assert.throws(() => store(sink, { dir }), (err: unknown) =>
+      err instanceof InvalidOptionError && err.option === 'spool.dir' && (err.cause as NodeJS.ErrnoException).code === code && err.message.includes(code), dir)
+  }
+  const s = store(sink, { dir: join(root, 'good') })
+  s.record(makeEvent(0))
+  assert.equal((await s.close()).written, 1)
+  assert.equal(readdirSync(lockIsDir).length, 1, 'a refused directory is left as it was')
 })

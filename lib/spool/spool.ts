@@ -59,7 +59,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
-import { SpoolError } from '../errors.js'
+import { InvalidOptionError, SpoolError } from '../errors.js'
 import { CHECKPOINT_FILE, CHECKPOINT_TEMP_FILE, encodeCheckpoint } from './checkpoint.js'
 import { acquireLock } from './lock.js'
 import { encodeBatch, encodeRun } from './record-format.js'
@@ -145,13 +145,21 @@ export class Spool {
     this.#config = config
     this.#log = log.child({ component: 'spool' })
     this.#ledgerFloor = ledgerFloor
-    mkdirSync(config.dir, { recursive: true })
-    this.#release = acquireLock(config.dir)
+    try {
+      mkdirSync(config.dir, { recursive: true })
+    } catch (err) {
+      throw unusable(config.dir, err)
+    }
+    try {
+      this.#release = acquireLock(config.dir)
+    } catch (err) {
+      throw err instanceof InvalidOptionError ? err : unusable(config.dir, err)
+    }
     try {
       this.recovered = recoverSpool(config.dir)
     } catch (err) {
       this.#release()
-      throw err
+      throw unusable(config.dir, err)
     }
     const r = this.recovered
     if (r.corruption.bytes > 0) {
@@ -478,4 +486,10 @@ export class Spool {
     file?.close().catch(() => {})
     this.onRoom?.()
   }
+}
+
+// A directory the file system will not let the spool use (a file, read-only, a lock that is a
+// directory, ...): a bad option, with the file system's error as its cause.
+function unusable (dir: string, err: unknown): InvalidOptionError {
+  return new InvalidOptionError('spool.dir', 'a directory the store can create, lock, read and write', dir, { cause: err })
 }
