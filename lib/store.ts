@@ -282,6 +282,10 @@ export class AuditStore extends Writable {
    * `invalid`) and emitted as `'drop'`; the stream keeps running. After the
    * store has ended, the write is refused with a {@link StoreClosedError}
    * passed to the callback, counted as dropped, and never emitted as `'error'`.
+   * Without a callback (as `pipe` and `pipeline` write), a valid event is
+   * serialized at once and travels in the tick's run, like a recorded one;
+   * with one, it enters the stream on its own and the callback says when it
+   * was taken in. Either way what is stored is the event as it was at the call.
    *
    * @param chunk - an {@link AuditEvent}
    * @param encoding - ignored (object mode), or the callback
@@ -295,29 +299,59 @@ export class AuditStore extends Writable {
       if (cb !== undefined) process.nextTick(cb, new StoreClosedError())
       return false
     }
+    // Without a callback nobody waits for this one event: it joins the tick's run, as a recorded
+    // one does, and the stream pays its overhead per run. An invalid event (or null) takes the
+    // stream's own path behind the run, to be dead-lettered (or refused) in its place.
+    if (cb === undefined && chunk !== null && chunk !== undefined && this.#runWrite(chunk)) return this.#admit()
     this.#writeRun()
-    if (this.#spool !== undefined && chunk !== null && chunk !== undefined) chunk = this.#spoolChunk(chunk)
+    if (chunk !== null && chunk !== undefined) chunk = this.#encodeChunk(chunk)
     const below = cb === undefined ? super.write(chunk) : super.write(chunk, cb)
     // Counted only once the stream took it: write(null) throws above, counting nothing.
     this.#ledger.accept()
-    if (below && this.#ledger.pending - this.#unreplayed < this.#options.bufferSize && this.#spool?.full !== true) return true
-    // The entry forwards at once, so its own buffer rarely fills: the bound is on every stage.
-    // A producer now waits for 'drain'; keep the process up until it comes.
+    return below ? this.#admit() : this.#oweDrain()
+  }
+
+  // Adds a valid event to the tick's run, like record(); false (nothing taken) for an invalid one.
+  #runWrite (chunk: unknown): boolean {
+    let run = this.#run
+    if (run === undefined) {
+      run = this.#run = new EventRun()
+      process.nextTick(this.#writeRun)
+    }
+    try {
+      encodeAuditEvent(chunk, this.#options.maxEventBytes, run, this.#options.eventSchema)
+    } catch {
+      return false
+    }
+    this.#ledger.accept()
+    if (run.length >= this.#options.batchSize) this.#writeRun()
+    return true
+  }
+
+  // Whether a producer may keep writing: bufferSize bounds what is pending across every stage
+  // (the entry forwards at once, so its own buffer rarely fills), and a full spool pushes back.
+  #admit (): boolean {
+    if (this.#ledger.pending - this.#unreplayed < this.#options.bufferSize && this.#spool?.full !== true) return true
+    return this.#oweDrain()
+  }
+
+  // A producer now waits for 'drain'; keep the process up until it comes.
+  #oweDrain (): false {
     if (!this.#owesDrain) this.#keepAlive.hold()
     this.#owesDrain = true
     return false
   }
 
-  // With a spool, a stream event is serialized at acceptance, like a recorded
-  // one, and appended; an invalid one goes on as it is, to be dead-lettered.
-  #spoolChunk (chunk: unknown): unknown {
+  // A stream event is serialized at acceptance, like a recorded one (and
+  // spooled); an invalid one goes on as it is, to be dead-lettered in its place.
+  #encodeChunk (chunk: unknown): unknown {
     const run = new EventRun()
     try {
       encodeAuditEvent(chunk, this.#options.maxEventBytes, run, this.#options.eventSchema)
     } catch {
       return chunk
     }
-    this.#spool!.appendRun(this.#ledger.accepted, run.events, run.sizes)
+    this.#spool?.appendRun(this.#ledger.accepted, run.events, run.sizes)
     return run
   }
 

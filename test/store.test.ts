@@ -253,3 +253,51 @@ test('a store is an object-mode Writable constructed with new or createAuditStor
 test('the constructor rejects a sink that is not a BatchSink', () => {
   assert.throws(() => createAuditStore({ sink: { write () { return true } } as never }), { code: 'AUDIT_ERR_INVALID_OPTION' })
 })
+
+test('write() without a callback stores the event as it was at the call, even while the entry is corked', async () => {
+  const sink = new MemorySink()
+  const store = createAuditStore({ sink, ...quiet })
+  const event = makeEvent(1)
+  store.cork()
+  store.write(event)
+  event.event_data = { seq: 99 }
+  store.uncork()
+  await store.flush()
+  assert.deepEqual(seqs(sink.events), [1])
+  await store.close()
+})
+
+test('write() and record() interleaved with invalid writes keep their order, and each invalid one is dead-lettered in its place', async () => {
+  const sink = new MemorySink()
+  const deadLetter = new MemoryDeadLetter()
+  const store = createAuditStore({ sink, ...quiet, batchSize: 3, deadLetter })
+  const invalid = { ...makeEvent(-1), event_outcome: 'maybe' }
+  const written: boolean[] = []
+  for (let i = 0; i < 20; i++) {
+    if (i % 7 === 3) written.push(store.write(invalid))
+    if (i % 2 === 0) store.record(makeEvent(i))
+    else written.push(store.write(makeEvent(i)))
+  }
+  await assert.rejects(store.flush(), (err: unknown) => (err as { result?: { written: number, deadLettered: number } }).result?.deadLettered === 3)
+  assert.deepEqual(seqs(sink.events), Array.from({ length: 20 }, (_, i) => i))
+  assert.equal(deadLetter.entries.length, 3)
+  assert.ok(deadLetter.entries.every((entry) => entry.reason === 'invalid'))
+  assert.ok(written.every((ok) => ok))
+  const stats = store.stats()
+  assert.deepEqual([stats.accepted, stats.written, stats.deadLettered, stats.invalid, stats.pending], [23, 20, 3, 3, 0])
+  await store.close()
+})
+
+test('write() with a callback also stores the event as it was at the call', async () => {
+  const sink = new MemorySink()
+  const store = createAuditStore({ sink, ...quiet })
+  const event = makeEvent(1)
+  store.cork()
+  const taken = new Promise((resolve) => store.write(event, resolve))
+  event.event_data = { seq: 99 }
+  store.uncork()
+  assert.equal(await taken, undefined)
+  await store.flush()
+  assert.deepEqual(seqs(sink.events), [1])
+  await store.close()
+})
