@@ -6,7 +6,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { readCheckpoint } from '../spool/checkpoint.js'
-import { LOCK_FILE, lockOwner } from '../spool/lock.js'
+import { lockHolder } from '../dir-lock.js'
+import { LOCK_FILE } from '../spool/spool.js'
 import { readFrame } from '../spool/record-format.js'
 import { UsageError } from './common.js'
 import { spoolDrain } from './spool-drain.js'
@@ -69,7 +70,7 @@ export function inspectSpool (dir: string): SpoolReport {
   const checkpoint = readCheckpoint(dir)
   const floor = checkpoint ?? 0
   const lockPath = join(dir, LOCK_FILE)
-  const lockPid = existsSync(lockPath) ? lockOwner(lockPath) : undefined
+  const lockPid = existsSync(lockPath) ? lockHolder(lockPath)?.pid : undefined
   const segments: SegmentReport[] = []
   for (const name of readdirSync(dir).filter((n) => SEGMENT_NAME.test(n)).sort()) {
     const buffer = readFileSync(join(dir, name))

@@ -2,8 +2,9 @@
  * PGlite: PostgreSQL compiled to WASM, in memory or persisted in a directory.
  */
 import { PGlite } from '@electric-sql/pglite'
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { acquireLock } from '../dir-lock.js'
 import { InvalidOptionError } from '../errors.js'
 import type { Database, QueryResult, SqlClient } from './database.js'
 
@@ -28,10 +29,10 @@ export function parseTimestamptz (text: string): Date {
 export class PgliteDatabase implements Database {
   readonly engine = 'pglite'
   readonly #db: PGlite
-  // The directory's lock file, removed on close; undefined in memory.
-  readonly #lock: string | undefined
+  // Releases the directory's lock on close; undefined in memory.
+  readonly #lock: (() => void) | undefined
 
-  private constructor (db: PGlite, lock: string | undefined) {
+  private constructor (db: PGlite, lock: (() => void) | undefined) {
     this.#db = db
     this.#lock = lock
   }
@@ -44,7 +45,7 @@ export class PgliteDatabase implements Database {
       await db.waitReady
       return new PgliteDatabase(db, lock)
     } catch (err) {
-      if (lock !== undefined) release(lock)
+      lock?.()
       throw err
     }
   }
@@ -66,57 +67,21 @@ export class PgliteDatabase implements Database {
 
   async close (): Promise<void> {
     if (!this.#db.closed) await this.#db.close()
-    if (this.#lock !== undefined) release(this.#lock)
+    this.#lock?.()
   }
 }
 
 const LOCK_FILE = 'audit-stream.lock'
-// Lock files this process holds: one holding our own pid but not in here was left by an earlier process with the same pid (pid 1 in a container).
-const held = new Set<string>()
 
 /**
  * Takes the directory for this process: PGlite has no lock of its own, and
  * two instances on one directory corrupt it for good. A lock left by a
- * process that no longer runs is taken over.
- * @returns the lock file's path
+ * process that no longer runs is taken over (lib/dir-lock.ts).
+ * @returns the release function
  * @throws {@link InvalidOptionError} when a running process holds it
  */
-function lockDirectory (dataDir: string): string {
+function lockDirectory (dataDir: string): () => void {
   mkdirSync(dataDir, { recursive: true })
-  const path = join(dataDir, LOCK_FILE)
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const fd = openSync(path, 'wx')
-      writeSync(fd, String(process.pid))
-      closeSync(fd)
-      held.add(path)
-      return path
-    } catch (err) {
-      if ((err as { code?: unknown }).code !== 'EEXIST' || attempt > 0) throw err
-    }
-    const holder = Number.parseInt(readFileSync(path, 'utf8'), 10)
-    const ours = holder === process.pid && held.has(path)
-    if (ours || (Number.isInteger(holder) && holder > 0 && holder !== process.pid && running(holder))) {
-      throw new InvalidOptionError('database', `a PGlite directory no other server uses (process ${holder} holds ${path}; PGlite is one process's: use PostgreSQL for replicas)`, dataDir)
-    }
-    unlinkSync(path)
-  }
-}
-
-function release (path: string): void {
-  held.delete(path)
-  try {
-    unlinkSync(path)
-  } catch {
-    // Already gone: nothing to release.
-  }
-}
-
-function running (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as { code?: unknown }).code === 'EPERM'
-  }
+  return acquireLock(dataDir, LOCK_FILE, (holder) => new InvalidOptionError('database',
+    `a PGlite directory no other server uses (process ${holder?.pid ?? 'unknown'} holds ${join(dataDir, LOCK_FILE)}; PGlite is one process's: use PostgreSQL for replicas)`, dataDir))
 }

@@ -5,8 +5,9 @@
  * # Order of file operations
  *
  * Opening (synchronous, in the store's constructor):
- *   O1. create `dir` if needed; take `dir/lock` (O_EXCL, holding our pid; a
- *       lock whose pid is gone is stale and taken over).
+ *   O1. create `dir` if needed; take `dir/lock` (lib/dir-lock.ts, L1-L5: holding
+ *       our pid, start time and a token; a lock whose process is gone is stale
+ *       and taken over, by one process only).
  *   O2. read `checkpoint` (the floor F: every spool seq below F is settled).
  *   O3. read each `segment-N.log`, oldest first; at the first frame that is
  *       torn, fails its CRC or does not decode, truncate the file there and
@@ -61,11 +62,14 @@ import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { InvalidOptionError, SpoolError } from '../errors.js'
 import { CHECKPOINT_FILE, CHECKPOINT_TEMP_FILE, encodeCheckpoint } from './checkpoint.js'
-import { acquireLock } from './lock.js'
+import { acquireLock } from '../dir-lock.js'
 import { encodeBatch, encodeRun } from './record-format.js'
 import { recoverSpool, segmentName, type RecoveredSpool, type SpoolCorruption } from './recovery.js'
 import { SeqMap } from './seq-map.js'
 import type { SpoolFile, SpoolFiles } from './spool-files.js'
+
+/** The lock's file name in the spool directory. @internal */
+export const LOCK_FILE = 'lock'
 
 /** Spool settings, resolved. @internal */
 export interface SpoolConfig {
@@ -151,7 +155,8 @@ export class Spool {
       throw unusable(config.dir, err)
     }
     try {
-      this.#release = acquireLock(config.dir)
+      this.#release = acquireLock(config.dir, LOCK_FILE, (holder) =>
+        new InvalidOptionError('spool.dir', `a directory no other store uses (locked by pid ${holder?.pid ?? 'unknown'})`, config.dir))
     } catch (err) {
       throw err instanceof InvalidOptionError ? err : unusable(config.dir, err)
     }

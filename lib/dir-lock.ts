@@ -1,0 +1,187 @@
+/**
+ * A directory's single-owner lock: a file holding the owner's pid, the
+ * process's start time and a random token. The spool and the reference
+ * server's PGlite directory each take one.
+ *
+ * # Order of operations
+ *
+ * Taking it:
+ *   L1. write the content to `<name>.<token>.tmp` (created exclusively).
+ *   L2. hard-link it to `<name>`. link() fails when the name exists, so a
+ *       lock is never seen half-written, and of several processes only one
+ *       creates it.
+ *   L3. when it exists, judge the holder: alive when its pid runs and, where
+ *       /proc tells, started when the lock says. Our own pid counts only
+ *       when this process holds that very lock (a container restarted after
+ *       a crash runs as pid 1 again). Alive: refused.
+ *   L4. stale: hard-link the temp file to `<name>.takeover`. Whoever gets it
+ *       reads `<name>` again and unlinks it only if it is still the stale
+ *       lock it judged, then drops `<name>.takeover` and goes back to L2. Of
+ *       several processes that found one stale lock, one replaces it; one
+ *       that finds a live lock in its place is refused. A takeover file
+ *       older than TAKEOVER_STALE_MS was left by a taker that died between
+ *       two system calls, and is removed.
+ *   L5. unlink the temp file.
+ * Releasing: unlink `<name>` if it still holds our content.
+ */
+import { randomUUID } from 'node:crypto'
+import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+// Tokens of the locks this process holds: a lock with our pid and another token is stale.
+const held = new Set<string>()
+
+/** How old a takeover file must be to count as left by a dead taker. @internal */
+export const TAKEOVER_STALE_MS = 10_000
+
+/** A lock's holder, as its file says. @internal */
+export interface LockHolder {
+  readonly pid: number
+  readonly token: string | undefined
+  /** The holder's start time in clock ticks since boot (/proc/<pid>/stat), when known. */
+  readonly startTime: string | undefined
+}
+
+/**
+ * Takes the lock `name` in `dir` for this process.
+ * @param refuse - makes the error thrown when a live process holds it
+ * @returns a function that releases it (idempotent)
+ * @throws what `refuse` returns, or the file system's error (EISDIR, EACCES, ...)
+ * @internal
+ */
+export function acquireLock (dir: string, name: string, refuse: (holder: LockHolder | undefined) => Error): () => void {
+  const path = join(dir, name)
+  const token = randomUUID()
+  const content = `${process.pid} ${token} ${startTimeOf(process.pid) ?? '-'}\n`
+  const temp = join(dir, `${name}.${token}.tmp`)
+  writeFileSync(temp, content, { flag: 'wx' }) // L1
+  try {
+    // Bounded: each turn either takes the lock, is refused, or saw it change hands.
+    for (let turn = 0; turn < 200; turn++) {
+      if (tryLink(temp, path)) { // L2
+        held.add(token)
+        return releaser(path, content, token)
+      }
+      const raw = readLock(path)
+      if (raw === undefined) continue // released meanwhile
+      const holder = parseLock(raw)
+      if (holder !== undefined && isAlive(holder)) throw refuse(holder) // L3
+      const takeover = `${path}.takeover`
+      if (!tryLink(temp, takeover)) { // L4
+        if (ageMs(takeover) > TAKEOVER_STALE_MS) unlinkQuiet(takeover)
+        else sleepSync(2)
+        continue
+      }
+      try {
+        if (readLock(path) === raw) unlinkQuiet(path)
+      } finally {
+        unlinkQuiet(takeover)
+      }
+    }
+    throw refuse(undefined)
+  } finally {
+    unlinkQuiet(temp) // L5
+  }
+}
+
+/**
+ * The holder named in a lock file, if it names one.
+ * @internal
+ */
+export function lockHolder (path: string): LockHolder | undefined {
+  try {
+    const raw = readLock(path)
+    return raw === undefined ? undefined : parseLock(raw)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Whether the holder of a lock still runs (see L3).
+ * @internal
+ */
+export function isAlive (holder: LockHolder): boolean {
+  if (holder.pid === process.pid) return holder.token !== undefined && held.has(holder.token)
+  try {
+    process.kill(holder.pid, 0)
+  } catch (err) {
+    // EPERM: it runs, as another user.
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false
+  }
+  // A pid reused since: the process running under it started at another time.
+  if (holder.startTime === undefined) return true
+  const now = startTimeOf(holder.pid)
+  return now === undefined || now === holder.startTime
+}
+
+function releaser (path: string, content: string, token: string): () => void {
+  let released = false
+  return () => {
+    if (released) return
+    released = true
+    held.delete(token)
+    try {
+      if (readLock(path) === content) unlinkSync(path)
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function parseLock (raw: string): LockHolder | undefined {
+  const [pidText, token, start] = raw.trim().split(/\s+/)
+  const pid = Number(pidText)
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined
+  return { pid, token, startTime: start === undefined || start === '-' ? undefined : start }
+}
+
+// The lock's text; undefined when there is none.
+function readLock (path: string): string | undefined {
+  try {
+    return readFileSync(path, 'latin1')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+}
+
+function tryLink (from: string, to: string): boolean {
+  try {
+    linkSync(from, to)
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw err
+  }
+}
+
+function ageMs (path: string): number {
+  try {
+    return Date.now() - statSync(path).mtimeMs
+  } catch {
+    return 0
+  }
+}
+
+function unlinkQuiet (path: string): void {
+  try {
+    unlinkSync(path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+}
+
+function sleepSync (ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+}
+
+// Field 22 of /proc/<pid>/stat, after the command name (which may hold spaces and parentheses).
+function startTimeOf (pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  } catch {
+    return undefined
+  }
+}
