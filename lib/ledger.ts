@@ -79,14 +79,15 @@ export class Ledger {
 
   /**
    * Every sequence number below this one is settled as written or
-   * dead-lettered. The spool checkpoints it: an event counted lost was never
-   * stored anywhere, so it stays spooled for the next store.
+   * dead-lettered (or lost without ever being spooled: an invalid event).
+   * The spool checkpoints it: an event counted lost was never stored
+   * anywhere, so it stays spooled for the next store.
    */
   get keptFloor (): number {
     return Math.min(this.#floor, this.#firstLost)
   }
 
-  // Invariant: the lowest number ever settled lost; Infinity when none.
+  // Invariant: the lowest number ever settled lost that the spool had; Infinity when none.
   #firstLost = Infinity
 
   /** Events accepted and not settled yet. */
@@ -116,9 +117,12 @@ export class Ledger {
    * @param ranges - see {@link SeqRanges}
    * @param outcome - how they settled
    * @param context - logged with a refusal (a batch id, say)
+   * @param spooled - false for events the spool never had (invalid ones): losing them does not hold
+   *   {@link Ledger.keptFloor} back, since there is no copy to keep
    * @returns how many events this call settled
    */
-  settle (ranges: SeqRanges, outcome: Outcome, context?: Record<string, unknown>): number {
+  settle (ranges: SeqRanges, outcome: Outcome, context?: Record<string, unknown>, spooled = true): number {
+    const pins = outcome === 'lost' && spooled
     let settled = 0
     let refused = 0
     for (let i = 0; i + 1 < ranges.length; i += 2) {
@@ -126,14 +130,14 @@ export class Ledger {
       const last = ranges[i + 1]!
       // The common case: the next range in order, with nothing settled ahead of it.
       if (first === this.#floor && last < this.#next && (this.#ahead.length === 0 || this.#ahead[0]!.first > last)) {
-        if (outcome === 'lost' && first < this.#firstLost) this.#firstLost = first
+        if (pins && first < this.#firstLost) this.#firstLost = first
         this.#advance(first, last, outcome)
         settled += last - first + 1
         continue
       }
       let free = 0
       for (const [from, to] of [...this.#unsettledIn(first, last)]) {
-        if (outcome === 'lost' && from < this.#firstLost) this.#firstLost = from
+        if (pins && from < this.#firstLost) this.#firstLost = from
         this.#insert({ first: from, last: to, outcome })
         free += to - from + 1
       }

@@ -14,6 +14,7 @@ import {
 } from './errors.js'
 import { encodeAuditEvent, type AuditEvent } from './event.js'
 import { EventRun } from './event-run.js'
+import { InvalidEvent } from './invalid-event.js'
 import type { Batch } from './batch.js'
 import { replaySpool } from './spool/recovery.js'
 import { FlushMarker } from './flush-marker.js'
@@ -302,17 +303,22 @@ export class AuditStore extends Writable {
     // Without a callback nobody waits for this one event: it joins the tick's run, as a recorded
     // one does, and the stream pays its overhead per run. An invalid event (or null) takes the
     // stream's own path behind the run, to be dead-lettered (or refused) in its place.
-    if (cb === undefined && chunk !== null && chunk !== undefined && this.#runWrite(chunk)) return this.#admit()
+    if (cb === undefined && chunk !== null && chunk !== undefined) {
+      const error = this.#runWrite(chunk)
+      if (error === undefined) return this.#admit()
+      chunk = new InvalidEvent(chunk, error)
+    }
     this.#writeRun()
-    if (chunk !== null && chunk !== undefined) chunk = this.#encodeChunk(chunk)
+    if (chunk !== null && !(chunk instanceof InvalidEvent)) chunk = this.#encodeChunk(chunk)
     const below = cb === undefined ? super.write(chunk) : super.write(chunk, cb)
     // Counted only once the stream took it: write(null) throws above, counting nothing.
     this.#ledger.accept()
     return below ? this.#admit() : this.#oweDrain()
   }
 
-  // Adds a valid event to the tick's run, like record(); false (nothing taken) for an invalid one.
-  #runWrite (chunk: unknown): boolean {
+  // Adds a valid event to the tick's run, like record(); for an invalid one, takes nothing and
+  // returns why.
+  #runWrite (chunk: unknown): AuditValidationError | undefined {
     let run = this.#run
     if (run === undefined) {
       run = this.#run = new EventRun()
@@ -320,12 +326,12 @@ export class AuditStore extends Writable {
     }
     try {
       encodeAuditEvent(chunk, this.#options.maxEventBytes, run, this.#options.eventSchema)
-    } catch {
-      return false
+    } catch (err) {
+      return err as AuditValidationError
     }
     this.#ledger.accept()
     if (run.length >= this.#options.batchSize) this.#writeRun()
-    return true
+    return undefined
   }
 
   // Whether a producer may keep writing: bufferSize bounds what is pending across every stage
@@ -343,13 +349,14 @@ export class AuditStore extends Writable {
   }
 
   // A stream event is serialized at acceptance, like a recorded one (and
-  // spooled); an invalid one goes on as it is, to be dead-lettered in its place.
-  #encodeChunk (chunk: unknown): unknown {
+  // spooled); an invalid one goes on with why, to be dead-lettered in its place.
+  // Judged once, here: a value completed after the call stays refused.
+  #encodeChunk (chunk: unknown): EventRun | InvalidEvent {
     const run = new EventRun()
     try {
       encodeAuditEvent(chunk, this.#options.maxEventBytes, run, this.#options.eventSchema)
-    } catch {
-      return chunk
+    } catch (err) {
+      return new InvalidEvent(chunk, err as AuditValidationError)
     }
     this.#spool?.appendRun(this.#ledger.accepted, run.events, run.sizes)
     return run
@@ -363,7 +370,8 @@ export class AuditStore extends Writable {
    *
    * @returns a promise that resolves when the events are durable
    * @throws {@link SpoolError} when the store has no spool, when a disk error failed the spool
-   *   (the store then delivers from memory only), or when the store closes first
+   *   (the store then delivers from memory only), when the store closes first, or at once on a
+   *   destroyed store
    * @example
    * ```ts
    * store.record(event)
@@ -374,6 +382,8 @@ export class AuditStore extends Writable {
   persisted (): Promise<void> {
     const spool = this.#spool
     if (spool === undefined) return Promise.reject(new SpoolError('the store has no spool: set option `spool`'))
+    // What a destroyed store had not persisted never will be: it cannot vouch for anything now.
+    if (this.destroyed) return Promise.reject(new SpoolError('the store was destroyed: persisted() cannot vouch for its events'))
     this.#writeRun()
     return spool.persisted()
   }
@@ -665,45 +675,25 @@ export class AuditStore extends Writable {
   // Moves chunks into the batcher, validating stream events on the way. Stays
   // synchronous until the batcher pushes back or an invalid event needs the dead letter.
   #forward (chunks: unknown[], start: number, callback: WriteCallback): void {
-    // Consecutive stream events are validated into one run, like recorded ones.
-    let run: EventRun | undefined
     let below = true
-    const writeRun = (): void => {
-      if (run !== undefined) below = this.#batcher.write(run)
-      run = undefined
-    }
     for (let i = start; i < chunks.length; i++) {
-      const chunk = chunks[i]
+      const chunk = chunks[i] as EventRun | FlushMarker | InvalidEvent
       if (chunk instanceof EventRun) {
-        writeRun()
         chunk.firstSeq = this.#entrySeq
         this.#entrySeq += chunk.length
         below = this.#batcher.write(chunk)
       } else if (chunk instanceof FlushMarker) {
-        writeRun()
         below = this.#batcher.write(chunk)
       } else {
-        const seq = this.#entrySeq++
-        let target = run
-        if (target === undefined) {
-          target = new EventRun()
-          target.firstSeq = seq
-        }
-        try {
-          encodeAuditEvent(chunk, this.#options.maxEventBytes, target, this.#options.eventSchema)
-        } catch (err) {
-          writeRun()
-          const resume = (): void => this.#forward(chunks, i + 1, callback)
-          this.#rejectInvalid(chunk, err as AuditValidationError, seq).then(resume, (bug: unknown) => {
-            this.#log.error({ err: bug }, 'invalid event not settled')
-            resume()
-          })
-          return
-        }
-        run = target
+        // Refused at write(): dead-lettered here, in its place behind the events before it.
+        const resume = (): void => this.#forward(chunks, i + 1, callback)
+        this.#rejectInvalid(chunk.value, chunk.error, this.#entrySeq++).then(resume, (bug: unknown) => {
+          this.#log.error({ err: bug }, 'invalid event not settled')
+          resume()
+        })
+        return
       }
     }
-    writeRun()
     // What one call hands over is bounded by the entry's own buffer; then wait for the batcher.
     if (below) callback()
     else this.#batcher.once('drain', () => callback())
@@ -721,7 +711,8 @@ export class AuditStore extends Writable {
       attempts: 0,
       at: new Date().toISOString()
     }, this.#log)
-    this.#ledger.settle([seq, seq], outcome === 'dead-lettered' ? 'deadLettered' : 'lost')
+    // Never spooled: its loss holds no spooled event back (see Ledger.keptFloor).
+    this.#ledger.settle([seq, seq], outcome === 'dead-lettered' ? 'deadLettered' : 'lost', undefined, false)
     this.emit('dead-letter', { reason: 'invalid', batchId: undefined, count: 1, attempts: 0, stored: outcome === 'dead-lettered', error } satisfies DeadLetterEventInfo)
     this.#maybeDrain()
   }

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { AuditStore, BatchSink, InvalidOptionError, SpoolError, type AuditStoreOptions, type Batch, type DropEventInfo, type SpoolOptions } from '../lib/index.js'
+import { AuditLossError, AuditStore, BatchSink, InvalidOptionError, SpoolError, type AuditStoreOptions, type Batch, type DropEventInfo, type SpoolOptions } from '../lib/index.js'
 import { kSpoolFiles, nodeSpoolFiles, type SpoolFile, type SpoolFiles } from '../lib/spool/spool-files.js'
 import { encodeBatch, encodeRun } from '../lib/spool/record-format.js'
 import { segmentName } from '../lib/spool/recovery.js'
@@ -444,4 +444,54 @@ test('a spool directory the file system refuses gives InvalidOptionError with th
   s.record(makeEvent(0))
   assert.equal((await s.close()).written, 1)
   assert.equal(readdirSync(lockIsDir).length, 1, 'a refused directory is left as it was')
+})
+
+test('persisted() after destroy() rejects with SpoolError: it never hangs and never vouches for events it did not spool', { timeout: 10_000 }, async (t) => {
+  for (const waitFirst of [false, true]) {
+    const dir = tempDir(t)
+    const sink = new RecordingSink()
+    sink.hold = true
+    const s = store(sink, { dir })
+    s.record(makeEvent(1))
+    const first = waitFirst ? s.persisted() : undefined
+    s.destroy()
+    if (first !== undefined) await first.catch(() => {})
+    await assert.rejects(s.persisted(), SpoolError)
+    while (readdirSync(dir).includes('lock')) await sleep(2)
+    await sleep(20)
+    await assert.rejects(s.persisted(), SpoolError)
+    sink.hold = false
+  }
+})
+
+test('an event refused at write() stays refused when the caller completes it later: dead-lettered, never delivered unspooled', async (t) => {
+  const dir = tempDir(t)
+  const sink = new RecordingSink()
+  const dead: unknown[] = []
+  const s = store(sink, { dir }, { deadLetter: { write: async (entry) => { dead.push(...entry.events) } } })
+  const flushing = s.flush()
+  const late = { ...makeEvent(7) } as Record<string, unknown>
+  delete late.event_outcome
+  s.write(late)
+  late.event_outcome = 'success'
+  await flushing
+  await assert.rejects(s.flush(), /1 dead-lettered/)
+  assert.equal(dead.length, 1)
+  assert.deepEqual(sink.stored, [])
+  assert.equal((await s.close()).deadLettered, 1)
+})
+
+test('an invalid stream event counted lost holds nothing back: a clean close empties the spool and no event is sent twice', async (t) => {
+  const dir = tempDir(t)
+  const sink = new RecordingSink()
+  const s = store(sink, { dir })
+  s.write(makeEvent(1))
+  s.write({ not: 'an audit event' })
+  s.write(makeEvent(2))
+  await assert.rejects(s.close(), AuditLossError)
+  assert.deepEqual(readdirSync(dir), [], 'nothing is left to replay')
+  const again = new RecordingSink()
+  await store(again, { dir }).close()
+  assert.deepEqual(again.stored, [])
+  assert.deepEqual(sink.stored.flatMap((b) => b.seqs), [1, 2])
 })

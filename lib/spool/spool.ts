@@ -253,6 +253,8 @@ export class Spool {
   #wait (ticket: number): Promise<void> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
     if (this.#durable >= ticket) return Promise.resolve()
+    // Closed or abandoned: the writer takes no job any more, so a waiter would wait forever.
+    if (this.#closed) return Promise.reject(new SpoolError('the spool was closed before the events were persisted'))
     return new Promise((resolve, reject) => {
       this.#waiters.push({ ticket, resolve, reject })
       this.#schedule()
