@@ -373,7 +373,7 @@ export interface SpoolOptions {
   /**
    * Bytes per segment file before the next one is started.
    * @default 67108864 (64 MiB)
-   * Range: integer >= 1.
+   * Range: integer from 1 to 1073741824 (1 GiB: recovery reads a segment whole, and Node reads at most 2 GiB at once).
    */
   readonly segmentBytes?: number
   /**
@@ -741,7 +741,7 @@ export function resolveSpoolOptions (input: unknown): ResolvedSpoolOptions | und
     dir: o.dir,
     durability,
     maxBytes: integerOption('spool.maxBytes', o.maxBytes, d.maxBytes, 1),
-    segmentBytes: integerOption('spool.segmentBytes', o.segmentBytes, d.segmentBytes, 1),
+    segmentBytes: integerOption('spool.segmentBytes', o.segmentBytes, d.segmentBytes, 1, 2 ** 30),
     checkpointIntervalMs: integerOption('spool.checkpointIntervalMs', o.checkpointIntervalMs, d.checkpointIntervalMs, 1, 2_147_483_647)
   }
 }

@@ -259,3 +259,22 @@ test('audit-stream spool drain exits 1 and counts the events it could not store'
   assert.equal(drained.code, 1, drained.stderr)
   assert.match(drained.stdout, /^spool drain incomplete: 4 events recovered, 0 stored, 0 dead-lettered, 4 lost\n$/)
 })
+
+test('audit-stream spool drain of a damaged spool stores what it can, reports the damaged bytes and exits 1', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'cli-drain-'))
+  const server = await startDataStorageServer({ logger: silentLogger })
+  t.after(async () => {
+    await server.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  const dead = new AuditStore({ sink: new DataStorageSink({ url: 'http://127.0.0.1:9', logger: silentLogger }), logger: silentLogger, batchSize: 3, spool: { dir } })
+  for (let i = 0; i < 5; i++) dead.record(makeEvent(i, 'spool-drain-damaged'))
+  await dead.persisted()
+  dead.destroy()
+  while (readdirSync(dir).includes('lock')) await sleep(5)
+  const segment = readdirSync(dir).filter((n) => n.startsWith('segment-')).sort().at(-1)!
+  appendFileSync(join(dir, segment), Buffer.from([9, 0, 0, 0, 1, 2]))
+  const drained = await run(['spool', 'drain', dir, '--url', server.url])
+  assert.equal(drained.code, 1, drained.stderr)
+  assert.match(drained.stdout, /^spool drain incomplete: 5 events recovered, 5 stored, 0 dead-lettered, 0 lost, 6 damaged bytes discarded \(at least 0 events\)\n$/)
+})

@@ -41,7 +41,8 @@ const bad: Array<[string, Record<string, unknown>, RegExp]> = [
   ['a NaN closeTimeoutMs', { closeTimeoutMs: NaN }, /`closeTimeoutMs`/],
   ['maxEventBytes larger than maxBatchBytes', { maxEventBytes: 2000, maxBatchBytes: 1000 }, /`maxEventBytes` to be an integer <= maxBatchBytes - 2/],
   ['a deadLetter without write', { deadLetter: {} }, /`deadLetter`/],
-  ['a logger that is not pino', { logger: console.log }, /`logger`/]
+  ['a logger that is not pino', { logger: console.log }, /`logger`/],
+  ['a spool segment over 1 GiB, which recovery could not read back', { spool: { dir: '/tmp/x', segmentBytes: 3 * 2 ** 30 } }, /Expected `spool.segmentBytes` to be an integer from 1 to 1073741824/]
 ]
 
 for (const [what, patch, message] of bad) {

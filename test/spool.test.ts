@@ -495,3 +495,16 @@ test('an invalid stream event counted lost holds nothing back: a clean close emp
   assert.deepEqual(again.stored, [])
   assert.deepEqual(sink.stored.flatMap((b) => b.seqs), [1, 2])
 })
+
+test('segments past segment-9999999999 are recovered in order, by number rather than by name', async (t) => {
+  const dir = tempDir(t)
+  writeFileSync(join(dir, segmentName(9_999_999_999)), encodeRun(0, [JSON.stringify(makeEvent(0))], [Buffer.byteLength(JSON.stringify(makeEvent(0)))]))
+  writeFileSync(join(dir, segmentName(10_000_000_000)), encodeRun(1, [JSON.stringify(makeEvent(1))], [Buffer.byteLength(JSON.stringify(makeEvent(1)))]))
+  const sink = new RecordingSink()
+  const s = store(sink, { dir })
+  assert.equal(s.stats().recovered, 2)
+  s.record(makeEvent(2))
+  await s.close()
+  assert.deepEqual(sink.stored.flatMap((b) => b.seqs), [0, 1, 2])
+  assert.deepEqual(readdirSync(dir), [])
+})

@@ -27,7 +27,8 @@ Options:
                           (without it they are counted lost)
   -h, --help              show this help
 
-Exit codes: 0 every recovered event stored, 1 some dead-lettered or lost,
+Exit codes: 0 every recovered event stored, 1 some dead-lettered or lost (or
+damaged records discarded),
 2 bad usage (no <dir> or --url, <dir> not a directory, or its lock is held).
 `
 
@@ -82,10 +83,13 @@ export async function spoolDrain (args: string[]): Promise<number> {
   await store.flush().catch(() => {})
   const stats = await store.close().catch(settled)
   const recovered = stats.recovered
-  const complete = stats.written === recovered && stats.deadLettered + stats.lost === 0
+  // A damaged spool lost what its damaged records held before anything could be sent: not complete.
+  const corrupt = stats.spoolCorrupt
+  const complete = stats.written === recovered && stats.deadLettered + stats.lost === 0 && corrupt.bytes === 0
   process.stdout.write(
     `spool drain ${complete ? 'complete' : 'incomplete'}: ${recovered} events recovered, ${stats.written} stored, ` +
-      `${stats.deadLettered} dead-lettered${values['dead-letter'] === undefined || stats.deadLettered === 0 ? '' : ` to ${values['dead-letter']}`}, ${stats.lost} lost\n`
+      `${stats.deadLettered} dead-lettered${values['dead-letter'] === undefined || stats.deadLettered === 0 ? '' : ` to ${values['dead-letter']}`}, ${stats.lost} lost` +
+      `${corrupt.bytes === 0 ? '' : `, ${corrupt.bytes} damaged bytes discarded (at least ${corrupt.events} events)`}\n`
   )
   return complete ? 0 : 1
 }

@@ -9,6 +9,7 @@ import { readCheckpoint } from '../spool/checkpoint.js'
 import { lockHolder } from '../dir-lock.js'
 import { LOCK_FILE } from '../spool/spool.js'
 import { readFrame } from '../spool/record-format.js'
+import { segmentIndex } from '../spool/recovery.js'
 import { UsageError } from './common.js'
 import { spoolDrain } from './spool-drain.js'
 
@@ -59,7 +60,7 @@ export interface SpoolReport {
   readonly corruptEvents: number
 }
 
-const SEGMENT_NAME = /^segment-\d{10}\.log$/
+const SEGMENT_NAME = /^segment-\d{10,}\.log$/
 
 /**
  * Reads a spool directory without changing it.
@@ -72,7 +73,7 @@ export function inspectSpool (dir: string): SpoolReport {
   const lockPath = join(dir, LOCK_FILE)
   const lockPid = existsSync(lockPath) ? lockHolder(lockPath)?.pid : undefined
   const segments: SegmentReport[] = []
-  for (const name of readdirSync(dir).filter((n) => SEGMENT_NAME.test(n)).sort()) {
+  for (const name of readdirSync(dir).filter((n) => SEGMENT_NAME.test(n)).sort((a, b) => segmentIndex(a) - segmentIndex(b))) {
     const buffer = readFileSync(join(dir, name))
     let offset = 0
     let events = 0

@@ -11,7 +11,12 @@ import { join } from 'node:path'
 import { readCheckpoint } from './checkpoint.js'
 import { decodeRunEvents, readFrame, type BatchRecord } from './record-format.js'
 
-const SEGMENT_NAME = /^segment-(\d{10})\.log$/
+const SEGMENT_NAME = /^segment-(\d{10,})\.log$/
+
+/** The number in a segment file's name. @internal */
+export function segmentIndex (name: string): number {
+  return Number(SEGMENT_NAME.exec(name)?.[1] ?? NaN)
+}
 
 /**
  * The file name of segment `index`.
@@ -70,7 +75,8 @@ export interface RecoveredSpool {
 export function recoverSpool (dir: string): RecoveredSpool {
   const checkpoint = readCheckpoint(dir)
   const floor = checkpoint ?? 0
-  const names = readdirSync(dir).filter((n) => SEGMENT_NAME.test(n)).sort()
+  // By number, not by name: past segment-9999999999 the names grow an 11th digit.
+  const names = readdirSync(dir).filter((n) => SEGMENT_NAME.test(n)).sort((a, b) => segmentIndex(a) - segmentIndex(b))
   const segments: SegmentInfo[] = []
   const seqs: number[] = []
   const batches: BatchRecord[] = []
