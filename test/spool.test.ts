@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { fork } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -507,4 +507,46 @@ test('segments past segment-9999999999 are recovered in order, by number rather 
   await s.close()
   assert.deepEqual(sink.stored.flatMap((b) => b.seqs), [0, 1, 2])
   assert.deepEqual(readdirSync(dir), [])
+})
+
+test('a symlink in place of a segment or of the checkpoint\'s temp file is never followed', async (t) => {
+  const root = tempDir(t)
+  const outside = join(root, 'outside.txt')
+  writeFileSync(outside, 'not the spool\'s\n')
+  const linked = join(root, 'segment-link')
+  mkdirSync(linked)
+  symlinkSync(outside, join(linked, segmentName(0)))
+  assert.throws(() => store(new RecordingSink(), { dir: linked }), (err: unknown) =>
+    err instanceof InvalidOptionError && (err.cause as NodeJS.ErrnoException).code === 'ELOOP')
+  const tmpLinked = join(root, 'tmp-link')
+  mkdirSync(tmpLinked)
+  symlinkSync(outside, join(tmpLinked, 'checkpoint.tmp'))
+  const sink = new RecordingSink()
+  const s = store(sink, { dir: tmpLinked, checkpointIntervalMs: 1 })
+  for (let i = 0; i < 10; i++) s.record(makeEvent(i))
+  await s.flush()
+  await sleep(20)
+  await s.close()
+  assert.equal(readFileSync(outside, 'utf8'), 'not the spool\'s\n', 'the file outside the spool is untouched')
+  assert.deepEqual(readdirSync(tmpLinked), [])
+})
+
+test('a disk error in a checkpoint write or in the directory sync of a new segment leaves nothing behind a clean close', async (t) => {
+  const fail = (code: string): Error => Object.assign(new Error(`${code}: injected`), { code })
+  const variants: Array<[string, 'process' | 'os', Partial<SpoolFiles>]> = [
+    // The temp file is made, then the disk is full.
+    ['checkpoint write', 'process', { async writeSynced (path) { writeFileSync(path, ''); throw fail('ENOSPC') } }],
+    ['directory sync of a new segment', 'os', { async syncDir () { throw fail('EIO') } }]
+  ]
+  for (const [what, durability, faults] of variants) {
+    const dir = tempDir(t)
+    const sink = new RecordingSink()
+    const s = store(sink, { dir, durability, checkpointIntervalMs: 1 }, { files: { ...nodeSpoolFiles, ...faults } })
+    for (let i = 0; i < 10; i++) s.record(makeEvent(i))
+    await s.persisted().catch(() => {})
+    await s.flush()
+    await sleep(10)
+    assert.equal((await s.close()).written, 10, what)
+    assert.deepEqual(readdirSync(dir), [], what)
+  }
 })

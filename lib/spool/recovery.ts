@@ -6,7 +6,7 @@
  * checkpoint and the batches cut from them. Event bytes are read again, a
  * segment at a time, when they are replayed (see {@link replaySpool}).
  */
-import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, ftruncateSync, unlinkSync } from 'node:fs'
+import { closeSync, constants, fsyncSync, openSync, readdirSync, readFileSync, ftruncateSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { readCheckpoint } from './checkpoint.js'
 import { decodeRunEvents, readFrame, type BatchRecord } from './record-format.js'
@@ -88,7 +88,7 @@ export function recoverSpool (dir: string): RecoveredSpool {
     const index = Number(SEGMENT_NAME.exec(name)![1])
     nextSegment = Math.max(nextSegment, index + 1)
     const path = join(dir, name)
-    const buffer = readFileSync(path)
+    const buffer = readSegment(path)
     let offset = 0
     let events = 0
     let maxRef = -1
@@ -135,8 +135,19 @@ export function recoverSpool (dir: string): RecoveredSpool {
   }
 }
 
+// A segment is read (and cut) only as a regular file of the directory: a symlink in its place is
+// refused (ELOOP) rather than followed, so a spool never reads or truncates a file elsewhere.
+function readSegment (path: string): Buffer {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW)
+  try {
+    return readFileSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
 function truncate (path: string, length: number): void {
-  const fd = openSync(path, 'r+')
+  const fd = openSync(path, constants.O_RDWR | constants.O_NOFOLLOW)
   try {
     ftruncateSync(fd, length)
     fsyncSync(fd)

@@ -24,7 +24,7 @@ export interface SpoolFile {
 export interface SpoolFiles {
   /** Creates a new file that must not exist yet (O_CREAT | O_EXCL), for appending. */
   create (path: string): Promise<SpoolFile>
-  /** Writes `data` to a new or truncated file, fsyncs it and closes it. */
+  /** Writes `data` to a file made anew (whatever was at `path` is removed first), fsyncs it and closes it. */
   writeSynced (path: string, data: Buffer): Promise<void>
   rename (from: string, to: string): Promise<void>
   unlink (path: string): Promise<void>
@@ -71,7 +71,10 @@ export const nodeSpoolFiles: SpoolFiles = Object.freeze({
     return new NodeSpoolFile(await fsp.open(path, 'ax'))
   },
   async writeSynced (path: string, data: Buffer): Promise<void> {
-    const handle = await fsp.open(path, 'w')
+    // Removed and created anew (O_EXCL), never opened through whatever stands at the path: a
+    // symlink left there is not followed.
+    await fsp.unlink(path).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err })
+    const handle = await fsp.open(path, 'wx')
     try {
       await handle.writeFile(data)
       await handle.sync()

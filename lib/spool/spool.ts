@@ -339,9 +339,10 @@ export class Spool {
     const index = this.#nextSegment++
     const path = join(this.#config.dir, segmentName(index))
     this.#file = await this.#config.files.create(path) // R3
-    if (this.#config.durability === 'os') await this.#config.files.syncDir(this.#config.dir) // R4
+    // Tracked from its creation: a failed R4 leaves it for cleanup, not behind.
     const segment: LiveSegment = { index, path, bytes: 0, events: 0, maxRef: -1 }
     this.#segments.push(segment)
+    if (this.#config.durability === 'os') await this.#config.files.syncDir(this.#config.dir) // R4
     return segment
   }
 
@@ -446,7 +447,10 @@ export class Spool {
         await this.#config.files.unlink(segment.path)
         this.#segments.splice(this.#segments.indexOf(segment), 1)
       }
-      if (this.#segments.length === 0) await this.#config.files.unlink(join(this.#config.dir, CHECKPOINT_FILE)).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err })
+      const gone = (err: NodeJS.ErrnoException): void => { if (err.code !== 'ENOENT') throw err }
+      // A checkpoint write the disk failed leaves its temp file behind.
+      await this.#config.files.unlink(join(this.#config.dir, CHECKPOINT_TEMP_FILE)).catch(gone)
+      if (this.#segments.length === 0) await this.#config.files.unlink(join(this.#config.dir, CHECKPOINT_FILE)).catch(gone)
     } catch (err) {
       this.#log.error({ err, dir: this.#config.dir }, 'spool cleanup after failure failed: the next store replays what is left')
     }
