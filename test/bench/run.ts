@@ -1,13 +1,13 @@
 /**
  * `npm run bench`: every scenario, a table, and bench-results.json.
  * BENCH_SCALE=0.1 for a quick run; BENCH_REPS for the repetitions (>= 5).
- * Arguments name scenarios to run (record, e2e, flush, memory, scaling, footprint, schema, replicas, spool).
+ * Arguments name scenarios to run (record, burst, stream, flush, memory, scaling, footprint, schema, replicas, spool).
  */
 import { writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import type { Row } from './common.js'
 import { recordHotPath } from './scenarios/record.js'
-import { endToEnd } from './scenarios/e2e.js'
+import { burst, stream } from './scenarios/e2e.js'
 import { flushDrain } from './scenarios/flush-drain.js'
 import { memory } from './scenarios/memory.js'
 import { scaling } from './scenarios/scaling.js'
@@ -19,7 +19,8 @@ import { spoolScenarios } from './scenarios/spool.js'
 const reps = Math.max(5, Number(process.env.BENCH_REPS ?? 5))
 const scenarios: Record<string, () => Promise<Row[]>> = {
   record: () => recordHotPath(reps),
-  e2e: () => endToEnd(reps),
+  burst: () => burst(reps),
+  stream: () => stream(reps),
   flush: () => flushDrain(reps),
   memory: () => memory(reps),
   scaling: () => scaling(reps),
