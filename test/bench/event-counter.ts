@@ -17,7 +17,7 @@ export class EventCounter {
   #depth = 0
   // Invariant: inside a string literal; braces there are text.
   #inString = false
-  // Invariant: the previous byte was a backslash inside a string, so this one is escaped (a quote does not end the string).
+  // Invariant: the last piece ended on a backslash inside a string, so the next byte is escaped (a quote does not end the string).
   #escaped = false
   // Set once the top-level `[` was seen; anything else at depth 0 makes the body malformed.
   #sawArray = false
@@ -26,17 +26,29 @@ export class EventCounter {
 
   /** Scans `bytes` (the next piece of the body). */
   feed (bytes: Uint8Array): void {
+    const length = bytes.length
+    if (length === 0) return
     let depth = this.#depth
     let inString = this.#inString
-    let escaped = this.#escaped
-    for (let i = 0; i < bytes.length; i++) {
-      const c = bytes[i]!
+    // A backslash ended the last piece: the first byte here is the one it escapes.
+    let i = this.#escaped ? 1 : 0
+    this.#escaped = false
+    while (i < length) {
       if (inString) {
-        if (escaped) escaped = false
-        else if (c === BACKSLASH) escaped = true
-        else if (c === QUOTE) inString = false
+        // Most of a body is string bytes: this loop looks for the closing quote only, hopping over escapes.
+        while (i < length) {
+          const c = bytes[i++]!
+          if (c === QUOTE) {
+            inString = false
+            break
+          }
+          if (c === BACKSLASH) i++
+        }
+        // Past the end: the piece ended on a backslash.
+        if (i > length) this.#escaped = true
         continue
       }
+      const c = bytes[i++]!
       if (c === QUOTE) {
         inString = true
       } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
@@ -57,7 +69,6 @@ export class EventCounter {
     }
     this.#depth = depth
     this.#inString = inString
-    this.#escaped = escaped
   }
 
   /**
