@@ -1,11 +1,13 @@
 /**
  * Shared pieces of the scenarios: a sink that acknowledges at once, a silent
- * logger, the discard server, the result row shape.
+ * logger, the discard server and the check of what it received, the result
+ * row shape.
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import { BatchSink } from '../../lib/index.js'
+import type { Received } from './discard-server.js'
 
 export const silent = pino({ level: 'silent' })
 
@@ -30,12 +32,59 @@ export interface Row {
 export const SCALE = Number(process.env.BENCH_SCALE ?? 1)
 export const scaled = (n: number): number => Math.max(1000, Math.round(n * SCALE))
 
-export async function startDiscardServer (): Promise<{ url: string, stop: () => void }> {
+/** The discard server (a child process) and its totals. */
+export interface DiscardServer {
+  readonly url: string
+  /** What the server has taken in so far, asked over IPC. */
+  readonly received: () => Promise<Received>
+  readonly stop: () => void
+}
+
+export async function startDiscardServer (): Promise<DiscardServer> {
   const file = fileURLToPath(new URL('./discard-server.ts', import.meta.url))
   const child: ChildProcess = fork(file, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())))
     child.once('exit', (code) => reject(new Error(`discard server exited with ${code}`)))
   })
-  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() }
+  // Questions asked over IPC, by id, until the child answers or exits.
+  const waiting = new Map<number, { resolve: (r: Received) => void, reject: (err: Error) => void }>()
+  let nextId = 0
+  child.on('message', (message: Received & { id: number }) => {
+    const { id, ...rest } = message
+    waiting.get(id)?.resolve(rest)
+    waiting.delete(id)
+  })
+  child.once('exit', (code) => {
+    for (const { reject } of waiting.values()) reject(new Error(`discard server exited with ${code}`))
+    waiting.clear()
+  })
+  const received = (): Promise<Received> => new Promise((resolve, reject) => {
+    const id = nextId++
+    waiting.set(id, { resolve, reject })
+    child.send({ id }, (err) => {
+      if (err === null) return
+      waiting.delete(id)
+      reject(err)
+    })
+  })
+  return { url: `http://127.0.0.1:${port}`, received, stop: () => child.kill() }
+}
+
+/**
+ * Wraps one repetition of a contender that sends to `server`: the server must
+ * have taken in exactly `total` events during it, and no malformed request.
+ */
+export function delivered (server: DiscardServer, total: number, name: string, run: () => Promise<number>): () => Promise<number> {
+  return async () => {
+    const before = await server.received()
+    const value = await run()
+    const after = await server.received()
+    const events = after.events - before.events
+    const malformed = after.malformed - before.malformed
+    if (events !== total || malformed !== 0) {
+      throw new Error(`${name}: the discard server received ${events} events of ${total} (${after.requests - before.requests} requests, ${malformed} malformed)`)
+    }
+    return value
+  }
 }

@@ -38,7 +38,12 @@ export async function compare (contenders: readonly Contender[], options: { reps
       if (round >= options.warmup) samples[i]!.push(value)
     }
   }
-  return contenders.map((c, i) => ({ name: c.name, median: median(samples[i]!), min: Math.min(...samples[i]!), max: Math.max(...samples[i]!), samples: samples[i]! }))
+  return contenders.map((c, i) => summarize(c.name, samples[i]!))
+}
+
+/** The median, range and samples of one measure (`samples` not empty). */
+export function summarize (name: string, samples: number[]): Measured {
+  return { name, median: median(samples), min: Math.min(...samples), max: Math.max(...samples), samples }
 }
 
 /** `spread` as ±percent of the median: (max - min) / 2 / median. */

@@ -1,13 +1,15 @@
 /**
- * `npm run bench`: every scenario, a table, and bench-results.json.
- * BENCH_SCALE=0.1 for a quick run; BENCH_REPS for the repetitions (>= 5).
- * Arguments name scenarios to run (record, e2e, flush, memory, scaling, footprint, schema, replicas, spool).
+ * `npm run bench`: every scenario, a table, bench-results.json and the
+ * chart bench-results.svg (both git-ignored), with the load average before
+ * and after. BENCH_SCALE=0.1 for a quick run; BENCH_REPS for the repetitions (>= 5).
+ * Arguments name scenarios to run (record, burst, stream, flush, memory, scaling, footprint, schema, replicas, spool).
  */
 import { writeFileSync } from 'node:fs'
-import { cpus, totalmem } from 'node:os'
-import type { Row } from './common.js'
+import { cpus, loadavg, totalmem } from 'node:os'
+import { chart } from './chart.js'
+import { SCALE, type Row } from './common.js'
 import { recordHotPath } from './scenarios/record.js'
-import { endToEnd } from './scenarios/e2e.js'
+import { burst, stream } from './scenarios/e2e.js'
 import { flushDrain } from './scenarios/flush-drain.js'
 import { memory } from './scenarios/memory.js'
 import { scaling } from './scenarios/scaling.js'
@@ -19,7 +21,8 @@ import { spoolScenarios } from './scenarios/spool.js'
 const reps = Math.max(5, Number(process.env.BENCH_REPS ?? 5))
 const scenarios: Record<string, () => Promise<Row[]>> = {
   record: () => recordHotPath(reps),
-  e2e: () => endToEnd(reps),
+  burst: () => burst(reps),
+  stream: () => stream(reps),
   flush: () => flushDrain(reps),
   memory: () => memory(reps),
   scaling: () => scaling(reps),
@@ -30,7 +33,10 @@ const scenarios: Record<string, () => Promise<Row[]>> = {
 }
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(scenarios)
 const machine = `${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
-console.log(`audit-stream benchmarks on ${machine}; ${reps} repetitions after warm-up`)
+const load = (): [number, number, number] => loadavg().map((n) => Math.round(n * 100) / 100) as [number, number, number]
+const loadBefore = load()
+console.log(`audit-stream benchmarks on ${machine}; ${reps} repetitions after warm-up; BENCH_SCALE ${SCALE}`)
+console.log(`load average before (1, 5, 15 min): ${loadBefore.join(', ')}`)
 
 const rows: Row[] = []
 for (const name of chosen) {
@@ -39,6 +45,8 @@ for (const name of chosen) {
   process.stderr.write(`running ${name}...\n`)
   rows.push(...await scenario())
 }
+const loadAfter = load()
+console.log(`load average after (1, 5, 15 min): ${loadAfter.join(', ')}`)
 
 const format = (n: number): string => n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(3)
 const table = [['scenario', 'contender', 'median', 'spread', 'ratio', 'target', 'met'],
@@ -50,5 +58,10 @@ for (const [i, row] of table.entries()) {
   if (i === 0) console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|')
 }
 for (const r of rows) if (r.note !== undefined) console.log(`${r.scenario} / ${r.contender}: ${r.note}`)
-writeFileSync('bench-results.json', JSON.stringify({ machine, reps, at: new Date().toISOString(), rows }, null, 2) + '\n')
-console.log('wrote bench-results.json')
+const at = new Date().toISOString()
+writeFileSync('bench-results.json', JSON.stringify({ machine, reps, scale: SCALE, at, loadavg: { before: loadBefore, after: loadAfter }, rows }, null, 2) + '\n')
+writeFileSync('bench-results.svg', chart(rows, [
+  `${machine}; ${at}`,
+  `BENCH_SCALE ${SCALE}, ${reps} repetitions after a warm-up; load average (1, 5, 15 min) before ${loadBefore.join(', ')}, after ${loadAfter.join(', ')}`
+]))
+console.log('wrote bench-results.json and bench-results.svg')

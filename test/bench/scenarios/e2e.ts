@@ -1,103 +1,88 @@
 /**
- * 2. End to end over HTTP, against a loopback discard server in a child
- * process (the other core). Contenders:
- * - audit-stream: record() N events, then await flush(), batchSize 1000;
- * - the raw floor: stringify a batch, POST it with undici, wait, repeat;
- * - OpenTelemetry's BatchLogRecordProcessor with the same batch size and an
- *   exporter that POSTs the same JSON with undici, then forceFlush().
+ * 2. End to end over HTTP (issue #13's method): 100 000 events in batches of
+ * 1000 to a loopback discard server in a child process (the other core),
+ * which counts the events of every body; each repetition of each contender
+ * must deliver exactly N. Two load shapes (see ../contenders.ts), each with
+ * its contenders alternating in this process:
+ * - 2a. burst: the raw loop, audit-stream record() x N then flush(),
+ *   OpenTelemetry emit x N then forceFlush();
+ * - 2b. stream: the same three, and `await pipeline(Readable.from(gen), store)`.
  */
-import { LoggerProvider, BatchLogRecordProcessor, type LogRecordExporter, type ReadableLogRecord } from '@opentelemetry/sdk-logs'
-import { ExportResultCode, type ExportResult } from '@opentelemetry/core'
-import { Pool } from 'undici'
-import { DataStorageSink, createAuditStore, type AuditEvent } from '../../../lib/index.js'
-import { scaled, silent, startDiscardServer, type Row } from '../common.js'
+import type { Pool } from 'undici'
+import { delivered, scaled, startDiscardServer, type DiscardServer, type Row } from '../common.js'
+import { benchPool, otel, rawLoop, storePipeline, storeRecord, type Workload } from '../contenders.js'
 import { makeEvents, meanBytes } from '../events.js'
-import { compare, spread, yieldToLoop } from '../harness.js'
+import { compare, spread, type Measured } from '../harness.js'
 
-const PATH = '/api/v1/audit/events/batch'
+const BATCH = 1000
 
-async function post (pool: Pool, body: string): Promise<void> {
-  const res = await pool.request({ path: PATH, method: 'POST', headers: { 'content-type': 'application/json' }, body })
-  await res.body.dump()
-  if (res.statusCode !== 201) throw new Error(`status ${res.statusCode}`)
+interface Setup {
+  readonly server: DiscardServer
+  readonly rawPool: Pool
+  readonly otelPool: Pool
+  readonly w: Workload
+  readonly note: string
 }
 
-/** audit-stream, with the given batch size; events/s. */
-export async function auditStreamRun (url: string, events: readonly AuditEvent[], total: number, batchSize: number): Promise<number> {
-  // Like OpenTelemetry's maxQueueSize >= N: the buffer holds the whole run, so nothing is dropped.
-  const store = createAuditStore({ sink: new DataStorageSink({ url }), batchSize, bufferSize: total + batchSize, logger: silent, maxBatchBytes: 64 * 1024 * 1024 })
-  const started = performance.now()
-  for (let i = 0; i < total; i++) {
-    store.record(events[i % events.length]!)
-    if (i % 1000 === 999) await yieldToLoop()
-  }
-  await store.flush()
-  const rate = total / ((performance.now() - started) / 1000)
-  const stats = await store.close().catch((err: { stats: unknown }) => { throw new Error(`e2e lost events: ${JSON.stringify(err.stats)}`) })
-  if (stats.written !== total) throw new Error(`e2e wrote ${stats.written} of ${total}`)
-  return rate
-}
-
-export async function endToEnd (reps: number): Promise<Row[]> {
+async function withSetup (fn: (setup: Setup) => Promise<Row[]>): Promise<Row[]> {
   const server = await startDiscardServer()
+  const rawPool = benchPool(server.url)
+  const otelPool = benchPool(server.url)
   const events = makeEvents(10_000, 500)
-  const total = scaled(200_000)
-  const batchSize = 1000
-  const pool = new Pool(server.url, { connections: 1 })
-
-  const raw = async (): Promise<number> => {
-    const started = performance.now()
-    for (let i = 0; i < total; i += batchSize) {
-      const parts: string[] = []
-      for (let j = i; j < Math.min(total, i + batchSize); j++) parts.push(JSON.stringify(events[j % events.length]))
-      await post(pool, '[' + parts.join(',') + ']')
-    }
-    return total / ((performance.now() - started) / 1000)
-  }
-
-  const otel = async (): Promise<number> => {
-    let exported = 0
-    const exporter: LogRecordExporter = {
-      export (logs: ReadableLogRecord[], done: (result: ExportResult) => void) {
-        const body = '[' + logs.map((l) => JSON.stringify(l.body)).join(',') + ']'
-        post(pool, body).then(() => { exported += logs.length; done({ code: ExportResultCode.SUCCESS }) }, (error: Error) => done({ code: ExportResultCode.FAILED, error }))
-      },
-      shutdown: async () => {},
-      forceFlush: async () => {}
-    }
-    const provider = new LoggerProvider({
-      processors: [new BatchLogRecordProcessor({ exporter, maxExportBatchSize: batchSize, maxQueueSize: total + batchSize, scheduledDelayMillis: 1000 })]
-    })
-    const logger = provider.getLogger('bench')
-    const started = performance.now()
-    for (let i = 0; i < total; i++) {
-      logger.emit({ body: events[i % events.length] as never })
-      if (i % 1000 === 999) await yieldToLoop()
-    }
-    await provider.forceFlush()
-    const rate = total / ((performance.now() - started) / 1000)
-    await provider.shutdown()
-    if (exported !== total) throw new Error(`otel exported ${exported} of ${total}`)
-    return rate
-  }
-
+  const w: Workload = { url: server.url, events, total: scaled(100_000), batchSize: BATCH }
   try {
-    const [r, a, o] = await compare([
-      { name: 'raw floor: stringify + undici POST, sequential', run: raw },
-      { name: 'audit-stream record() + flush()', run: () => auditStreamRun(server.url, events, total, batchSize) },
-      { name: 'OpenTelemetry BatchLogRecordProcessor', run: otel }
-    ], { reps, warmup: 1 })
-    const vsRaw = a!.median / r!.median
-    const vsOtel = a!.median / o!.median
-    const note = `${total} events of ${Math.round(meanBytes(events))} B, batches of ${batchSize}`
-    return [
-      { scenario: '2. end to end over HTTP', contender: r!.name, unit: 'events/s', median: r!.median, spread: spread(r!), note },
-      { scenario: '2. end to end over HTTP', contender: o!.name, unit: 'events/s', median: o!.median, spread: spread(o!), ratio: { against: 'raw floor', value: o!.median / r!.median, target: '(reference)', met: true } },
-      { scenario: '2. end to end over HTTP', contender: a!.name, unit: 'events/s', median: a!.median, spread: spread(a!), ratio: { against: 'raw floor', value: vsRaw, target: '>= 1.3', met: vsRaw >= 1.3 } },
-      { scenario: '2. end to end over HTTP', contender: a!.name, unit: 'events/s', median: a!.median, spread: spread(a!), ratio: { against: 'OpenTelemetry', value: vsOtel, target: '>= 2', met: vsOtel >= 2 } }
-    ]
+    return await fn({ server, rawPool, otelPool, w, note: `${w.total} events of ${Math.round(meanBytes(events))} B, batches of ${BATCH}` })
   } finally {
-    await pool.close()
+    await Promise.all([rawPool.close(), otelPool.close()])
     server.stop()
   }
+}
+
+function row (scenario: string, m: Measured, note?: string): Row {
+  return { scenario, contender: m.name, unit: 'events/s', median: m.median, spread: spread(m), ...(note === undefined ? {} : { note }) }
+}
+
+// `m` judged by its median over `baseline`'s; a goal of undefined makes it a reference figure.
+function judged (scenario: string, m: Measured, baseline: Measured, against: string, goal: number | undefined): Row {
+  const value = m.median / baseline.median
+  const ratio = goal === undefined ? { against, value, target: '(reference)', met: true } : { against, value, target: `>= ${goal.toFixed(1)}`, met: value >= goal }
+  return { ...row(scenario, m), ratio }
+}
+
+export async function burst (reps: number): Promise<Row[]> {
+  return withSetup(async ({ server, rawPool, otelPool, w, note }) => {
+    const check = (name: string, run: () => Promise<number>) => ({ name, run: delivered(server, w.total, name, run) })
+    const [raw, store, ot] = await compare([
+      check('raw loop: stringify, join, await POST, sequential', () => rawLoop(rawPool, w, 'burst')),
+      check('audit-stream record() x N, flush()', () => storeRecord(w, 'burst')),
+      check('OpenTelemetry BatchLogRecordProcessor: emit x N, forceFlush()', () => otel(otelPool, w, 'burst'))
+    ], { reps, warmup: 1 })
+    const scenario = '2a. burst over HTTP'
+    return [
+      row(scenario, raw!, `${note}; all N produced in one synchronous loop, then delivered`),
+      judged(scenario, ot!, raw!, 'raw', undefined),
+      judged(scenario, store!, raw!, 'raw', 1),
+      judged(scenario, store!, ot!, 'OpenTelemetry', 2)
+    ]
+  })
+}
+
+export async function stream (reps: number): Promise<Row[]> {
+  return withSetup(async ({ server, rawPool, otelPool, w, note }) => {
+    const check = (name: string, run: () => Promise<number>) => ({ name, run: delivered(server, w.total, name, run) })
+    const [raw, record, piped, ot] = await compare([
+      check('raw loop: stringify, join, await POST, sequential', () => rawLoop(rawPool, w, 'stream')),
+      check('audit-stream record() per event, flush()', () => storeRecord(w, 'stream')),
+      check('audit-stream await pipeline(Readable.from(gen), store)', () => storePipeline(w)),
+      check('OpenTelemetry BatchLogRecordProcessor: emit, forceFlush()', () => otel(otelPool, w, 'stream'))
+    ], { reps, warmup: 1 })
+    const scenario = '2b. stream over HTTP'
+    return [
+      row(scenario, raw!, `${note}; the producer yields (setImmediate) after every 1000 events`),
+      judged(scenario, ot!, raw!, 'raw', undefined),
+      judged(scenario, record!, raw!, 'raw', 1.5),
+      judged(scenario, piped!, raw!, 'raw', 1.3),
+      judged(scenario, record!, ot!, 'OpenTelemetry', 2)
+    ]
+  })
 }
