@@ -550,3 +550,20 @@ test('a disk error in a checkpoint write or in the directory sync of a new segme
     assert.deepEqual(readdirSync(dir), [], what)
   }
 })
+
+test('memory stays bounded by bufferSize with a spool: when the in-memory stages are full, record() drops (full) though the spool has room', async (t) => {
+  const dir = tempDir(t)
+  const sink = new RecordingSink()
+  sink.hold = true
+  const s = store(sink, { dir }, { bufferSize: 10 })
+  const drops: DropEventInfo[] = []
+  s.on('drop', (d: DropEventInfo) => drops.push(d))
+  const taken = Array.from({ length: 25 }, (_, i) => s.record(makeEvent(i))).filter(Boolean).length
+  await s.persisted()
+  assert.equal(taken, 10)
+  assert.deepEqual(new Set(drops.map((d) => d.reason)), new Set(['full']))
+  assert.equal(s.stats().spooled.events, 10, 'only accepted events are spooled; none is read back to make room')
+  sink.hold = false
+  await s.close().catch(() => {})
+  assert.deepEqual(sink.stored.flatMap((b) => b.seqs), Array.from({ length: 10 }, (_, i) => i))
+})
