@@ -308,11 +308,14 @@ export class AuditStore extends Writable {
       if (error === undefined) return this.#admit()
       chunk = new InvalidEvent(chunk, error)
     }
+    // write(null) throws here, as for any stream, counting nothing.
+    if (chunk === null) return super.write(chunk)
     this.#writeRun()
-    if (chunk !== null && !(chunk instanceof InvalidEvent)) chunk = this.#encodeChunk(chunk)
-    const below = cb === undefined ? super.write(chunk) : super.write(chunk, cb)
-    // Counted only once the stream took it: write(null) throws above, counting nothing.
+    if (!(chunk instanceof InvalidEvent)) chunk = this.#encodeChunk(chunk)
+    // Numbered before the stream takes it: a write from a listener that the stream's own write
+    // runs is numbered after this one, in the spool as at the entry.
     this.#ledger.accept()
+    const below = cb === undefined ? super.write(chunk) : super.write(chunk, cb)
     return below ? this.#admit() : this.#oweDrain()
   }
 
@@ -702,6 +705,8 @@ export class AuditStore extends Writable {
   // Never rejects: the event settles as dead-lettered or lost; listeners are guarded by emit().
   async #rejectInvalid (value: unknown, error: AuditValidationError, seq: number): Promise<void> {
     this.#invalid++
+    // Not from within _writev: a listener's write would land in the buffer the stream then clears.
+    await null
     this.emit('drop', { reason: 'invalid', count: 1, error } satisfies DropEventInfo)
     const info = errorInfo(error)
     const outcome = await handOff(this.#options.deadLetter, {
@@ -740,7 +745,12 @@ function describeInvalid (value: unknown): string {
   } catch {
     // falls through to a printable description
   }
-  return inspect(value, { depth: 4, breakLength: Infinity })
+  try {
+    return inspect(value, { depth: 4, breakLength: Infinity })
+  } catch {
+    // A value whose toJSON() and inspect hook both throw still gets an entry.
+    return '[an invalid event that cannot be printed]'
+  }
 }
 
 /**

@@ -567,3 +567,28 @@ test('memory stays bounded by bufferSize with a spool: when the in-memory stages
   await s.close().catch(() => {})
   assert.deepEqual(sink.stored.flatMap((b) => b.seqs), Array.from({ length: 10 }, (_, i) => i))
 })
+
+test('an event written by a drop listener during an invalid write is spooled under its own number: it survives a crash before delivery', { timeout: 10_000 }, async (t) => {
+  const dir = tempDir(t)
+  const first = new RecordingSink()
+  first.hold = true
+  const a = store(first, { dir, checkpointIntervalMs: 5 }, { deadLetter: { write: async () => {} } })
+  let once = false
+  a.on('drop', (info: DropEventInfo) => {
+    if (info.reason !== 'invalid' || once) return
+    once = true
+    a.write(makeEvent(42), () => {})
+  })
+  a.write({ not: 'an audit event' })
+  await sleep(50)
+  await a.persisted()
+  await sleep(50) // the invalid event is dead-lettered and checkpoints run
+  a.destroy()
+  while (readdirSync(dir).includes('lock')) await sleep(2)
+  first.hold = false
+  const second = new RecordingSink()
+  const b = store(second, { dir })
+  assert.equal(b.stats().recovered, 1)
+  await b.close()
+  assert.deepEqual(second.stored.flatMap((batch) => batch.seqs), [42])
+})
