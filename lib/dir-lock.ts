@@ -20,16 +20,29 @@
  *       several processes that found one stale lock, one replaces it; one
  *       that finds a live lock in its place is refused. A takeover file
  *       older than TAKEOVER_STALE_MS was left by a taker that died between
- *       two system calls, and is removed.
+ *       two system calls: it is renamed aside and removed if it is still the
+ *       file judged old (a fresh one moved by mistake is put back). What is
+ *       left is a window of a few system calls in which two takers breaking
+ *       one abandoned takeover file at the same moment could both proceed.
  *   L5. unlink the temp file.
  * Releasing: unlink `<name>` if it still holds our content.
+ *
+ * A lock is only ever read as a regular file, its first 4 KiB: a symlink, a
+ * FIFO or a directory in its place is an error, never followed or waited on.
+ * Locks of this process are told apart by thread: a worker's lock is live to
+ * the main thread, and the reverse.
  */
 import { randomUUID } from 'node:crypto'
-import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
+import { closeSync, constants, fstatSync, linkSync, lstatSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { threadId } from 'node:worker_threads'
 
-// Tokens of the locks this process holds: a lock with our pid and another token is stale.
-const held = new Set<string>()
+// Tokens of the locks this thread holds, shared by every copy of this module the thread loaded:
+// a lock with our pid and thread and another token is stale.
+const held: Set<string> = ((globalThis as Record<symbol, unknown>)[Symbol.for('audit-stream.dir-lock.held')] ??= new Set<string>()) as Set<string>
+
+// A lock file is a line of text: more than this is not one of ours.
+const MAX_LOCK_BYTES = 4096
 
 /** How old a takeover file must be to count as left by a dead taker. @internal */
 export const TAKEOVER_STALE_MS = 10_000
@@ -40,6 +53,8 @@ export interface LockHolder {
   readonly token: string | undefined
   /** The holder's start time in clock ticks since boot (/proc/<pid>/stat), when known. */
   readonly startTime: string | undefined
+  /** The holder's worker thread id (0: the main thread). */
+  readonly threadId: number
 }
 
 /**
@@ -52,7 +67,7 @@ export interface LockHolder {
 export function acquireLock (dir: string, name: string, refuse: (holder: LockHolder | undefined) => Error): () => void {
   const path = join(dir, name)
   const token = randomUUID()
-  const content = `${process.pid} ${token} ${startTimeOf(process.pid) ?? '-'}\n`
+  const content = `${process.pid} ${token} ${startTimeOf(process.pid) ?? '-'} ${threadId}\n`
   const temp = join(dir, `${name}.${token}.tmp`)
   writeFileSync(temp, content, { flag: 'wx' }) // L1
   try {
@@ -68,14 +83,14 @@ export function acquireLock (dir: string, name: string, refuse: (holder: LockHol
       if (holder !== undefined && isAlive(holder)) throw refuse(holder) // L3
       const takeover = `${path}.takeover`
       if (!tryLink(temp, takeover)) { // L4
-        if (ageMs(takeover) > TAKEOVER_STALE_MS) unlinkQuiet(takeover)
-        else sleepSync(2)
+        if (!breakStaleTakeover(takeover, token)) sleepSync(2)
         continue
       }
       try {
         if (readLock(path) === raw) unlinkQuiet(path)
       } finally {
-        unlinkQuiet(takeover)
+        // Ours only: the one we linked, not one another taker made after a break.
+        if (sameFile(takeover, temp)) unlinkQuiet(takeover)
       }
     }
     throw refuse(undefined)
@@ -102,7 +117,14 @@ export function lockHolder (path: string): LockHolder | undefined {
  * @internal
  */
 export function isAlive (holder: LockHolder): boolean {
-  if (holder.pid === process.pid) return holder.token !== undefined && held.has(holder.token)
+  if (holder.pid === process.pid) {
+    // An earlier process that had our pid (pid 1 in a restarted container).
+    const ours = startTimeOf(process.pid)
+    if (holder.startTime !== undefined && ours !== undefined && holder.startTime !== ours) return false
+    // This process: this thread knows what it holds; another thread's lock is taken to be live.
+    if (holder.threadId !== threadId) return true
+    return holder.token !== undefined && held.has(holder.token)
+  }
   try {
     process.kill(holder.pid, 0)
   } catch (err) {
@@ -130,19 +152,73 @@ function releaser (path: string, content: string, token: string): () => void {
 }
 
 function parseLock (raw: string): LockHolder | undefined {
-  const [pidText, token, start] = raw.trim().split(/\s+/)
+  const [pidText, token, start, thread] = raw.trim().split(/\s+/)
   const pid = Number(pidText)
   if (!Number.isSafeInteger(pid) || pid <= 0) return undefined
-  return { pid, token, startTime: start === undefined || start === '-' ? undefined : start }
+  const threadNumber = Number(thread ?? 0)
+  return { pid, token, startTime: start === undefined || start === '-' ? undefined : start, threadId: Number.isSafeInteger(threadNumber) ? threadNumber : 0 }
 }
 
-// The lock's text; undefined when there is none.
+// The lock's text; undefined when there is none. Only a regular file of the directory is read, and
+// only its first bytes: a symlink (ELOOP), a FIFO (which would block) or anything else is refused.
 function readLock (path: string): string | undefined {
+  let fd: number
   try {
-    return readFileSync(path, 'latin1')
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw err
+  }
+  try {
+    const stat = fstatSync(fd)
+    if (!stat.isFile()) {
+      const code = stat.isDirectory() ? 'EISDIR' : 'EINVAL'
+      throw Object.assign(new Error(`${code}: ${path} is not a regular file, so not a lock`), { code })
+    }
+    const buffer = Buffer.alloc(MAX_LOCK_BYTES)
+    return buffer.toString('latin1', 0, readSync(fd, buffer, 0, MAX_LOCK_BYTES, 0))
+  } finally {
+    closeSync(fd)
+  }
+}
+
+// A takeover file older than TAKEOVER_STALE_MS (or dated in the future: a clock set back) was left
+// by a taker that died. It is moved aside under our own name first and removed only if it is still
+// the file judged old: of two takers breaking it at once, neither removes a fresh one.
+// @returns whether one was broken
+function breakStaleTakeover (takeover: string, token: string): boolean {
+  let judged: { ino: number, mtimeMs: number }
+  try {
+    judged = lstatSync(takeover)
+  } catch {
+    return true // gone meanwhile: try again at once
+  }
+  if (Math.abs(Date.now() - judged.mtimeMs) <= TAKEOVER_STALE_MS) return false
+  const aside = `${takeover}.${token}.stale`
+  try {
+    renameSync(takeover, aside)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true
+    throw err
+  }
+  const moved = lstatSync(aside)
+  if (moved.ino === judged.ino && moved.mtimeMs === judged.mtimeMs) {
+    unlinkQuiet(aside)
+    return true
+  }
+  // A fresh one, made after ours was judged: put it back.
+  tryLink(aside, takeover)
+  unlinkQuiet(aside)
+  return false
+}
+
+function sameFile (a: string, b: string): boolean {
+  try {
+    const x = lstatSync(a)
+    const y = lstatSync(b)
+    return x.ino === y.ino && x.dev === y.dev
+  } catch {
+    return false
   }
 }
 
@@ -153,14 +229,6 @@ function tryLink (from: string, to: string): boolean {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
     throw err
-  }
-}
-
-function ageMs (path: string): number {
-  try {
-    return Date.now() - statSync(path).mtimeMs
-  } catch {
-    return 0
   }
 }
 

@@ -1,7 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { fork, spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process'
+import { lutimesSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { Worker } from 'node:worker_threads'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { acquireLock, isAlive, lockHolder, TAKEOVER_STALE_MS } from '../lib/dir-lock.js'
@@ -95,4 +96,53 @@ test('a takeover under way makes a second taker wait, then refuse, never share',
   writeFileSync(join(dir, 'lock.takeover'), `${process.pid} someone-else -\n`)
   assert.throws(() => acquireLock(dir, 'lock', refuse), /held by unknown/)
   assert.deepEqual(readdirSync(dir).sort(), ['lock', 'lock.takeover'], 'nothing of the refused taker is left')
+})
+
+test('a worker thread and the main thread of one process never share a lock', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t)
+  const tryInWorker = async (): Promise<{ worker: Worker, got: boolean }> => {
+    // tsx's hooks are registered in the worker by hand: Node 20 does not run --import there.
+    const entry = JSON.stringify(new URL('./helpers/lock-worker.ts', import.meta.url).href)
+    const worker = new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${entry}) })`, { eval: true, workerData: { dir } })
+    t.after(() => worker.terminate())
+    const reply = await new Promise<{ got: boolean }>((resolve) => worker.once('message', resolve))
+    return { worker, got: reply.got }
+  }
+  const release = acquireLock(dir, 'lock', refuse)
+  assert.equal((await tryInWorker()).got, false, 'the main thread holds it')
+  release()
+  const { worker, got } = await tryInWorker()
+  assert.equal(got, true)
+  assert.throws(() => acquireLock(dir, 'lock', refuse), new RegExp(`held by ${process.pid}`), 'a worker holds it')
+  worker.postMessage('release')
+  await new Promise((resolve) => worker.once('message', resolve))
+  acquireLock(dir, 'lock', refuse)()
+})
+
+test('a FIFO, a directory or a symlink in place of the lock is an error, never waited on or followed', (t) => {
+  const dir = tempDir(t)
+  execFileSync('mkfifo', [join(dir, 'lock')])
+  assert.throws(() => acquireLock(dir, 'lock', refuse), (err: NodeJS.ErrnoException) => err.code === 'EINVAL')
+  rmSync(join(dir, 'lock'))
+  writeFileSync(join(dir, 'elsewhere'), `${process.ppid} not-a-lock -\n`)
+  symlinkSync(join(dir, 'elsewhere'), join(dir, 'lock'))
+  assert.throws(() => acquireLock(dir, 'lock', refuse), (err: NodeJS.ErrnoException) => err.code === 'ELOOP')
+})
+
+test('a takeover file dated far in the past or in the future, or a dangling symlink in its place, is broken rather than waited on for good', (t) => {
+  for (const variant of ['past', 'future', 'dangling symlink'] as const) {
+    const dir = tempDir(t)
+    writeFileSync(join(dir, 'lock'), 'garbled\n')
+    const takeover = join(dir, 'lock.takeover')
+    const when = (Date.now() + (variant === 'future' ? 1 : -1) * (TAKEOVER_STALE_MS + 60_000)) / 1000
+    if (variant === 'dangling symlink') {
+      symlinkSync(join(dir, 'nowhere'), takeover)
+      lutimesSync(takeover, when, when)
+    } else {
+      writeFileSync(takeover, 'x\n')
+      utimesSync(takeover, when, when)
+    }
+    acquireLock(dir, 'lock', refuse)()
+    assert.deepEqual(readdirSync(dir), [], variant)
+  }
 })
