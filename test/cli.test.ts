@@ -198,6 +198,15 @@ test('audit-stream spool inspect reports segments, pending events, the checkpoin
   assert.match(bad.stderr, /unknown spool subcommand: bogus\n\nUsage: audit-stream spool inspect/)
 })
 
+// A store whose DataStorage is unreachable, destroyed with `count` events spooled in `dir` and none delivered.
+async function deadSpool (dir: string, count: number, correlationId: string): Promise<void> {
+  const dead = new AuditStore({ sink: new DataStorageSink({ url: 'http://127.0.0.1:9', logger: silentLogger }), logger: silentLogger, batchSize: 3, spool: { dir } })
+  for (let i = 0; i < count; i++) dead.record(makeEvent(i, correlationId))
+  await dead.persisted()
+  dead.destroy()
+  while (readdirSync(dir).includes('lock')) await sleep(5)
+}
+
 test('audit-stream spool drain stores every event a dead store left in its spool exactly once and leaves the directory empty', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'cli-drain-'))
   const server = await startDataStorageServer({ logger: silentLogger })
@@ -205,12 +214,7 @@ test('audit-stream spool drain stores every event a dead store left in its spool
     await server.close()
     await rm(dir, { recursive: true, force: true })
   })
-  // A store whose DataStorage is unreachable, destroyed with ten events spooled and none delivered.
-  const dead = new AuditStore({ sink: new DataStorageSink({ url: 'http://127.0.0.1:9', logger: silentLogger }), logger: silentLogger, batchSize: 3, spool: { dir } })
-  for (let i = 0; i < 10; i++) dead.record(makeEvent(i, 'spool-drain'))
-  await dead.persisted()
-  dead.destroy()
-  while (readdirSync(dir).includes('lock')) await sleep(5)
+  await deadSpool(dir, 10, 'spool-drain')
   assert.ok(readdirSync(dir).some((n) => n.startsWith('segment-')), 'the dead store left segments')
 
   const usage = await run(['spool', 'drain', '--help'])
@@ -247,11 +251,7 @@ test('audit-stream spool drain stores every event a dead store left in its spool
 test('audit-stream spool drain exits 1 and counts the events it could not store', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'cli-drain-'))
   t.after(() => rm(dir, { recursive: true, force: true }))
-  const dead = new AuditStore({ sink: new DataStorageSink({ url: 'http://127.0.0.1:9', logger: silentLogger }), logger: silentLogger, batchSize: 3, spool: { dir } })
-  for (let i = 0; i < 4; i++) dead.record(makeEvent(i, 'spool-drain'))
-  await dead.persisted()
-  dead.destroy()
-  while (readdirSync(dir).includes('lock')) await sleep(5)
+  await deadSpool(dir, 4, 'spool-drain')
   // A server that refuses every batch for good: each event is rejected and, without --dead-letter, lost.
   const server = await startFaultServer((_req, res) => problem(res, 400, 'bad request'))
   t.after(() => server.close())
@@ -267,11 +267,7 @@ test('audit-stream spool drain of a damaged spool stores what it can, reports th
     await server.close()
     await rm(dir, { recursive: true, force: true })
   })
-  const dead = new AuditStore({ sink: new DataStorageSink({ url: 'http://127.0.0.1:9', logger: silentLogger }), logger: silentLogger, batchSize: 3, spool: { dir } })
-  for (let i = 0; i < 5; i++) dead.record(makeEvent(i, 'spool-drain-damaged'))
-  await dead.persisted()
-  dead.destroy()
-  while (readdirSync(dir).includes('lock')) await sleep(5)
+  await deadSpool(dir, 5, 'spool-drain-damaged')
   const segment = readdirSync(dir).filter((n) => n.startsWith('segment-')).sort().at(-1)!
   appendFileSync(join(dir, segment), Buffer.from([9, 0, 0, 0, 1, 2]))
   const drained = await run(['spool', 'drain', dir, '--url', server.url])

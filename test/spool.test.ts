@@ -33,6 +33,19 @@ function store (sink: BatchSink, spool: SpoolOptions, extra: Partial<AuditStoreO
   return new AuditStore({ sink, logger: silentLogger, batchSize: 4, flushIntervalMs: 5, spool, ...rest, ...(files === undefined ? {} : { [kSpoolFiles]: files }) } as AuditStoreOptions)
 }
 
+// Twelve events spooled one by one over segments of 1000 bytes, none delivered, then a destroy (a crash).
+async function destroyedWithTwelve (dir: string): Promise<void> {
+  const first = new RecordingSink()
+  first.hold = true
+  const a = store(first, { dir, segmentBytes: 1000 })
+  for (let i = 0; i < 12; i++) {
+    a.record(makeEvent(i))
+    await a.persisted()
+  }
+  a.destroy()
+  first.hold = false
+}
+
 type Op = 'create' | 'writev' | 'datasync' | 'sync' | 'close' | 'writeSynced' | 'rename' | 'unlink' | 'syncDir'
 
 /** The real file layer, logging each operation; after `freezeAfter` operations every later one never completes (the process is gone). */
@@ -199,15 +212,7 @@ test('a lock left by a killed process is taken over and its spool replayed', asy
 
 test('a corrupt byte in the middle of a segment cuts that segment there, counts it, and later segments still replay', { timeout: 10_000 }, async (t) => {
   const dir = tempDir(t)
-  const first = new RecordingSink()
-  first.hold = true
-  const a = store(first, { dir, segmentBytes: 1000 })
-  for (let i = 0; i < 12; i++) {
-    a.record(makeEvent(i))
-    await a.persisted()
-  }
-  a.destroy()
-  first.hold = false
+  await destroyedWithTwelve(dir)
   rmSync(join(dir, 'lock'))
   const segments = readdirSync(dir).filter((n) => n.startsWith('segment-')).sort()
   assert.ok(segments.length >= 3, `${segments.length} segments`)
@@ -284,15 +289,7 @@ test('a checkpoint queued behind a write before the store is destroyed leaves th
 
 test('a segment that cannot be read back during replay counts only its own events lost; those replayed before it are delivered', async (t) => {
   const dir = tempDir(t)
-  const first = new RecordingSink()
-  first.hold = true
-  const a = store(first, { dir, segmentBytes: 1000 })
-  for (let i = 0; i < 12; i++) {
-    a.record(makeEvent(i))
-    await a.persisted()
-  }
-  a.destroy()
-  first.hold = false
+  await destroyedWithTwelve(dir)
   while (readdirSync(dir).includes('lock')) await sleep(5)
   const segments = readdirSync(dir).filter((n) => n.startsWith('segment-')).sort()
   assert.ok(segments.length >= 3, `${segments.length} segments`)
