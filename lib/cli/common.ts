@@ -59,6 +59,13 @@ export function cliLogger (level: string): Logger {
   return pino(options, pino.destination({ dest: 2, sync: true }))
 }
 
+/** The parseArgs options of every command that sends to DataStorage, read by {@link sinkFor}. @internal */
+export const SINK_ARGS = {
+  url: { type: 'string' },
+  token: { type: 'string' },
+  'token-file': { type: 'string' }
+} as const
+
 /** @internal */
 export function sinkFor (url: string, values: { token?: string | undefined, 'token-file'?: string | undefined }, logger: Logger): DataStorageSink {
   return new DataStorageSink({

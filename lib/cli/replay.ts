@@ -3,7 +3,7 @@
  */
 import { parseArgs } from 'node:util'
 import { replayDeadLetters } from '../dead-letter/replay.js'
-import { UsageError, cliLogger, envValue, sinkFor } from './common.js'
+import { SINK_ARGS, UsageError, cliLogger, envValue, sinkFor } from './common.js'
 import { Progress } from './progress.js'
 
 /** @internal */
@@ -32,9 +32,7 @@ export async function replay (args: string[]): Promise<number> {
     args,
     allowPositionals: true,
     options: {
-      url: { type: 'string' },
-      token: { type: 'string' },
-      'token-file': { type: 'string' },
+      ...SINK_ARGS,
       'include-invalid': { type: 'boolean', default: false },
       'include-rejected': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false }

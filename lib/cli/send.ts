@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util'
 import { jsonlParser } from 'stream-chain/node/jsonl'
 import { FileDeadLetter } from '../dead-letter/file-dead-letter.js'
 import { AuditStore } from '../store.js'
-import { UsageError, cliLogger, envValue, sinkFor } from './common.js'
+import { SINK_ARGS, UsageError, cliLogger, envValue, sinkFor } from './common.js'
 import { Progress } from './progress.js'
 
 /** @internal */
@@ -38,10 +38,8 @@ export async function send (args: string[]): Promise<number> {
     args,
     allowPositionals: true,
     options: {
-      url: { type: 'string' },
+      ...SINK_ARGS,
       'batch-size': { type: 'string', default: '1000' },
-      token: { type: 'string' },
-      'token-file': { type: 'string' },
       'dead-letter': { type: 'string' },
       openapi: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }

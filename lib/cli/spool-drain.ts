@@ -9,7 +9,7 @@ import { FileDeadLetter } from '../dead-letter/file-dead-letter.js'
 import { AuditStoreError } from '../errors.js'
 import type { StoreStats } from '../stats.js'
 import { AuditStore } from '../store.js'
-import { UsageError, cliLogger, envValue, sinkFor } from './common.js'
+import { SINK_ARGS, UsageError, cliLogger, envValue, sinkFor } from './common.js'
 
 /** @internal */
 export const SPOOL_DRAIN_USAGE = `Usage: audit-stream spool drain <dir> --url <url> [options]
@@ -38,9 +38,7 @@ export async function spoolDrain (args: string[]): Promise<number> {
     args,
     allowPositionals: true,
     options: {
-      url: { type: 'string' },
-      token: { type: 'string' },
-      'token-file': { type: 'string' },
+      ...SINK_ARGS,
       'dead-letter': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }
     }
