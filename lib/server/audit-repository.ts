@@ -17,6 +17,7 @@ const COLUMNS = [
 ] as const
 
 const NAMES = COLUMNS.map(([name]) => name).join(', ')
+const KEY_TTL = "interval '24 hours'"
 
 // One statement for any batch size: the events travel as one jsonb parameter.
 // event_date is generated from event_timestamp (migration 3).
@@ -24,6 +25,14 @@ const INSERT_SQL = `INSERT INTO audit_events (event_id, ${NAMES})
   SELECT x.event_id, ${COLUMNS.map(([name]) => `x.${name}`).join(', ')}
   FROM jsonb_to_recordset($1::jsonb) AS x(ord integer, event_id uuid, ${COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ')})
   ORDER BY x.ord`
+
+// Takes the key, or takes it over once its 24 hours are past; returns no row when it is held.
+// The response goes in with the claim: it is known before the events are stored, and it
+// commits or rolls back with them.
+const CLAIM_SQL = `INSERT INTO idempotency_keys (key, request_hash, status_code, response) VALUES ($1, $2, $3, $4::jsonb)
+  ON CONFLICT (key) DO UPDATE SET request_hash = EXCLUDED.request_hash, status_code = EXCLUDED.status_code, response = EXCLUDED.response, created_at = now()
+    WHERE idempotency_keys.created_at < now() - ${KEY_TTL}
+  RETURNING key`
 
 // COPY's column list: the same columns, in the order copyText writes them.
 const COPY_TARGET = `audit_events (event_id, ${NAMES})`
@@ -110,8 +119,6 @@ export interface EventPage {
   readonly total: number
 }
 
-const KEY_TTL = "interval '24 hours'"
-
 /** @internal */
 export class AuditRepository {
   readonly #db: Database
@@ -131,37 +138,25 @@ export class AuditRepository {
    * from the new event ids.
    */
   async insert (events: readonly AuditEvent[], key: string | undefined, requestHash: string, respond: (eventIds: string[]) => StoredResponse): Promise<WriteOutcome> {
+    const eventIds = events.map(() => randomUUID())
+    const response = respond(eventIds)
     return this.#db.transaction(async (tx) => {
       if (key !== undefined) {
-        await tx.query(`DELETE FROM idempotency_keys WHERE key = $1 AND created_at < now() - ${KEY_TTL}`, [key])
-        const claimed = await tx.query(
-          "INSERT INTO idempotency_keys (key, request_hash, status_code, response) VALUES ($1, $2, 0, 'null') ON CONFLICT (key) DO NOTHING RETURNING key",
-          [key, requestHash]
-        )
+        const claimed = await tx.query(CLAIM_SQL, [key, requestHash, response.statusCode, JSON.stringify(response.body)])
         if (claimed.rows.length === 0) return this.#replay(tx, key, requestHash)
       }
-      const eventIds = events.map(() => randomUUID())
-      if (this.#ingest === 'copy' && tx.copyFrom !== undefined) {
-        await tx.copyFrom(COPY_TARGET, copyText(events, eventIds))
-        return this.#stored(tx, key, respond(eventIds), eventIds)
+      if (this.#ingest === 'copy' && tx.copyFrom !== undefined) await tx.copyFrom(COPY_TARGET, copyText(events, eventIds))
+      else {
+        // Known columns only: unknown fields are ignored, and never reach the jsonb parser.
+        const rows = events.map((event, ord) => {
+          const row: Record<string, unknown> = { ord, event_id: eventIds[ord] }
+          for (const [name] of COLUMNS) row[name] = (event as Record<string, unknown>)[name]
+          return row
+        })
+        await tx.query(INSERT_SQL, [JSON.stringify(rows)])
       }
-      // Known columns only: unknown fields are ignored, and never reach the jsonb parser.
-      const rows = events.map((event, ord) => {
-        const row: Record<string, unknown> = { ord, event_id: eventIds[ord] }
-        for (const [name] of COLUMNS) row[name] = (event as Record<string, unknown>)[name]
-        return row
-      })
-      await tx.query(INSERT_SQL, [JSON.stringify(rows)])
-      return this.#stored(tx, key, respond(eventIds), eventIds)
+      return { kind: 'stored', response, eventIds }
     })
-  }
-
-  // The key's response is written in the batch's transaction: the events and the key commit together.
-  async #stored (tx: SqlClient, key: string | undefined, response: StoredResponse, eventIds: string[]): Promise<WriteOutcome> {
-    if (key !== undefined) {
-      await tx.query('UPDATE idempotency_keys SET status_code = $2, response = $3::jsonb WHERE key = $1', [key, response.statusCode, JSON.stringify(response.body)])
-    }
-    return { kind: 'stored', response, eventIds }
   }
 
   async #replay (tx: SqlClient, key: string, requestHash: string): Promise<WriteOutcome> {
