@@ -17,13 +17,17 @@ const COLUMNS = [
 ] as const
 
 const NAMES = COLUMNS.map(([name]) => name).join(', ')
+const KNOWN_COLUMNS: ReadonlySet<string> = new Set(COLUMNS.map(([name]) => name))
 const KEY_TTL = "interval '24 hours'"
 
-// One statement for any batch size: the events travel as one jsonb parameter.
-// event_date is generated from event_timestamp (migration 3).
+// One statement for any batch size: the events travel as one jsonb array ($1)
+// and their ids as one uuid array ($2), matched by position; ORDER BY the
+// ordinality (which the function scan already yields, so nothing is sorted)
+// keeps seq in batch order. event_date is generated from event_timestamp (migration 3).
 const INSERT_SQL = `INSERT INTO audit_events (event_id, ${NAMES})
-  SELECT x.event_id, ${COLUMNS.map(([name]) => `x.${name}`).join(', ')}
-  FROM jsonb_to_recordset($1::jsonb) AS x(ord integer, event_id uuid, ${COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ')})
+  SELECT ($2::uuid[])[x.ord], ${COLUMNS.map(([name]) => `x.${name}`).join(', ')}
+  FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (${COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ')}))
+    WITH ORDINALITY AS x(${NAMES}, ord)
   ORDER BY x.ord`
 
 // Takes the key, or takes it over once its 24 hours are past; returns no row when it is held.
@@ -71,6 +75,26 @@ const COPY_SPECIALS = /[\\\t\n\r]/g
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' }
 function escapeCopy (text: string): string {
   return COPY_SPECIAL.test(text) ? text.replace(COPY_SPECIALS, (c) => COPY_ESCAPES[c]!) : text
+}
+
+/**
+ * The events as INSERT_SQL's jsonb array. Events holding only known columns
+ * (what clients send) are serialized as they are, in one call; any other
+ * field is left out, so that unknown fields are ignored and never reach the
+ * jsonb parser.
+ */
+function jsonRows (events: readonly AuditEvent[]): string {
+  if (events.every(onlyColumns)) return JSON.stringify(events)
+  return JSON.stringify(events.map((event) => {
+    const row: Record<string, unknown> = {}
+    for (const name of COLUMN_NAMES) row[name] = (event as Record<string, unknown>)[name]
+    return row
+  }))
+}
+
+function onlyColumns (event: AuditEvent): boolean {
+  for (const key in event) if (!KNOWN_COLUMNS.has(key)) return false
+  return true
 }
 
 /** How a batch reaches the table: `COPY ... FROM STDIN`, or one INSERT of a jsonb array. @internal */
@@ -146,15 +170,7 @@ export class AuditRepository {
         if (claimed.rows.length === 0) return this.#replay(tx, key, requestHash)
       }
       if (this.#ingest === 'copy' && tx.copyFrom !== undefined) await tx.copyFrom(COPY_TARGET, copyText(events, eventIds))
-      else {
-        // Known columns only: unknown fields are ignored, and never reach the jsonb parser.
-        const rows = events.map((event, ord) => {
-          const row: Record<string, unknown> = { ord, event_id: eventIds[ord] }
-          for (const [name] of COLUMNS) row[name] = (event as Record<string, unknown>)[name]
-          return row
-        })
-        await tx.query(INSERT_SQL, [JSON.stringify(rows)])
-      }
+      else await tx.query(INSERT_SQL, [jsonRows(events), `{${eventIds.join(',')}}`])
       return { kind: 'stored', response, eventIds }
     })
   }

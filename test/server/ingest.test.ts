@@ -1,7 +1,7 @@
 /**
  * Both ingest paths (COPY and the jsonb INSERT) on both engines store the
- * same rows, keep a batch atomic with its idempotency key, keep order, and
- * let a key past its 24 hours be used again.
+ * same rows, keep a batch atomic with its idempotency key, keep order,
+ * ignore fields that are not columns, and let a key past its 24 hours be used again.
  */
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -59,6 +59,20 @@ for (const engine of ['pglite', 'postgres'] as const) {
         assert.equal((await repo.find({ correlation_id: cid, limit: 10, offset: 0 })).total, 0)
         const retried = await repo.insert([awkward(cid, 0)], `k-${cid}`, 'h2', (ids) => ({ statusCode: 201, body: ids }))
         assert.equal(retried.kind, 'stored', 'the key was rolled back with the batch')
+      })
+
+      test('a field that is not a column is ignored, even one jsonb would refuse', async (t) => {
+        const db = await openDatabase(engine === 'pglite' ? 'memory://' : process.env.DATABASE_URL!)
+        t.after(() => db.close())
+        await migrate(db)
+        await maintainPartitions(db, new Date())
+        const repo = new AuditRepository(db, method)
+        const cid = randomUUID()
+        const events = [awkward(cid, 0), { ...awkward(cid, 1), not_a_column: 'a\u0000b', lone: '\ud800' } as AuditEvent, awkward(cid, 2)]
+        assert.equal((await repo.insert(events, undefined, 'h', (ids) => ({ statusCode: 201, body: ids }))).kind, 'stored')
+        const page = await repo.find({ correlation_id: cid, limit: 10, offset: 0 })
+        assert.deepEqual(page.data.map((row) => (row.event_data as { seq: number }).seq), [0, 1, 2])
+        assert.ok(page.data.every((row) => !('not_a_column' in row) && !('lone' in row)))
       })
 
       test('a key past its 24 hours is taken over by another body, whose response a replay then gives', async (t) => {
