@@ -42,6 +42,7 @@ export class PgliteDatabase implements Database {
     try {
       const db = dataDir === undefined ? new PGlite(options) : new PGlite(dataDir, options)
       await db.waitReady
+      growFilesByDoubling(db)
       return new PgliteDatabase(db, lock)
     } catch (err) {
       if (lock !== undefined) release(lock)
@@ -68,6 +69,35 @@ export class PgliteDatabase implements Database {
     if (!this.#db.closed) await this.#db.close()
     if (this.#lock !== undefined) release(this.#lock)
   }
+}
+
+// The part of Emscripten's in-memory file system that growFilesByDoubling replaces.
+interface MemFs {
+  expandFileStorage: (node: { contents: Uint8Array | null }, capacity: number) => void
+  getFileDataAsTypedArray: (node: { contents: Uint8Array | null }) => Uint8Array
+}
+
+/**
+ * Makes PGlite's in-memory files grow by doubling. Emscripten's MEMFS grows
+ * a file past 1 MiB by an eighth, copying all of it each time, and
+ * PostgreSQL extends WAL segments (16 MiB) and tables a few pages at a time:
+ * in memory, ingest spent about 15 % of its time copying files. Doubling
+ * copies each byte about once more in all, for at most twice a file's size
+ * in memory. A PGlite whose MEMFS lacks these functions is left as it is.
+ * @internal
+ */
+export function growFilesByDoubling (db: PGlite): boolean {
+  const memfs = (db.Module as unknown as { MEMFS?: Partial<MemFs> }).MEMFS
+  const copy = memfs?.getFileDataAsTypedArray
+  if (memfs === undefined || typeof memfs.expandFileStorage !== 'function' || typeof copy !== 'function') return false
+  memfs.expandFileStorage = (node, capacity) => {
+    const previous = node.contents?.length ?? 0
+    if (previous >= capacity) return
+    const data = copy(node)
+    node.contents = new Uint8Array(Math.max(capacity, previous * 2, 256))
+    node.contents.set(data)
+  }
+  return true
 }
 
 const LOCK_FILE = 'audit-stream.lock'
