@@ -92,6 +92,18 @@ function jsonRows (events: readonly AuditEvent[]): string {
   }))
 }
 
+/**
+ * `text` as jsonb's binary input: a version byte (1), then the JSON text.
+ * Both drivers send a Buffer parameter as it is, in binary; a string PGlite
+ * would encode in JavaScript, character by character (5 % of an ingest).
+ */
+function jsonbParameter (text: string): Buffer {
+  const bytes = Buffer.allocUnsafe(1 + Buffer.byteLength(text))
+  bytes[0] = 1
+  bytes.write(text, 1)
+  return bytes
+}
+
 function onlyColumns (event: AuditEvent): boolean {
   for (const key in event) if (!KNOWN_COLUMNS.has(key)) return false
   return true
@@ -170,7 +182,7 @@ export class AuditRepository {
         if (claimed.rows.length === 0) return this.#replay(tx, key, requestHash)
       }
       if (this.#ingest === 'copy' && tx.copyFrom !== undefined) await tx.copyFrom(COPY_TARGET, copyText(events, eventIds))
-      else await tx.query(INSERT_SQL, [jsonRows(events), `{${eventIds.join(',')}}`])
+      else await tx.query(INSERT_SQL, [jsonbParameter(jsonRows(events)), `{${eventIds.join(',')}}`])
       return { kind: 'stored', response, eventIds }
     })
   }

@@ -7,8 +7,9 @@ import { join } from 'node:path'
 import { InvalidOptionError } from '../errors.js'
 import type { Database, QueryResult, SqlClient } from './database.js'
 
-// PostgreSQL's type oid for timestamptz.
+// PostgreSQL's type oids for timestamptz and jsonb.
 const TIMESTAMPTZ = 1184
+const JSONB = 3802
 // PostgreSQL's text for a timestamptz: `0050-06-01 00:00:00.123456+00`, the offset's minutes optional.
 const PG_TIMESTAMPTZ = /^(\d{4})-(\d\d)-(\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?)([+-]\d\d)(?::(\d\d))?$/
 
@@ -24,6 +25,18 @@ export function parseTimestamptz (text: string): Date {
   return new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}${m[5]}:${m[6] ?? '00'}`)
 }
 
+/**
+ * A jsonb parameter as PGlite sends it. Bytes are jsonb's binary input
+ * (version byte and text) and go as they are, in binary (PGlite sends any
+ * byte array so, though its types say a serializer returns a string); a
+ * string is JSON text; anything else is serialized, as PGlite's own does.
+ * @internal
+ */
+export function serializeJsonb (value: unknown): string {
+  if (ArrayBuffer.isView(value)) return value as unknown as string
+  return typeof value === 'string' ? value : JSON.stringify(value, (_key, v: unknown) => typeof v === 'bigint' ? v.toString() : v)
+}
+
 /** @internal */
 export class PgliteDatabase implements Database {
   readonly engine = 'pglite'
@@ -37,7 +50,7 @@ export class PgliteDatabase implements Database {
   }
 
   static async open (dataDir: string | undefined): Promise<PgliteDatabase> {
-    const options = { parsers: { [TIMESTAMPTZ]: parseTimestamptz } }
+    const options = { parsers: { [TIMESTAMPTZ]: parseTimestamptz }, serializers: { [JSONB]: serializeJsonb } }
     const lock = dataDir === undefined ? undefined : lockDirectory(dataDir)
     try {
       const db = dataDir === undefined ? new PGlite(options) : new PGlite(dataDir, options)
