@@ -85,30 +85,43 @@ export class PgliteDatabase implements Database {
 }
 
 // The part of Emscripten's in-memory file system that growFilesByDoubling replaces.
+interface MemFsNode { contents: Uint8Array | null, usedBytes: number }
 interface MemFs {
-  expandFileStorage: (node: { contents: Uint8Array | null }, capacity: number) => void
-  getFileDataAsTypedArray: (node: { contents: Uint8Array | null }) => Uint8Array
+  expandFileStorage: (node: MemFsNode, capacity: number) => void
+  resizeFileStorage: (node: MemFsNode, size: number) => void
+  getFileDataAsTypedArray: (node: MemFsNode) => Uint8Array
 }
 
 /**
  * Makes PGlite's in-memory files grow by doubling. Emscripten's MEMFS grows
- * a file past 1 MiB by an eighth, copying all of it each time, and
- * PostgreSQL extends WAL segments (16 MiB) and tables a few pages at a time:
- * in memory, ingest spent about 15 % of its time copying files. Doubling
- * copies each byte about once more in all, for at most twice a file's size
- * in memory. A PGlite whose MEMFS lacks these functions is left as it is.
+ * a file written past its end by an eighth once past 1 MiB, and one extended
+ * by fallocate or ftruncate to exactly its new size, copying all of it each
+ * time; PostgreSQL extends WAL segments (16 MiB) and tables a few pages at a
+ * time, so an in-memory ingest spent about 15 % of its time (INSERT) or more
+ * (COPY) copying files. Doubling copies each byte about once more in all,
+ * for at most twice a file's size in memory; shrinking is left as it was.
+ * A PGlite whose MEMFS lacks these functions is left as it is.
  * @internal
  */
 export function growFilesByDoubling (db: PGlite): boolean {
   const memfs = (db.Module as unknown as { MEMFS?: Partial<MemFs> }).MEMFS
   const copy = memfs?.getFileDataAsTypedArray
-  if (memfs === undefined || typeof memfs.expandFileStorage !== 'function' || typeof copy !== 'function') return false
-  memfs.expandFileStorage = (node, capacity) => {
+  const resize = memfs?.resizeFileStorage
+  if (memfs === undefined || typeof memfs.expandFileStorage !== 'function' || typeof copy !== 'function' || typeof resize !== 'function') return false
+  const expand = (node: MemFsNode, capacity: number): Uint8Array => {
     const previous = node.contents?.length ?? 0
-    if (previous >= capacity) return
+    if (node.contents !== null && previous >= capacity) return node.contents
     const data = copy(node)
     node.contents = new Uint8Array(Math.max(capacity, previous * 2, 256))
     node.contents.set(data)
+    return node.contents
+  }
+  memfs.expandFileStorage = expand
+  memfs.resizeFileStorage = (node, size) => {
+    if (size <= node.usedBytes) return resize(node, size)
+    // What lies past the end reads as zeros, as after the exact-size copy.
+    expand(node, size).fill(0, node.usedBytes, size)
+    node.usedBytes = size
   }
   return true
 }
