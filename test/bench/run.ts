@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every scenario, a table, and bench-results.json.
  * BENCH_SCALE=0.1 for a quick run; BENCH_REPS for the repetitions (>= 5).
- * Arguments name scenarios to run (record, e2e, flush, memory, scaling, footprint, schema, replicas, spool).
+ * Arguments name scenarios to run (record, e2e, flush, memory, scaling, footprint, schema, replicas, spool, ingest).
  */
 import { writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
@@ -15,6 +15,7 @@ import { installFootprint } from './scenarios/footprint.js'
 import { schemaCost } from './scenarios/schema.js'
 import { replicas } from './scenarios/replicas.js'
 import { spoolScenarios } from './scenarios/spool.js'
+import { ingest } from './scenarios/ingest.js'
 
 const reps = Math.max(5, Number(process.env.BENCH_REPS ?? 5))
 const scenarios: Record<string, () => Promise<Row[]>> = {
@@ -26,7 +27,8 @@ const scenarios: Record<string, () => Promise<Row[]>> = {
   footprint: () => installFootprint(),
   schema: () => schemaCost(reps),
   replicas: () => replicas(reps),
-  spool: () => spoolScenarios(reps)
+  spool: () => spoolScenarios(reps),
+  ingest: () => ingest(reps)
 }
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(scenarios)
 const machine = `${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
