@@ -1,6 +1,7 @@
 /**
  * Both ingest paths (COPY and the jsonb INSERT) on both engines store the
- * same rows, keep a batch atomic with its idempotency key, and keep order.
+ * same rows, keep a batch atomic with its idempotency key, keep order,
+ * ignore fields that are not columns, and let a key past its 24 hours be used again.
  */
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -58,6 +59,40 @@ for (const engine of ['pglite', 'postgres'] as const) {
         assert.equal((await repo.find({ correlation_id: cid, limit: 10, offset: 0 })).total, 0)
         const retried = await repo.insert([awkward(cid, 0)], `k-${cid}`, 'h2', (ids) => ({ statusCode: 201, body: ids }))
         assert.equal(retried.kind, 'stored', 'the key was rolled back with the batch')
+      })
+
+      test('a field that is not a column is ignored, even one jsonb would refuse', async (t) => {
+        const db = await openDatabase(engine === 'pglite' ? 'memory://' : process.env.DATABASE_URL!)
+        t.after(() => db.close())
+        await migrate(db)
+        await maintainPartitions(db, new Date())
+        const repo = new AuditRepository(db, method)
+        const cid = randomUUID()
+        const events = [awkward(cid, 0), { ...awkward(cid, 1), not_a_column: 'a\u0000b', lone: '\ud800' } as AuditEvent, awkward(cid, 2)]
+        assert.equal((await repo.insert(events, undefined, 'h', (ids) => ({ statusCode: 201, body: ids }))).kind, 'stored')
+        const page = await repo.find({ correlation_id: cid, limit: 10, offset: 0 })
+        assert.deepEqual(page.data.map((row) => (row.event_data as { seq: number }).seq), [0, 1, 2])
+        assert.ok(page.data.every((row) => !('not_a_column' in row) && !('lone' in row)))
+      })
+
+      test('a key past its 24 hours is taken over by another body, whose response a replay then gives', async (t) => {
+        const db = await openDatabase(engine === 'pglite' ? 'memory://' : process.env.DATABASE_URL!)
+        t.after(() => db.close())
+        await migrate(db)
+        await maintainPartitions(db, new Date())
+        const repo = new AuditRepository(db, method)
+        const cid = randomUUID()
+        const key = `k-${cid}`
+        const respond = (ids: string[]): { statusCode: number, body: unknown } => ({ statusCode: 201, body: { event_ids: ids } })
+        assert.equal((await repo.insert([awkward(cid, 0)], key, 'first', respond)).kind, 'stored')
+        assert.equal((await repo.insert([awkward(cid, 1)], key, 'second', respond)).kind, 'conflict', 'a live key with another body')
+        await db.query("UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = $1", [key])
+        const taken = await repo.insert([awkward(cid, 1), awkward(cid, 2)], key, 'second', respond)
+        assert.equal(taken.kind, 'stored')
+        const replayed = await repo.insert([awkward(cid, 1), awkward(cid, 2)], key, 'second', respond)
+        assert.equal(replayed.kind, 'replayed')
+        assert.deepEqual(replayed.kind === 'replayed' ? replayed.response.body : undefined, { event_ids: taken.kind === 'stored' ? taken.eventIds : [] })
+        assert.equal((await repo.find({ correlation_id: cid, limit: 10, offset: 0 })).total, 3)
       })
     })
   }
