@@ -51,7 +51,41 @@ const MIGRATIONS: ReadonlyArray<string | ((tx: SqlClient) => Promise<void>)> = [
   // 3: range partitions by month (UTC) on event_timestamp.
   partitionByMonth,
   // 4: a trail in timeline order, for the trail browser's pages, export and histogram of one correlation id.
-  'CREATE INDEX IF NOT EXISTS audit_events_correlation_timeline_idx ON audit_events (correlation_id, event_timestamp, seq)'
+  'CREATE INDEX IF NOT EXISTS audit_events_correlation_timeline_idx ON audit_events (correlation_id, event_timestamp, seq)',
+  // 5: ordered lanes (issue 15). A batch sent with the audit-stream-* headers stores, per row, its lane position,
+  // the exact JSON text received and the client's chain hash; other rows leave them null, so adding them rewrites
+  // nothing. (producer_id, lane, lane_seq) cannot be a unique index on a table partitioned by event_timestamp:
+  // the row lock on trail_lanes keeps it unique instead. trail_notes keeps checkpoints and skips, unique on the
+  // note's text hash (a btree entry cannot hold a long text); trail_producers the key pinned by a producer's first signed note.
+  `ALTER TABLE audit_events ADD COLUMN IF NOT EXISTS producer_id uuid, ADD COLUMN IF NOT EXISTS lane integer,
+     ADD COLUMN IF NOT EXISTS lane_seq bigint, ADD COLUMN IF NOT EXISTS raw text, ADD COLUMN IF NOT EXISTS chain_hash bytea;
+   CREATE INDEX IF NOT EXISTS audit_events_lane_seq_idx ON audit_events (producer_id, lane, lane_seq);
+   CREATE TABLE IF NOT EXISTS trail_lanes (
+     producer_id uuid NOT NULL,
+     lane integer NOT NULL CHECK (lane >= 0),
+     last_seq bigint NOT NULL CHECK (last_seq >= 0),
+     head bytea NOT NULL CHECK (length(head) = 32),
+     PRIMARY KEY (producer_id, lane)
+   );
+   CREATE TABLE IF NOT EXISTS trail_notes (
+     note_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     producer_id uuid NOT NULL,
+     lane integer NOT NULL CHECK (lane >= 0),
+     kind text NOT NULL CHECK (kind IN ('checkpoint', 'skip')),
+     from_seq bigint,
+     seq bigint NOT NULL,
+     head bytea NOT NULL CHECK (length(head) = 32),
+     text text NOT NULL,
+     text_hash bytea NOT NULL,
+     received_at timestamptz NOT NULL DEFAULT now(),
+     CHECK ((kind = 'skip') = (from_seq IS NOT NULL)),
+     UNIQUE (producer_id, lane, kind, seq, text_hash)
+   );
+   CREATE TABLE IF NOT EXISTS trail_producers (
+     producer_id uuid PRIMARY KEY,
+     public_key text NOT NULL,
+     pinned_at timestamptz NOT NULL DEFAULT now()
+   )`
 ]
 
 /**

@@ -104,15 +104,19 @@ export async function createPartition (tx: SqlClient, m: Month, parent = 'audit_
     WITH moved AS (DELETE FROM ${defaultPartition} WHERE event_timestamp >= '${from}' AND event_timestamp < '${to}' RETURNING *)
     SELECT * FROM moved`)
   await tx.query(`CREATE TABLE ${name} PARTITION OF ${parent} FOR VALUES FROM ('${from}') TO ('${to}')`)
-  await tx.query(`INSERT INTO ${parent} (${STORED_COLUMNS}) SELECT ${STORED_COLUMNS} FROM audit_events_moving`)
+  await tx.query(`INSERT INTO ${parent} (${MOVED_COLUMNS}) SELECT ${MOVED_COLUMNS} FROM audit_events_moving`)
   await tx.query('DROP TABLE audit_events_moving')
   return true
 }
 
-/** Every column but the generated `event_date`, for moving rows. @internal */
+/** Every column of migration 3's table but the generated `event_date`, for moving its rows. @internal */
 export const STORED_COLUMNS = 'event_id, seq, version, event_type, event_timestamp, event_category, event_action, event_outcome, ' +
   'correlation_id, event_data, actor_type, actor_id, actor_ip, resource_type, resource_id, parent_event_id, namespace, ' +
   'cluster_id, severity, duration_ms, error_code, error_message, retention_days, is_sensitive, parent_event_date'
+
+// What moving rows between partitions keeps: STORED_COLUMNS and the lane columns of migration 5. Only the
+// schema as migrated to the end moves rows (migration 3 creates partitions while its DEFAULT partition is empty).
+const MOVED_COLUMNS = `${STORED_COLUMNS}, producer_id, lane, lane_seq, raw, chain_hash`
 
 /**
  * One maintenance pass: partitions for the month of `now` and the
