@@ -5,6 +5,8 @@
 import { randomUUID } from 'node:crypto'
 import type { AuditEvent } from '../event.js'
 import type { Database, SqlClient } from './database.js'
+import type { LaneBatch } from './lane-batch.js'
+import { admitBatch, advanceLane, lockLane } from './lane-state.js'
 
 /** Columns of an event besides the generated ones, in table order. */
 const COLUMNS = [
@@ -30,6 +32,17 @@ const INSERT_SQL = `INSERT INTO audit_events (event_id, ${NAMES})
     WITH ORDINALITY AS x(${NAMES}, ord)
   ORDER BY x.ord`
 
+// INSERT_SQL for a lane batch: $3 producer, $4 lane, $5 the first stored event's seq, $6 the raw texts
+// (a text[] literal) and $7 the chain hashes, 32 bytes each, all matched by position.
+const INSERT_LANE_SQL = `INSERT INTO audit_events (event_id, ${NAMES}, producer_id, lane, lane_seq, raw, chain_hash)
+  SELECT ($2::uuid[])[x.ord], ${COLUMNS.map(([name]) => `x.${name}`).join(', ')},
+    $3::uuid, $4::integer, $5::bigint + x.ord - 1, ($6::text[])[x.ord], substring($7::bytea FROM ((x.ord - 1) * 32 + 1)::integer FOR 32)
+  FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (${COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ')}))
+    WITH ORDINALITY AS x(${NAMES}, ord)
+  ORDER BY x.ord`
+
+const UPDATE_RESPONSE_SQL = 'UPDATE idempotency_keys SET status_code = $2, response = $3::jsonb WHERE key = $1'
+
 // Takes the key, or takes it over once its 24 hours are past; returns no row when it is held.
 // The response goes in with the claim: it is known before the events are stored, and it
 // commits or rolls back with them.
@@ -40,6 +53,7 @@ const CLAIM_SQL = `INSERT INTO idempotency_keys (key, request_hash, status_code,
 
 // COPY's column list: the same columns, in the order copyText writes them.
 const COPY_TARGET = `audit_events (event_id, ${NAMES})`
+const COPY_LANE_TARGET = `audit_events (event_id, ${NAMES}, producer_id, lane, lane_seq, raw, chain_hash)`
 
 // The columns' names and whether each is jsonb, as flat arrays: copyText reads them once per cell.
 const COLUMN_NAMES: readonly string[] = COLUMNS.map(([name]) => name)
@@ -53,7 +67,7 @@ const IS_JSONB: readonly boolean[] = COLUMNS.map(([, type]) => type === 'jsonb')
  * One string is appended to, with no array per row or cell: this runs for
  * every event the server stores on PostgreSQL.
  */
-function copyText (events: readonly AuditEvent[], eventIds: readonly string[]): string {
+function copyText (events: readonly AuditEvent[], eventIds: readonly string[], lane?: LaneRows): string {
   let text = ''
   for (let i = 0; i < events.length; i++) {
     const event = events[i] as Record<string, unknown>
@@ -64,6 +78,8 @@ function copyText (events: readonly AuditEvent[], eventIds: readonly string[]): 
       else if (typeof value === 'string' && !IS_JSONB[c]!) text += '\t' + escapeCopy(value)
       else text += '\t' + escapeCopy(IS_JSONB[c]! || typeof value === 'object' ? JSON.stringify(value) : String(value))
     }
+    // bytea's hex input is \x<hex>; COPY's text format wants that backslash doubled.
+    if (lane !== undefined) text += `\t${lane.producerId}\t${lane.lane}\t${lane.seq + i}\t${escapeCopy(lane.raws[i]!)}\t\\\\x${lane.hashes.toString('hex', i * 32, i * 32 + 32)}`
     text += '\n'
   }
   return text
@@ -75,6 +91,25 @@ const COPY_SPECIALS = /[\\\t\n\r]/g
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' }
 function escapeCopy (text: string): string {
   return COPY_SPECIAL.test(text) ? text.replace(COPY_SPECIALS, (c) => COPY_ESCAPES[c]!) : text
+}
+
+/** The lane columns of rows to store: the batch's tail from `seq` on. */
+interface LaneRows {
+  readonly producerId: string
+  readonly lane: number
+  /** Seq of the first row. */
+  readonly seq: number
+  readonly raws: readonly string[]
+  /** 32 bytes per row. */
+  readonly hashes: Buffer
+}
+
+// The texts as a PostgreSQL text[] literal: each element quoted, with quote and backslash escaped.
+const ARRAY_SPECIALS = /["\\]/g
+function textArray (texts: readonly string[]): string {
+  let out = '{'
+  for (let i = 0; i < texts.length; i++) out += (i === 0 ? '"' : ',"') + texts[i]!.replace(ARRAY_SPECIALS, '\\$&') + '"'
+  return out + '}'
 }
 
 /**
@@ -173,7 +208,7 @@ export class AuditRepository {
    * (the key's primary key serializes them). `respond` builds the response
    * from the new event ids.
    */
-  async insert (events: readonly AuditEvent[], key: string | undefined, requestHash: string, respond: (eventIds: string[]) => StoredResponse): Promise<WriteOutcome> {
+  async insert (events: readonly AuditEvent[], key: string | undefined, requestHash: string, respond: (eventIds: string[]) => StoredResponse, lane?: LaneBatch): Promise<WriteOutcome> {
     const eventIds = events.map(() => randomUUID())
     const response = respond(eventIds)
     return this.#db.transaction(async (tx) => {
@@ -181,10 +216,58 @@ export class AuditRepository {
         const claimed = await tx.query(CLAIM_SQL, [key, requestHash, response.statusCode, JSON.stringify(response.body)])
         if (claimed.rows.length === 0) return this.#replay(tx, key, requestHash)
       }
-      if (this.#ingest === 'copy' && tx.copyFrom !== undefined) await tx.copyFrom(COPY_TARGET, copyText(events, eventIds))
-      else await tx.query(INSERT_SQL, [jsonbParameter(jsonRows(events)), `{${eventIds.join(',')}}`])
-      return { kind: 'stored', response, eventIds }
+      if (lane === undefined) {
+        await this.#store(tx, events, eventIds)
+        return { kind: 'stored', response, eventIds }
+      }
+      return this.#insertLane(tx, events, eventIds, response, key, lane, respond)
     })
+  }
+
+  /**
+   * The lane rules under the lane's row lock, then the events the lane does
+   * not hold yet. The key claimed with the provisional response is updated
+   * when the answer differs (a duplicate or an overlap), so that a replay of
+   * the key answers the same; a 409 rolls the claim back with everything else.
+   */
+  async #insertLane (tx: SqlClient, events: readonly AuditEvent[], eventIds: string[], response: StoredResponse, key: string | undefined, lane: LaneBatch,
+    respond: (eventIds: string[]) => StoredResponse): Promise<WriteOutcome> {
+    const state = await lockLane(tx, lane.producerId, lane.lane)
+    const admission = await admitBatch(tx, lane, state)
+    if (admission.kind === 'duplicate') {
+      const ids = admission.storedIds
+      const replay: StoredResponse = { statusCode: 200, body: { event_ids: ids, message: `${ids.length} audit events already stored` } }
+      if (key !== undefined) await tx.query(UPDATE_RESPONSE_SQL, [key, replay.statusCode, JSON.stringify(replay.body)])
+      return { kind: 'replayed', response: replay }
+    }
+    const from = admission.from
+    const newIds = from === 0 ? eventIds : eventIds.slice(from)
+    const rows: LaneRows = {
+      producerId: lane.producerId,
+      lane: lane.lane,
+      seq: lane.seq + from,
+      raws: from === 0 ? lane.raws : lane.raws.slice(from),
+      hashes: lane.hashes.subarray(from * 32)
+    }
+    await this.#store(tx, from === 0 ? events : events.slice(from), newIds, rows)
+    const last = lane.seq + lane.raws.length - 1
+    await advanceLane(tx, lane.producerId, lane.lane, last, lane.hashes.toString('hex', (lane.raws.length - 1) * 32))
+    if (from === 0) return { kind: 'stored', response, eventIds }
+    const all = [...admission.storedIds, ...newIds]
+    const answer = respond(all)
+    if (key !== undefined) await tx.query(UPDATE_RESPONSE_SQL, [key, answer.statusCode, JSON.stringify(answer.body)])
+    return { kind: 'stored', response: answer, eventIds: newIds }
+  }
+
+  // One batch into the table, by the engine's faster path; the lane columns only when `lane` is given.
+  async #store (tx: SqlClient, events: readonly AuditEvent[], eventIds: readonly string[], lane?: LaneRows): Promise<void> {
+    if (this.#ingest === 'copy' && tx.copyFrom !== undefined) {
+      await tx.copyFrom(lane === undefined ? COPY_TARGET : COPY_LANE_TARGET, copyText(events, eventIds, lane))
+    } else if (lane === undefined) {
+      await tx.query(INSERT_SQL, [jsonbParameter(jsonRows(events)), `{${eventIds.join(',')}}`])
+    } else {
+      await tx.query(INSERT_LANE_SQL, [jsonbParameter(jsonRows(events)), `{${eventIds.join(',')}}`, lane.producerId, lane.lane, lane.seq, textArray(lane.raws), lane.hashes])
+    }
   }
 
   async #replay (tx: SqlClient, key: string, requestHash: string): Promise<WriteOutcome> {

@@ -14,6 +14,9 @@ import { answerClientError } from './client-error.js'
 import { DatabaseUnavailableError, openDatabase } from './database.js'
 import { checkBatch, checkEvent } from './field-errors.js'
 import { HEALTH_PATHS, health } from './health.js'
+import { LANE_HEADERS, laneBatch, type LaneBatch } from './lane-batch.js'
+import { LaneQueries } from './lane-queries.js'
+import { laneRoute, type LaneContext } from './lane-routes.js'
 import { migrate } from './migrations.js'
 import { maintainPartitions } from './partitions.js'
 import { HttpProblem, sendJson, sendProblem } from './problem.js'
@@ -68,6 +71,8 @@ function isInputFault (err: unknown): boolean {
  * Starts the reference DataStorage server: `POST /api/v1/audit/events/batch`,
  * `POST /api/v1/audit/events`, `GET /api/v1/audit/events`, the trail
  * browser's read endpoints (one event by id, a JSONL export, a histogram),
+ * ordered lanes (batches with the `audit-stream-*` headers, `POST
+ * /api/v1/audit/checkpoints`, `GET /api/v1/audit/verify`, `/lanes`, `/chain`),
  * the trail browser page itself at `/ui`, and `GET /health/ready`,
  * `/health/live` and `/health`, on PGlite (in memory or in a directory) or
  * PostgreSQL, with idempotency keys, body and batch limits, gzip and bearer auth.
@@ -108,6 +113,7 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
   }
   const repository = new AuditRepository(db)
   const trails = new TrailQueries(db)
+  const lanes: LaneContext = { db, queries: new LaneQueries(db), trusted: o.trailPublicKeys, bodyLimitBytes: o.bodyLimitBytes }
   const expected = o.token === undefined ? undefined : createHash('sha256').update(o.token).digest()
   // inFlight counts requests whose response has not closed; `idle` is set only while close() waits for it to reach 0.
   let inFlight = 0
@@ -130,6 +136,11 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
     }
     // Before routing, so that without a token no path can be told from another.
     authorize(req, expected)
+    const lane = laneRoute(url.pathname)
+    if (lane !== undefined) {
+      allow(req, [lane.method])
+      return lane.route(req, res, url.searchParams, lanes)
+    }
     const trail = url.pathname === BATCH_PATH ? undefined : trailRoute(url.pathname)
     if (trail !== undefined) {
       allow(req, ['GET'])
@@ -156,7 +167,7 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
     return postOne(req, res, url.pathname)
   }
 
-  const write = async (req: IncomingMessage, res: ServerResponse, path: string, events: AuditEvent[], raw: Buffer, respond: (ids: string[]) => StoredResponse): Promise<void> => {
+  const write = async (req: IncomingMessage, res: ServerResponse, path: string, events: AuditEvent[], raw: Buffer, respond: (ids: string[]) => StoredResponse, lane?: LaneBatch): Promise<void> => {
     const header = req.headers['idempotency-key']
     if (typeof header === 'string' && header.length > MAX_KEY_LENGTH) throw new HttpProblem(400, 'Bad Request', `idempotency-key is longer than ${MAX_KEY_LENGTH} characters`)
     // Scoped by path only: the same key with a query string added is the same request.
@@ -164,7 +175,7 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
     const hash = createHash('sha256').update(raw).digest('hex')
     let outcome
     try {
-      outcome = await repository.insert(events, key, hash, respond)
+      outcome = await repository.insert(events, key, hash, respond, lane)
     } catch (err) {
       // JSON.stringify of the rows recursed past the stack: nesting no column can hold.
       if (err instanceof RangeError) throw new HttpProblem(400, 'Bad Request', 'a value is nested too deeply to store')
@@ -183,11 +194,16 @@ export async function startDataStorageServer (options: DataStorageServerOptions 
       throw new HttpProblem(413, 'Payload Too Large', `the batch has ${value.length} events; at most ${o.maxBatchItems} are accepted`, { max_batch_items: o.maxBatchItems })
     }
     checkBatch(value, (event) => o.eventSchema.validate(event))
-    await write(req, res, path, value as AuditEvent[], raw, (ids) => ({ statusCode: 201, body: { event_ids: ids, message: `${ids.length} audit events created` } }))
+    const lane = laneBatch(req.headers, raw, value.length)
+    await write(req, res, path, value as AuditEvent[], raw, (ids) => ({ statusCode: 201, body: { event_ids: ids, message: `${ids.length} audit events created` } }), lane)
   }
 
   const postOne = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
     const { value, raw } = await readJsonBody(req, o.bodyLimitBytes)
+    // A lane's events are chained batch by batch; a single event stored without its lane would break the chain silently.
+    if (LANE_HEADERS.some((name) => req.headers[name] !== undefined)) {
+      throw new HttpProblem(400, 'Bad Request', `the audit-stream-* lane headers are accepted on ${BATCH_PATH} only`)
+    }
     checkEvent(value, (event) => o.eventSchema.validate(event))
     const event = value as AuditEvent
     await write(req, res, path, [event], raw, (ids) => ({
