@@ -1,10 +1,12 @@
 /**
  * Every option of audit-stream, its default and its validation, in one place.
  */
+import type { KeyObject } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
 import type { BatchSink } from './batch-sink.js'
 import type { DeadLetter } from './dead-letter/dead-letter.js'
+import { publicKeyOf } from './chain/signed-note.js'
 import { InvalidOptionError } from './errors.js'
 import type { CompiledEventSchema } from './event-validator.js'
 import { compileEventSchema, type OpenApiDocument } from './openapi-schema.js'
@@ -264,6 +266,15 @@ export interface DataStorageServerOptions {
    * @default the generic schema
    */
   readonly openapi?: OpenApiDocument | string
+  /**
+   * The Ed25519 public keys (KeyObjects or SPKI PEM text) whose signatures
+   * the server trusts on checkpoints and skips (`POST /api/v1/audit/checkpoints`)
+   * and checks in `GET /api/v1/audit/verify`. When given, every note must be
+   * signed by one of them (else 422). Without them, a producer's first signed
+   * note pins the key it sends, and later notes must verify with that key.
+   * @default none: each producer's key is pinned by its first signed note
+   */
+  readonly trailPublicKeys?: ReadonlyArray<KeyObject | string>
 }
 
 /**
@@ -856,6 +867,7 @@ export interface ResolvedServerOptions {
   readonly retentionMonths: number | undefined
   readonly logger: Logger | undefined
   readonly eventSchema: CompiledEventSchema
+  readonly trailPublicKeys: readonly KeyObject[]
 }
 
 /**
@@ -885,8 +897,22 @@ export function resolveServerOptions (input: unknown): ResolvedServerOptions {
     retentionMonths: o.retentionMonths === undefined ? undefined : integerOption('retentionMonths', o.retentionMonths, 0, 1, 1200),
     logger: loggerOption('logger', o.logger),
     eventSchema: compileEventSchema(o.openapi, true),
+    trailPublicKeys: publicKeysOption('trailPublicKeys', o.trailPublicKeys),
     ui
   }
+}
+
+// Ed25519 public keys (a private key is taken for its public half); none when absent.
+function publicKeysOption (name: string, value: unknown): KeyObject[] {
+  if (value === undefined) return []
+  if (!Array.isArray(value)) throw new InvalidOptionError(name, 'an array of Ed25519 public keys (KeyObject or PEM)', value)
+  return value.map((key: unknown) => {
+    try {
+      return publicKeyOf(key as KeyObject | string)
+    } catch (err) {
+      throw new InvalidOptionError(name, 'an array of Ed25519 public keys (KeyObject or PEM)', value, { cause: err })
+    }
+  })
 }
 
 /** Shutdown options with every default applied. @internal */
