@@ -1,6 +1,7 @@
 /**
  * `audit-stream serve`.
  */
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { startDataStorageServer } from '../server/index.js'
 import { UsageError, cliLogger, envValue } from './common.js'
@@ -24,6 +25,10 @@ Options:
                         months, on start and daily (default: keep all)
   --openapi <file>      an OpenAPI 3.0 document (.yaml or .json) whose
                         AuditEventRequest is the event schema
+  --trail-public-key <pem file>
+                        trust checkpoints and skips signed by this Ed25519
+                        public key (repeatable); without it, each producer's
+                        first signed note pins its key
   --no-ui               do not serve the trail browser page at /ui
   -h, --help            show this help
 `
@@ -42,6 +47,7 @@ export async function serve (args: string[]): Promise<number> {
       'body-limit': { type: 'string' },
       'retention-months': { type: 'string' },
       openapi: { type: 'string' },
+      'trail-public-key': { type: 'string', multiple: true },
       'no-ui': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false }
     }
@@ -61,6 +67,13 @@ export async function serve (args: string[]): Promise<number> {
   }
   const database = values.database ?? (envValue('DATABASE_URL') ?? 'memory://')
   const token = values.token ?? (envValue('AUDIT_STREAM_TOKEN'))
+  const trailPublicKeys = (values['trail-public-key'] ?? []).map((file) => {
+    try {
+      return readFileSync(file, 'utf8')
+    } catch (err) {
+      throw new UsageError(`--trail-public-key ${file}: ${(err as Error).message}`, SERVE_USAGE)
+    }
+  })
   const logger = cliLogger('info')
   const server = await startDataStorageServer({
     port: Number(values.port),
@@ -70,6 +83,7 @@ export async function serve (args: string[]): Promise<number> {
     ...limits,
     ...(token === undefined ? {} : { token }),
     ...(values.openapi === undefined ? {} : { openapi: values.openapi }),
+    ...(trailPublicKeys.length === 0 ? {} : { trailPublicKeys }),
     ui: !values['no-ui']
   })
   process.stdout.write(`audit-stream serve: listening on ${server.url} (${server.engine})\n`)
