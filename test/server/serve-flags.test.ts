@@ -41,3 +41,9 @@ test('serve refuses a limit that is not a number', async () => {
   assert.equal(code, 2)
   assert.match(stderr, /--max-batch-items must be a number/)
 })
+
+test('serve refuses a --trail-public-key file that cannot be read', async () => {
+  const { code, stderr } = await runTs(cli, ['serve', '--trail-public-key', '/nonexistent/key.pem'])
+  assert.equal(code, 2)
+  assert.match(stderr, /--trail-public-key/)
+})
