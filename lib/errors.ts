@@ -399,3 +399,25 @@ export class SpoolError extends AuditStoreError {
     this.name = 'SpoolError'
   }
 }
+
+/**
+ * A trail note (a checkpoint or a skip) is malformed: a missing, extra or
+ * misplaced line, a value out of range, a bad signature line, or too large.
+ *
+ * @example
+ * ```ts
+ * try { parseNote(text) } catch (err) {
+ *   if (err instanceof NoteFormatError) console.error(`refused note: ${err.message}`)
+ * }
+ * ```
+ */
+export class NoteFormatError extends AuditStoreError {
+  /**
+   * @param message - what is wrong with the note
+   * @param options - `cause`, when wrapping another error
+   */
+  constructor (message = 'Malformed trail note', options: AuditStoreErrorOptions = {}) {
+    super(message, 'AUDIT_ERR_NOTE_FORMAT', options)
+    this.name = 'NoteFormatError'
+  }
+}
