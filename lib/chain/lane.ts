@@ -19,5 +19,5 @@ import { InvalidOptionError } from '../errors.js'
  */
 export function laneOf (correlationId: string, lanes: number): number {
   if (!Number.isSafeInteger(lanes) || lanes < 1) throw new InvalidOptionError('lanes', 'an integer >= 1', lanes)
-  return zlib.crc32(Buffer.from(correlationId, 'utf8')) % lanes
+  return zlib.crc32(correlationId) % lanes
 }
