@@ -32,6 +32,13 @@ export type { StoreHealth, EndpointHealth } from './health.js'
 export { DEFAULTS } from './options.js'
 export type { AuditStoreOptions, BatchSinkOptions, RetryOptions, FlushOptions, CloseOptions, DataStorageSinkOptions, TlsOptions, ShutdownOptions, MetricsOptions, MetricsRegistry, SpoolOptions } from './options.js'
 export type { FlushResult, StoreStats } from './stats.js'
+export { GENESIS, eventDigest, chainHash, chainEvents } from './chain/chain-hash.js'
+export { laneOf } from './chain/lane.js'
+export { NoteSigner, formatNote, parseNote, parseNotes, noteVerifies, publicKeyOf } from './chain/signed-note.js'
+export type { TrailNote, CheckpointNote, SkipNote, NoteSignature, ParsedNote } from './chain/signed-note.js'
+export { verifyChain } from './chain/verify-chain.js'
+export type { ChainRow, VerifyReason, VerifyResult, VerifySkip, VerifyChainInput } from './chain/verify-chain.js'
+export { servedMatchesRaw } from './chain/served-form.js'
 export {
   AuditStoreError,
   AuditValidationError,
@@ -45,6 +52,7 @@ export {
   SinkError,
   DeadLetterError,
   MissingPeerError,
-  SpoolError
+  SpoolError,
+  NoteFormatError
 } from './errors.js'
 export type { ValidationIssue, AuditStoreErrorOptions, SinkErrorOptions, ProblemDocument } from './errors.js'

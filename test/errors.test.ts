@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
   AbortError, AuditLossError, AuditStoreError, AuditValidationError, CloseTimeoutError, DeadLetterError,
-  FlushError, InvalidOptionError, MissingPeerError, SinkError, SpoolError, StoreClosedError, TimeoutError, type StoreStats
+  FlushError, InvalidOptionError, MissingPeerError, NoteFormatError, SinkError, SpoolError, StoreClosedError, TimeoutError, type StoreStats
 } from '../lib/index.js'
 
 const stats: StoreStats = { accepted: 3, dropped: 1, invalid: 0, written: 2, deadLettered: 0, lost: 0, retries: 0, batches: 1, pending: 0, inFlight: 0, recovered: 0, spooled: { events: 0, bytes: 0 }, spoolCorrupt: { bytes: 0, events: 0 } }
@@ -20,7 +20,8 @@ const cases = [
   { make: () => new SinkError('HTTP 503', { retryable: true, statusCode: 503, retryAfterMs: 1000, cause }), name: 'SinkError', code: 'AUDIT_ERR_SINK' },
   { make: () => new DeadLetterError('disk full', { cause }), name: 'DeadLetterError', code: 'AUDIT_ERR_DEAD_LETTER' },
   { make: () => new MissingPeerError('prom-client', 'collectMetrics', { cause }), name: 'MissingPeerError', code: 'AUDIT_ERR_MISSING_PEER' },
-  { make: () => new SpoolError('disk full', { cause }), name: 'SpoolError', code: 'AUDIT_ERR_SPOOL' }
+  { make: () => new SpoolError('disk full', { cause }), name: 'SpoolError', code: 'AUDIT_ERR_SPOOL' },
+  { make: () => new NoteFormatError('missing line'), name: 'NoteFormatError', code: 'AUDIT_ERR_NOTE_FORMAT' }
 ]
 
 for (const { make, name, code } of cases) {

@@ -51,10 +51,12 @@ void typeChecks
 
 test('the public surface is exactly the documented exports', () => {
   assert.deepEqual(Object.keys(api).sort(), [
-    'AbortError', 'AuditEventSchema', 'AuditLossError', 'AuditStore', 'AuditStoreError', 'AuditValidationError',
-    'BatchSink', 'CloseTimeoutError', 'DEAD_LETTER_FILE_PREFIX', 'DEFAULTS', 'DataStorageSink', 'DeadLetterError', 'FileDeadLetter',
-    'FlushError', 'InvalidOptionError', 'MAX_EVENT_DATA_DEPTH', 'MemorySink', 'MissingPeerError', 'SinkError', 'SpoolError', 'StoreClosedError', 'TimeoutError',
-    'batchBody', 'batchBuffer', 'collectMetrics', 'createAuditStore', 'createEventValidator', 'installShutdownHandler', 'newAuditEvent', 'readinessHandler', 'replayDeadLetters', 'validateAuditEvent'
+    'AbortError', 'AuditEventSchema', 'AuditLossError', 'AuditStore', 'AuditStoreError', 'AuditValidationError', 'BatchSink', 'CloseTimeoutError',
+    'DEAD_LETTER_FILE_PREFIX', 'DEFAULTS', 'DataStorageSink', 'DeadLetterError', 'FileDeadLetter', 'FlushError', 'GENESIS', 'InvalidOptionError',
+    'MAX_EVENT_DATA_DEPTH', 'MemorySink', 'MissingPeerError', 'NoteFormatError', 'NoteSigner', 'SinkError', 'SpoolError', 'StoreClosedError',
+    'TimeoutError', 'batchBody', 'batchBuffer', 'chainEvents', 'chainHash', 'collectMetrics', 'createAuditStore', 'createEventValidator',
+    'eventDigest', 'formatNote', 'installShutdownHandler', 'laneOf', 'newAuditEvent', 'noteVerifies', 'parseNote', 'parseNotes', 'publicKeyOf',
+    'readinessHandler', 'replayDeadLetters', 'servedMatchesRaw', 'validateAuditEvent', 'verifyChain'
   ])
   assert.deepEqual(Object.keys(serverApi).sort(), ['InvalidOptionError', 'MissingPeerError', 'startDataStorageServer'])
 })

@@ -103,7 +103,10 @@ export function chainEvents (producerId: string, lane: number, firstSeq: number,
   const preimage = preimageFor(producerId, lane)
   checkSeq('firstSeq', firstSeq)
   checkBytes32('prev', prev)
-  if (events.length > 0) checkSeq('firstSeq + events.length - 1', firstSeq + events.length - 1)
+  // Subtract rather than add: firstSeq + length - 1 could round back into range.
+  if (firstSeq > Number.MAX_SAFE_INTEGER - Math.max(0, events.length - 1)) {
+    throw new InvalidOptionError('firstSeq', `at most ${Number.MAX_SAFE_INTEGER} - ${events.length - 1} for ${events.length} events`, firstSeq)
+  }
   const out = Buffer.allocUnsafe(events.length * 32)
   // One preimage for the whole run: only seq, prev and digest change per event.
   preimage.set(prev, OFF_PREV)

@@ -315,6 +315,7 @@ function keyIdOf (keyName: string, publicKey: KeyObject): Buffer {
 }
 
 function bodyOf (note: TrailNote): string {
+  // Read as a loose record: a caller's object (or JSON) may lack fields the type promises.
   const n = note as unknown as Readonly<Record<string, unknown>>
   const common = `producer ${checked(n.producerId, isUuid, 'producer')}\nlane ${checked(n.lane, isLane, 'lane')}\n`
   if (n.kind === 'checkpoint') {
