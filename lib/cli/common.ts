@@ -15,12 +15,14 @@ Commands:
   serve           run the reference DataStorage server (needs @electric-sql/pglite or pg)
   spool inspect <dir>  print what a store's spool directory holds (segments, pending, damage)
   spool drain <dir>    send the events left in the spool of a store whose process has ended
+  verify          recompute and check a server's trails (hash chains, signed checkpoints)
 
 Run audit-stream <command> --help for a command's options.
 
-Environment: AUDIT_STREAM_URL (the --url of send, replay and spool drain),
+Environment: AUDIT_STREAM_URL (the --url of send, replay, spool drain and verify),
 AUDIT_STREAM_LOG_LEVEL (default warn; info for serve).
-Exit codes: 0 all stored, 1 some dead-lettered or lost, 2 bad usage.
+Exit codes: 0 all stored (verify: all verified), 1 some dead-lettered or lost
+(verify: a lane failed), 2 bad usage.
 `
 
 /** A command line that cannot run as given: exit code 2, with the usage of `usage`. @internal */

@@ -9,8 +9,9 @@ import { REPLAY_USAGE, replay } from './replay.js'
 import { SEND_USAGE, send } from './send.js'
 import { SERVE_USAGE, serve } from './serve.js'
 import { SPOOL_USAGE, spool } from './spool.js'
+import { VERIFY_USAGE, verify } from './verify.js'
 
-const COMMAND_USAGE: Readonly<Record<string, string>> = { send: SEND_USAGE, replay: REPLAY_USAGE, serve: SERVE_USAGE, spool: SPOOL_USAGE }
+const COMMAND_USAGE: Readonly<Record<string, string>> = { send: SEND_USAGE, replay: REPLAY_USAGE, serve: SERVE_USAGE, spool: SPOOL_USAGE, verify: VERIFY_USAGE }
 
 /**
  * Runs the CLI with `argv` (without node and the script).
@@ -27,6 +28,7 @@ export async function main (argv: string[]): Promise<number> {
     if (command === 'serve') return await serve(rest)
     if (command === 'replay') return await replay(rest)
     if (command === 'spool') return await spool(rest)
+    if (command === 'verify') return await verify(rest)
     throw new UsageError(`unknown command: ${command}`)
   } catch (err) {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true || (err instanceof AuditStoreError && err.code === 'AUDIT_ERR_INVALID_OPTION')) {
