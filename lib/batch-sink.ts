@@ -3,10 +3,11 @@
  * cannot be delivered, and settles flush markers once everything ahead of
  * them is settled.
  */
+import { setMaxListeners } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { Writable } from 'readable-stream'
-import { splitBatch, subBatch, type Batch } from './batch.js'
+import { contiguousRuns, splitBatch, subBatch, type Batch, type BatchTrail } from './batch.js'
 import type { DeadLetter, DeadLetterReason } from './dead-letter/dead-letter.js'
 import { errorInfo, handOff } from './dead-letter/hand-off.js'
 import { InvalidOptionError, SinkError } from './errors.js'
@@ -14,8 +15,12 @@ import { FlushMarker } from './flush-marker.js'
 import { guardedEmit } from './guarded-emit.js'
 import type { Ledger, Outcome } from './ledger.js'
 import { defaultLogger } from './logger.js'
-import { resolveSinkOptions, type BatchSinkOptions, type ResolvedRetryOptions } from './options.js'
+import { resolveSinkOptions, type BatchSinkOptions, type ResolvedRetryOptions, type ResolvedTrailOptions } from './options.js'
 import { backoffDelay, sleep } from './retry.js'
+import { TrailNotes } from './trail-notes.js'
+
+/** The problem type of a 409 for a lane batch that arrived ahead of an earlier one. @internal */
+export const SEQUENCE_GAP = 'urn:audit-stream:problem:lane/sequence-gap'
 
 /**
  * What `sendBatch` gets besides the batch.
@@ -101,6 +106,24 @@ export interface DeadLetterEventInfo {
   readonly error: Error | undefined
 }
 
+/**
+ * What `sendNotes` gets besides the notes.
+ *
+ * @example
+ * ```ts
+ * protected async sendNotes (notes: readonly string[], { signal, publicKeyPem }: NotesContext) {
+ *   await fetch(url, { method: 'POST', body: JSON.stringify({ notes, public_key: publicKeyPem }), signal })
+ *   return true
+ * }
+ * ```
+ */
+export interface NotesContext {
+  /** Aborted when the store's close times out. */
+  readonly signal: AbortSignal
+  /** The public half of the trail's signing key (SPKI PEM); undefined when notes are unsigned. */
+  readonly publicKeyPem: string | undefined
+}
+
 /** A sink's counts of batches and attempts (events are counted by the ledger). @internal */
 export interface SinkCounters {
   retries: number
@@ -112,6 +135,17 @@ export interface SinkAttachment {
   readonly deadLetter: DeadLetter | undefined
   readonly logger: Logger
   readonly ledger: Ledger
+  /** With lanes: how many, the in-flight bound per lane, and the trail options. */
+  readonly lanes?: { readonly count: number, readonly maxInFlightPerLane: number, readonly trail: ResolvedTrailOptions } | undefined
+}
+
+// One lane's batches in the sink: the in-flight bound and the batches not settled yet.
+interface LaneSlot {
+  inFlight: number
+  // Deliveries waiting for a free slot of the lane, in cut order.
+  readonly queue: Array<() => void>
+  // Every batch of the lane accepted and not settled, in seq order, with a promise of its settlement.
+  readonly open: Array<{ readonly seq: number, readonly last: number, readonly settled: Promise<void> }>
 }
 
 /**
@@ -146,6 +180,10 @@ export function refusedIndices (error: Error, count: number): number[] | undefin
 }
 
 type Classified = { retryable: boolean, split: boolean, statusCode: number | undefined, retryAfterMs: number | undefined, error: Error }
+
+function isGap (error: Error): boolean {
+  return error instanceof SinkError && error.statusCode === 409 && error.problem?.type === SEQUENCE_GAP
+}
 
 function classify (err: unknown): Classified {
   const error = err instanceof Error ? err : new Error(String(err))
@@ -186,7 +224,11 @@ function classify (err: unknown): Classified {
  */
 export abstract class BatchSink extends Writable {
   readonly #retry: ResolvedRetryOptions
-  readonly #concurrency: number
+  #concurrency: number
+  // With lanes: each lane's slots and open batches, and the notes (skips, checkpoints).
+  readonly #lanes = new Map<number, LaneSlot>()
+  #perLane = 0
+  #notes: TrailNotes | undefined
   readonly #ownLogger: Logger | undefined
   #log: Logger
   #deadLetter: DeadLetter | undefined
@@ -234,6 +276,22 @@ export abstract class BatchSink extends Writable {
    */
   protected async release (): Promise<void> {}
 
+  /**
+   * Stores trail notes (skip and checkpoint texts) where the batches go.
+   * Resolve `true` once stored, `false` when the destination keeps no notes
+   * (then they go to the trail's notes file only); throw a {@link SinkError}
+   * to classify a failure, as for `sendBatch`. The default keeps none.
+   *
+   * @param notes - the note texts, each one C2SP-style signed note
+   * @param ctx - the abort signal and the signing key's public half
+   * @returns whether the notes were stored
+   */
+  protected async sendNotes (notes: readonly string[], ctx: NotesContext): Promise<boolean> {
+    void notes
+    void ctx
+    return false
+  }
+
   /** The logger the sink writes to, with `component: 'batch-sink'`. */
   protected get log (): Logger {
     return this.#log
@@ -257,6 +315,20 @@ export abstract class BatchSink extends Writable {
     this.#ledger = attachment.ledger
     this.#deadLetter = attachment.deadLetter
     if (this.#ownLogger === undefined) this.#log = attachment.logger.child({ component: 'batch-sink' })
+    const lanes = attachment.lanes
+    if (lanes !== undefined) {
+      this.#perLane = lanes.maxInFlightPerLane
+      this.#concurrency = lanes.count * lanes.maxInFlightPerLane
+      const signal = this.#shutdown.signal
+      this.#notes = new TrailNotes(lanes.trail, this.#log, (notes, publicKeyPem) => this.sendNotes(notes, { signal, publicKeyPem }))
+    }
+    // Each send, retry sleep and note post in flight listens for the shutdown: that many, not a leak.
+    setMaxListeners(this.#concurrency * 3 + 10, this.#shutdown.signal)
+  }
+
+  /** The trail's note counts, with lanes. @internal */
+  noteCounts (): Readonly<TrailNotes['counts']> | undefined {
+    return this.#notes === undefined ? undefined : { ...this.#notes.counts }
   }
 
   /**
@@ -293,12 +365,15 @@ export abstract class BatchSink extends Writable {
   override _write (chunk: Batch | FlushMarker, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (chunk instanceof FlushMarker) {
       this.#whenIdle(() => {
-        chunk.settle(this.#attachedLedger())
-        callback()
+        // The checkpoints made so far are posted too: a reader verifying after the flush finds them.
+        void this.#notesIdle().then(() => {
+          chunk.settle(this.#attachedLedger())
+          callback()
+        })
       })
       return
     }
-    const delivery = this.#deliver(chunk, 0)
+    const delivery = chunk.trail === undefined ? this.#deliver(chunk, 0) : this.#deliverInLane(chunk, chunk.trail)
     this.#inFlight.add(delivery)
     const done = (): void => {
       this.#inFlight.delete(delivery)
@@ -316,7 +391,9 @@ export abstract class BatchSink extends Writable {
   /** @internal */
   override _final (callback: (error?: Error | null) => void): void {
     this.#whenIdle(() => {
-      this.#releaseOnce().then(() => callback(), (err: unknown) => {
+      this.#notes?.checkpointAll()
+      this.#notes?.stop()
+      this.#notesIdle().then(() => this.#releaseOnce()).then(() => callback(), (err: unknown) => {
         this.#log.warn({ err }, 'sink release failed')
         callback()
       })
@@ -326,6 +403,7 @@ export abstract class BatchSink extends Writable {
   /** @internal */
   override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
     this.#shutdown.abort(err ?? new Error('sink destroyed'))
+    this.#notes?.stop()
     this.#releaseOnce().catch((releaseErr: unknown) => this.#log.warn({ err: releaseErr }, 'sink release failed'))
     callback(err)
   }
@@ -334,6 +412,69 @@ export abstract class BatchSink extends Writable {
     // A subclass's release() may return nothing, or throw: both become a promise.
     this.#released ??= Promise.resolve().then(() => this.release())
     return this.#released
+  }
+
+  #notesIdle (): Promise<void> {
+    return this.#notes === undefined ? Promise.resolve() : this.#notes.idle()
+  }
+
+  // A lane batch: waits for a slot of its lane, is delivered, then lets the lane's next one go.
+  async #deliverInLane (batch: Batch, trail: BatchTrail): Promise<void> {
+    let lane = this.#lanes.get(trail.lane)
+    if (lane === undefined) this.#lanes.set(trail.lane, lane = { inFlight: 0, queue: [], open: [] })
+    this.#notes?.accepted(trail)
+    let settle!: () => void
+    const entry = { seq: trail.seq, last: trail.seq + batch.events.length - 1, settled: new Promise<void>((resolve) => { settle = resolve }) }
+    lane.open.push(entry)
+    if (lane.inFlight >= this.#perLane) await new Promise<void>((resolve) => lane.queue.push(resolve))
+    lane.inFlight++
+    const release = this.#attachedLedger().hold(batch.firstSeq)
+    try {
+      await this.#deliver(batch, 0)
+    } finally {
+      release()
+      lane.inFlight--
+      lane.open.splice(lane.open.indexOf(entry), 1)
+      settle()
+      lane.queue.shift()?.()
+    }
+  }
+
+  // The settlements of the lane's batches that end before `seq`: what a sequence gap waits for.
+  #earlier (trail: BatchTrail): Array<Promise<void>> {
+    return (this.#lanes.get(trail.lane)?.open ?? []).filter((e) => e.last < trail.seq).map((e) => e.settled)
+  }
+
+  // Sends a range's skip note in the lane's order, with the batch's retry policy; never rejects.
+  async #postSkip (batch: Batch, trail: BatchTrail, reason: DeadLetterReason): Promise<void> {
+    const notes = this.#notes!
+    const text = notes.skip(trail, batch.events.length, reason)
+    const signal = this.#shutdown.signal
+    let attempt = 0
+    while (!signal.aborted) {
+      attempt++
+      try {
+        await notes.post([text])
+        return
+      } catch (err) {
+        const failure = classify(err)
+        if (signal.aborted) break
+        const earlier = isGap(failure.error) ? this.#earlier(trail) : []
+        if (earlier.length > 0) {
+          attempt--
+          await Promise.all(earlier)
+          continue
+        }
+        if (!failure.retryable || attempt >= this.#retry.maxAttempts) {
+          notes.counts.failed++
+          this.#log.error({ batchId: batch.id, lane: trail.lane, from: trail.seq, count: batch.events.length, err: failure.error }, 'skip note not posted: the lane shows a gap there')
+          return
+        }
+        await sleep(backoffDelay(this.#retry, attempt, failure.retryAfterMs), signal)
+      }
+    }
+    notes.counts.failed++
+    this.#log.warn({ batchId: batch.id, lane: trail.lane, from: trail.seq, count: batch.events.length }, 'skip note not posted: delivery aborted')
   }
 
   #attachedLedger (): Ledger {
@@ -372,6 +513,13 @@ export abstract class BatchSink extends Writable {
       } catch (err) {
         const failure = classify(err)
         if (signal.aborted) break
+        // Ahead of an earlier batch of its lane: sent again once that one settles, not counted as a retry.
+        const earlier = batch.trail !== undefined && isGap(failure.error) ? this.#earlier(batch.trail) : []
+        if (earlier.length > 0) {
+          attempt--
+          await Promise.all(earlier)
+          continue
+        }
         if (failure.split && batch.events.length > 1) return this.#isolate(batch, depth, attempt, failure)
         if (!failure.retryable || failure.split) return this.#deadLetterBatch(batch, 'rejected', attempt, failure.error)
         if (attempt >= this.#retry.maxAttempts) return this.#deadLetterBatch(batch, 'exhausted', attempt, failure.error)
@@ -383,6 +531,7 @@ export abstract class BatchSink extends Writable {
         continue
       }
       const count = batch.events.length
+      if (batch.trail !== undefined) this.#notes?.settled(batch.trail, count)
       if (!this.#settle(batch, 'written')) return
       this.#counters.batches++
       const durationMs = performance.now() - started
@@ -405,6 +554,16 @@ export abstract class BatchSink extends Writable {
       if (refused.length === count) return this.#deadLetterBatch(batch, 'rejected', attempts, failure.error)
       const kept = batch.events.map((_, i) => i).filter((i) => !refused.includes(i))
       this.#log.warn({ batchId: batch.id, count, refused: refused.length, statusCode: failure.statusCode }, 'batch split on field errors')
+      if (batch.trail !== undefined) {
+        // A lane batch's pieces go in seq order, each contiguous: stored runs, and refused runs skipped.
+        const pieces = [...contiguousRuns(kept).map((run) => ({ run, ok: true })), ...contiguousRuns(refused).map((run) => ({ run, ok: false }))]
+        pieces.sort((a, b) => a.run[0]! - b.run[0]!)
+        for (const [i, { run, ok }] of pieces.entries()) {
+          if (ok) await this.#deliver(subBatch(batch, run, `${batch.id}.k${i}`), depth + 1)
+          else await this.#deadLetterBatch(subBatch(batch, run, `${batch.id}.r${i}`), 'rejected', attempts, failure.error)
+        }
+        return
+      }
       await this.#deadLetterBatch(subBatch(batch, refused, `${batch.id}.r`), 'rejected', attempts, failure.error)
       return this.#deliver(subBatch(batch, kept, `${batch.id}.k`), depth + 1)
     }
@@ -426,6 +585,11 @@ export abstract class BatchSink extends Writable {
       attempts,
       at: new Date().toISOString()
     }, this.#log)
+    // The lane goes on past the range, and says so: a skip note, never a silent gap.
+    if (batch.trail !== undefined && this.#notes !== undefined) {
+      await this.#postSkip(batch, batch.trail, reason)
+      this.#notes.settled(batch.trail, count)
+    }
     if (!this.#settle(batch, outcome === 'dead-lettered' ? 'deadLettered' : 'lost')) return
     this.#counters.batches++
     if (outcome === 'dead-lettered') this.#log.warn({ reason, batchId: batch.id, count, attempts }, 'batch dead-lettered')

@@ -8,6 +8,8 @@ type TransformCallback = (error?: Error | null, data?: unknown) => void
 import { createBatch, type Batch } from './batch.js'
 import { EventRun } from './event-run.js'
 import { FlushMarker } from './flush-marker.js'
+import { laneOf } from './chain/lane.js'
+import type { LaneChains } from './lane-chains.js'
 
 /** @internal */
 export interface BatchTransformOptions {
@@ -20,6 +22,8 @@ export interface BatchTransformOptions {
    * the cut this way before the sink can send it. Must never reject.
    */
   readonly onCut?: ((batch: Batch) => Promise<void> | undefined) | undefined
+  /** The lanes' chains; without, one unordered stream of batches. */
+  readonly chains?: LaneChains | undefined
 }
 
 /**
@@ -34,6 +38,21 @@ export class ReplayedBatch {
 // Brackets of the JSON array body; each event after the first adds a comma.
 const EMPTY_BODY_BYTES = 2
 
+// The batch being filled for one lane (lane -1 without lanes).
+class Pending {
+  // Invariant: bytes is the body size of events as a JSON array.
+  events: string[] = []
+  sizes: number[] = []
+  bytes = EMPTY_BODY_BYTES
+  // Invariant: the ledger sequence numbers of events as ranges (see SeqRanges); gaps come from
+  // invalid events and from events of other lanes.
+  seqs: number[] = []
+  // Invariant: set exactly while events is non-empty.
+  timer: NodeJS.Timeout | undefined
+
+  constructor (readonly lane: number) {}
+}
+
 /**
  * Emits a batch when it reaches `batchSize` events, when the next event
  * would push it past `maxBatchBytes`, or `flushIntervalMs` after its first
@@ -41,20 +60,20 @@ const EMPTY_BODY_BYTES = 2
  * trickle cannot starve a batch. On a flush marker it emits the partial batch
  * and then the marker; on end, the partial batch.
  *
+ * With lanes, an event joins the batch of its lane (`laneOf(correlation_id,
+ * lanes)`), each lane batched as above; a batch takes its lane seqs and
+ * chain hashes when it is cut. A flush marker follows the partial batches of
+ * every lane.
+ *
  * @internal
  */
 export class BatchTransform extends Transform {
   readonly #batchSize: number
   readonly #maxBatchBytes: number
   readonly #flushIntervalMs: number
-  // Invariant: #bytes is the body size of #events as a JSON array.
-  #events: string[] = []
-  #sizes: number[] = []
-  #bytes = EMPTY_BODY_BYTES
-  // Invariant: the sequence numbers of #events as ranges (see SeqRanges); gaps come from invalid events.
-  #seqs: number[] = []
-  // Invariant: set exactly while #events is non-empty.
-  #timer: NodeJS.Timeout | undefined
+  readonly #chains: LaneChains | undefined
+  // One per lane, or one for all without lanes.
+  readonly #pending: Pending[]
   readonly #onCut: BatchTransformOptions['onCut']
   // Invariant: set while a cut waits for onCut; settles once everything emitted so far is pushed.
   #gate: Promise<void> | undefined
@@ -67,25 +86,37 @@ export class BatchTransform extends Transform {
     this.#maxBatchBytes = options.maxBatchBytes
     this.#flushIntervalMs = options.flushIntervalMs
     this.#onCut = options.onCut
+    this.#chains = options.chains
+    this.#pending = this.#chains === undefined ? [new Pending(-1)] : Array.from({ length: this.#chains.lanes }, (_, lane) => new Pending(lane))
   }
 
   override _transform (chunk: EventRun | FlushMarker | ReplayedBatch, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (chunk instanceof EventRun) {
-      const { events, sizes, firstSeq } = chunk
-      for (let i = 0; i < events.length; i++) this.#add(events[i]!, sizes[i]!, firstSeq + i)
-    }
-    else if (chunk instanceof FlushMarker) {
-      this.#emit()
+      const { events, sizes, keys, firstSeq } = chunk
+      const chains = this.#chains
+      if (chains === undefined) {
+        const pending = this.#pending[0]!
+        for (let i = 0; i < events.length; i++) this.#add(pending, events[i]!, sizes[i]!, firstSeq + i)
+      } else {
+        for (let i = 0; i < events.length; i++) this.#add(this.#pending[laneOf(keys[i]!, chains.lanes)]!, events[i]!, sizes[i]!, firstSeq + i)
+      }
+    } else if (chunk instanceof FlushMarker) {
+      this.#emitAll()
       this.#push(chunk)
     } else if (chunk instanceof ReplayedBatch) {
-      this.#emit()
+      const trail = chunk.batch.trail
+      if (trail !== undefined) {
+        // Behind its lane's partial batch only: that one was cut later, by this store.
+        this.#emit(this.#pending[trail.lane] ?? this.#pending[0]!)
+        this.#chains?.observe(trail)
+      } else this.#emitAll()
       this.#push(chunk.batch)
     }
     this.#afterGate(callback)
   }
 
   override _flush (callback: TransformCallback): void {
-    this.#emit()
+    this.#emitAll()
     this.#afterGate(callback)
   }
 
@@ -109,46 +140,51 @@ export class BatchTransform extends Transform {
   }
 
   override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
-    this.#clearTimer()
+    for (const pending of this.#pending) this.#clearTimer(pending)
     callback(err)
   }
 
-  #add (json: string, bytes: number, seq: number): void {
+  #add (p: Pending, json: string, bytes: number, seq: number): void {
     // Each event after the first adds a comma to the body.
-    if (this.#events.length > 0 && this.#bytes + 1 + bytes > this.#maxBatchBytes) this.#emit()
-    this.#bytes += (this.#events.length === 0 ? 0 : 1) + bytes
-    this.#events.push(json)
-    this.#sizes.push(bytes)
-    const seqs = this.#seqs
+    if (p.events.length > 0 && p.bytes + 1 + bytes > this.#maxBatchBytes) this.#emit(p)
+    p.bytes += (p.events.length === 0 ? 0 : 1) + bytes
+    p.events.push(json)
+    p.sizes.push(bytes)
+    const seqs = p.seqs
     if (seqs.length > 0 && seqs[seqs.length - 1] === seq - 1) seqs[seqs.length - 1] = seq
     else seqs.push(seq, seq)
-    if (this.#events.length === 1) {
-      this.#timer = setTimeout(this.#onTimer, this.#flushIntervalMs)
-      this.#timer.unref()
+    if (p.events.length === 1) {
+      p.timer = setTimeout(this.#onTimer, this.#flushIntervalMs, p)
+      p.timer.unref()
     }
-    if (this.#events.length >= this.#batchSize) this.#emit()
+    if (p.events.length >= this.#batchSize) this.#emit(p)
   }
 
-  readonly #onTimer = (): void => {
-    this.#timer = undefined
-    if (!this.destroyed) this.#emit()
+  readonly #onTimer = (p: Pending): void => {
+    p.timer = undefined
+    if (!this.destroyed) this.#emit(p)
   }
 
-  #emit (): void {
-    if (this.#events.length === 0) return
-    this.#clearTimer()
-    const batch = createBatch(this.#events, this.#sizes, this.#bytes, this.#seqs)
-    this.#events = []
-    this.#sizes = []
-    this.#seqs = []
-    this.#bytes = EMPTY_BODY_BYTES
+  #emitAll (): void {
+    for (const pending of this.#pending) this.#emit(pending)
+  }
+
+  #emit (p: Pending): void {
+    if (p.events.length === 0) return
+    this.#clearTimer(p)
+    const trail = this.#chains?.cut(p.lane, p.events)
+    const batch = createBatch(p.events, p.sizes, p.bytes, p.seqs, trail)
+    p.events = []
+    p.sizes = []
+    p.seqs = []
+    p.bytes = EMPTY_BODY_BYTES
     this.#push(batch, this.#onCut?.(batch))
   }
 
-  #clearTimer (): void {
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer)
-      this.#timer = undefined
+  #clearTimer (p: Pending): void {
+    if (p.timer !== undefined) {
+      clearTimeout(p.timer)
+      p.timer = undefined
     }
   }
 }

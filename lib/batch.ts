@@ -5,6 +5,28 @@ import { randomUUID } from 'node:crypto'
 import type { SeqRanges } from './ledger.js'
 
 /**
+ * Where a batch sits in its lane's chain (see `lanes` in {@link AuditStoreOptions}):
+ * sent as the `audit-stream-*` request headers.
+ *
+ * @example
+ * ```ts
+ * const head = batch.trail?.hashes.subarray(-32).toString('hex')
+ * ```
+ */
+export interface BatchTrail {
+  /** The store's producer id (a UUID). */
+  readonly producerId: string
+  /** The lane, `laneOf(correlation_id, lanes)`. */
+  readonly lane: number
+  /** The lane seq of the first event; the others follow it, without gaps. */
+  readonly seq: number
+  /** h_{seq-1}: the chain hash before the first event (32 zero bytes at seq 1). */
+  readonly prev: Buffer
+  /** Each event's chain hash, 32 bytes each, parallel to `events`. */
+  readonly hashes: Buffer
+}
+
+/**
  * Serialized events sent together. The id doubles as the request's idempotency key.
  *
  * @example
@@ -37,14 +59,17 @@ export interface Batch {
    * (`[firstSeq, lastSeq]`) unless an invalid event or a split left gaps.
    */
   readonly seqs: readonly number[]
+  /** The batch's place in its lane's chain; absent when the store has `lanes: 0`. */
+  readonly trail?: BatchTrail | undefined
 }
 
 /**
  * Makes a batch with a fresh id.
  * @internal
  */
-export function createBatch (events: readonly string[], sizes: readonly number[], bytes: number, seqs: SeqRanges): Batch {
-  return { id: randomUUID(), events, sizes, bytes, firstSeq: seqs[0]!, lastSeq: seqs.at(-1)!, seqs }
+export function createBatch (events: readonly string[], sizes: readonly number[], bytes: number, seqs: SeqRanges, trail?: BatchTrail): Batch {
+  const batch = { id: randomUUID(), events, sizes, bytes, firstSeq: seqs[0]!, lastSeq: seqs.at(-1)!, seqs }
+  return trail === undefined ? batch : { ...batch, trail }
 }
 
 /**
@@ -121,7 +146,34 @@ export function subBatch (batch: Batch, indices: readonly number[], id: string):
     if (seqs.length > 0 && seqs.at(-1) === seq - 1) seqs[seqs.length - 1] = seq
     else seqs.push(seq, seq)
   }
-  return { id, events, sizes, bytes, firstSeq: seqs[0]!, lastSeq: seqs.at(-1)!, seqs }
+  const trail = batch.trail
+  if (trail === undefined) return { id, events, sizes, bytes, firstSeq: seqs[0]!, lastSeq: seqs.at(-1)!, seqs }
+  const first = indices[0]!
+  if (indices.at(-1)! - first !== indices.length - 1) throw new Error('a sub-batch of a lane batch takes contiguous events')
+  return {
+    id, events, sizes, bytes, firstSeq: seqs[0]!, lastSeq: seqs.at(-1)!, seqs,
+    trail: {
+      producerId: trail.producerId,
+      lane: trail.lane,
+      seq: trail.seq + first,
+      prev: first === 0 ? trail.prev : trail.hashes.subarray((first - 1) * 32, first * 32),
+      hashes: trail.hashes.subarray(first * 32, (first + indices.length) * 32)
+    }
+  }
+}
+
+/**
+ * Consecutive runs of `indices` (ascending): a lane batch's pieces must each be contiguous.
+ * @internal
+ */
+export function contiguousRuns (indices: readonly number[]): number[][] {
+  const runs: number[][] = []
+  for (const i of indices) {
+    const last = runs.at(-1)
+    if (last !== undefined && last.at(-1) === i - 1) last.push(i)
+    else runs.push([i])
+  }
+  return runs
 }
 
 /**

@@ -274,6 +274,8 @@ export interface ProblemDocument {
   readonly detail?: string
   /** Per-field validation messages, keyed by item and field, e.g. `"[3].event_type"`. */
   readonly field_errors?: Readonly<Record<string, string>>
+  /** For a 409 about a lane (`…/lane/sequence-gap` or `…/sequence-conflict`): the seq the lane expects next. */
+  readonly expected_seq?: number
 }
 
 /**

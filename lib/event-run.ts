@@ -15,6 +15,8 @@ export class EventRun {
   readonly events: string[] = []
   /** `events[i]`'s length in UTF-8 bytes. */
   readonly sizes: number[] = []
+  /** `events[i]`'s correlation_id, which picks its lane. */
+  readonly keys: string[] = []
   /** The sequence number of `events[0]`; the others follow it. Stamped by the store's entry. */
   firstSeq = 0
 
@@ -22,8 +24,9 @@ export class EventRun {
     return this.events.length
   }
 
-  push (json: string, bytes: number): void {
+  push (json: string, bytes: number, key: string): void {
     this.events.push(json)
     this.sizes.push(bytes)
+    this.keys.push(key)
   }
 }

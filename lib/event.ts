@@ -226,5 +226,16 @@ export function encodeAuditEvent (value: unknown, maxEventBytes: number, run: Ev
       { path: '', message: `event is ${bytes} bytes serialized, over maxEventBytes (${maxEventBytes})` }
     ])
   }
-  run.push(json, bytes)
+  run.push(json, bytes, correlationIdOf(value))
+}
+
+// The lane key. Validation read it as a string a moment ago; a getter that now throws or
+// answers otherwise only moves the event to another lane: the bytes stored are still `json`.
+function correlationIdOf (value: unknown): string {
+  try {
+    const id = (value as { correlation_id?: unknown }).correlation_id
+    return typeof id === 'string' ? id : ''
+  } catch {
+    return ''
+  }
 }

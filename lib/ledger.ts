@@ -84,7 +84,27 @@ export class Ledger {
    * anywhere, so it stays spooled for the next store.
    */
   get keptFloor (): number {
-    return Math.min(this.#floor, this.#firstLost)
+    let floor = Math.min(this.#floor, this.#firstLost)
+    for (const seq of this.#holds) floor = Math.min(floor, seq)
+    return floor
+  }
+
+  // Batches being delivered in pieces: keptFloor stays at or below each one's first number.
+  readonly #holds: number[] = []
+
+  /**
+   * Keeps {@link Ledger.keptFloor} at or below `seq` until the returned
+   * function is called: a lane batch settles in pieces, and the spool must
+   * keep all of it until the last piece settles, to resend it whole.
+   */
+  hold (seq: number): () => void {
+    this.#holds.push(seq)
+    let held = true
+    return () => {
+      if (!held) return
+      held = false
+      this.#holds.splice(this.#holds.indexOf(seq), 1)
+    }
   }
 
   // Invariant: the lowest number ever settled lost that the spool had; Infinity when none.

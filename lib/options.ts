@@ -479,6 +479,82 @@ export interface AuditStoreOptions {
    * @default none (events live in memory only until delivered)
    */
   readonly spool?: SpoolOptions
+  /**
+   * Ordered lanes: an event goes to lane `laneOf(correlation_id, lanes)`
+   * (CRC-32 of the id modulo `lanes`), so that every event of one
+   * correlation id keeps its order. Each lane numbers its events from 1 and
+   * chains their hashes; a batch holds events of one lane only and carries
+   * its place in the lane in the `audit-stream-*` request headers. `0` turns
+   * lanes off: batches are neither ordered nor chained, and the sink's
+   * `concurrency` applies instead of `maxInFlightPerLane`.
+   * @default 4
+   * Range: integer 0 to 256.
+   */
+  readonly lanes?: number
+  /**
+   * Batches of one lane in flight at the same time; the lanes are
+   * independent. A batch that arrives at the server ahead of an earlier one
+   * of its lane is answered 409 (sequence gap) and sent again once the earlier
+   * one settles, without counting as a retry.
+   * Order within a lane rests on that answer: against a server that ignores
+   * the lane headers, use 1 for strict order. A custom sink gets up to
+   * `lanes × maxInFlightPerLane` `sendBatch` calls at once.
+   * @default 2
+   * Range: integer 1 to 16.
+   */
+  readonly maxInFlightPerLane?: number
+  /**
+   * The producer id (a UUID) the lanes belong to. With a spool, the spool keeps
+   * it, so a store that replays a spool goes on with the same producer and lanes.
+   * @default the spool's, else a random UUID
+   */
+  readonly producerId?: string
+  /**
+   * Signed checkpoints of each lane's chain head: see {@link TrailOptions}.
+   * Without it, no checkpoints are made, and skip notes (for ranges that were
+   * dead-lettered or lost) are posted unsigned.
+   * @default none
+   */
+  readonly trail?: TrailOptions
+}
+
+/**
+ * Checkpoints and skips of a store's lanes, signed with an Ed25519 key and
+ * written in the C2SP-style note format of `audit-stream verify`.
+ *
+ * @example
+ * ```ts
+ * const signingKey = crypto.createPrivateKey(readFileSync('trail-key.pem'))
+ * createAuditStore({ url, trail: { signingKey, file: '/var/lib/app/audit.notes' } })
+ * ```
+ */
+export interface TrailOptions {
+  /** The Ed25519 private key, as a `KeyObject` or a PKCS#8 PEM string. Required. */
+  readonly signingKey: KeyObject | string
+  /**
+   * The key name on every signature line.
+   * @default 'audit-stream'
+   */
+  readonly keyName?: string
+  /**
+   * A lane is checkpointed once this many more of its events are settled.
+   * @default 1000
+   * Range: integer >= 1.
+   */
+  readonly everyEvents?: number
+  /**
+   * Every lane whose head moved is checkpointed at this interval, in milliseconds (and at close).
+   * @default 10000
+   * Range: integer 1 to 2147483647.
+   */
+  readonly intervalMs?: number
+  /**
+   * A local file every note (checkpoint and skip) is appended to, kept away
+   * from the server's database: `audit-stream verify --checkpoints <file>`
+   * then catches a database whose newest events were deleted.
+   * @default none
+   */
+  readonly file?: string
 }
 
 /**
@@ -532,6 +608,19 @@ export interface ResolvedStoreOptions {
   readonly eventSchema: CompiledEventSchema
   readonly flushOnExit: boolean
   readonly spool: ResolvedSpoolOptions | undefined
+  readonly lanes: number
+  readonly maxInFlightPerLane: number
+  readonly producerId: string | undefined
+  readonly trail: ResolvedTrailOptions | undefined
+}
+
+/** Trail options with every default applied (`signingKey` optional: unsigned skip notes only). @internal */
+export interface ResolvedTrailOptions {
+  readonly signingKey: KeyObject | string | undefined
+  readonly keyName: string
+  readonly everyEvents: number
+  readonly intervalMs: number
+  readonly file: string | undefined
 }
 
 /** Spool options with every default applied. @internal */
@@ -560,6 +649,19 @@ export const DEFAULTS = Object.freeze({
   closeTimeoutMs: 30_000,
   /** See {@link AuditStoreOptions.flushOnExit}. */
   flushOnExit: true,
+  /** See {@link AuditStoreOptions.lanes}. */
+  lanes: 4,
+  /** See {@link AuditStoreOptions.maxInFlightPerLane}. */
+  maxInFlightPerLane: 2,
+  /** See {@link TrailOptions}. */
+  trail: Object.freeze({
+    /** See {@link TrailOptions.keyName}. */
+    keyName: 'audit-stream',
+    /** See {@link TrailOptions.everyEvents}. */
+    everyEvents: 1_000,
+    /** See {@link TrailOptions.intervalMs}. */
+    intervalMs: 10_000
+  }),
   /** See {@link SpoolOptions}. */
   spool: Object.freeze({
     /** See {@link SpoolOptions.durability}. */
@@ -733,7 +835,42 @@ export function resolveStoreOptions (input: unknown): ResolvedStoreOptions {
     closeTimeoutMs: integerOption('closeTimeoutMs', o.closeTimeoutMs, DEFAULTS.closeTimeoutMs, 1, 2_147_483_647),
     eventSchema: compileEventSchema(o.openapi, false),
     flushOnExit: booleanOption('flushOnExit', o.flushOnExit, DEFAULTS.flushOnExit),
-    spool: resolveSpoolOptions(o.spool)
+    spool: resolveSpoolOptions(o.spool),
+    lanes: integerOption('lanes', o.lanes, DEFAULTS.lanes, 0, 256),
+    maxInFlightPerLane: integerOption('maxInFlightPerLane', o.maxInFlightPerLane, DEFAULTS.maxInFlightPerLane, 1, 16),
+    producerId: producerIdOption(o.producerId),
+    trail: resolveTrailOptions(o.trail)
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+function producerIdOption (value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || !UUID.test(value)) throw new InvalidOptionError('producerId', 'a lowercase UUID', value)
+  return value
+}
+
+/**
+ * Applies the trail defaults and validates; the key itself is checked when the signer is made.
+ * @internal
+ */
+export function resolveTrailOptions (input: unknown): ResolvedTrailOptions | undefined {
+  if (input === undefined) return undefined
+  const o = objectOption('trail', input)
+  const d = DEFAULTS.trail
+  const key = o.signingKey
+  if (typeof key !== 'string' && (typeof key !== 'object' || key === null)) {
+    throw new InvalidOptionError('trail.signingKey', 'an Ed25519 private key (KeyObject or PKCS#8 PEM)', key)
+  }
+  if (o.file !== undefined && (typeof o.file !== 'string' || o.file.length === 0)) throw new InvalidOptionError('trail.file', 'a non-empty file path', o.file)
+  if (o.keyName !== undefined && typeof o.keyName !== 'string') throw new InvalidOptionError('trail.keyName', 'a string', o.keyName)
+  return {
+    signingKey: key as KeyObject | string,
+    keyName: (o.keyName as string | undefined) ?? d.keyName,
+    everyEvents: integerOption('trail.everyEvents', o.everyEvents, d.everyEvents, 1),
+    intervalMs: integerOption('trail.intervalMs', o.intervalMs, d.intervalMs, 1, 2_147_483_647),
+    file: o.file as string | undefined
   }
 }
 
@@ -778,7 +915,7 @@ export interface ResolvedDataStorageSinkOptions {
   readonly origin: string
   readonly path: string
   /** Every endpoint, in the order given. */
-  readonly endpoints: ReadonlyArray<{ readonly origin: string, readonly path: string, readonly probePath: string }>
+  readonly endpoints: ReadonlyArray<{ readonly origin: string, readonly path: string, readonly probePath: string, readonly notesPath: string }>
   readonly replicaBackoffMs: number
   readonly probeIntervalMs: number
   readonly headers: Readonly<Record<string, string>>
@@ -790,6 +927,9 @@ export interface ResolvedDataStorageSinkOptions {
   readonly requestTimeoutMs: number
   readonly compression: 'none' | 'gzip'
 }
+
+// Where DataStorageSink posts trail notes, under the URL's path like the batch endpoint.
+const NOTES_PATH = '/api/v1/audit/checkpoints'
 
 /**
  * Applies the DataStorage sink defaults and validates.
@@ -816,7 +956,7 @@ export function resolveDataStorageSinkOptions (input: unknown): ResolvedDataStor
     }
     const prefix = url.pathname.replace(/\/+$/, '')
     // The probe goes under the URL's path too: behind a proxy that routes by prefix, /health/ready alone reaches something else.
-    return { origin: url.origin, path: prefix + path, probePath: prefix + '/health/ready' }
+    return { origin: url.origin, path: prefix + path, probePath: prefix + '/health/ready', notesPath: prefix + NOTES_PATH }
   })
   if (new Set(endpoints.map((e) => e.origin)).size !== endpoints.length) throw new InvalidOptionError('url', 'URLs of distinct origins', o.url)
   const headers = objectOption('headers', o.headers)

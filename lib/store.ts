@@ -2,6 +2,7 @@
  * The store: the entry of the pipeline. Events are validated and serialized
  * here, then flow into the batcher and on to the sink.
  */
+import { randomUUID } from 'node:crypto'
 import { inspect } from 'node:util'
 import type { Logger } from 'pino'
 import { Writable, pipeline } from 'readable-stream'
@@ -14,9 +15,11 @@ import {
 } from './errors.js'
 import { encodeAuditEvent, type AuditEvent } from './event.js'
 import { EventRun } from './event-run.js'
+import { chainEvents } from './chain/chain-hash.js'
+import { LaneChains } from './lane-chains.js'
 import { InvalidEvent } from './invalid-event.js'
 import type { Batch } from './batch.js'
-import { replaySpool } from './spool/recovery.js'
+import { replaySpool, type SpooledTrail } from './spool/recovery.js'
 import { FlushMarker } from './flush-marker.js'
 import { guardedEmit } from './guarded-emit.js'
 import { deliveryHealthOf, type DeliveryHealth, type StoreHealth } from './health.js'
@@ -27,7 +30,7 @@ import { unwatchProcessExit, watchProcessExit } from './exit-hooks.js'
 import { Ledger } from './ledger.js'
 import { defaultLogger } from './logger.js'
 import {
-  resolveStoreOptions, timeoutOption, type AuditStoreOptions, type CloseOptions, type FlushOptions, type ResolvedStoreOptions
+  DEFAULTS, resolveStoreOptions, timeoutOption, type AuditStoreOptions, type CloseOptions, type FlushOptions, type ResolvedStoreOptions
 } from './options.js'
 import { Spool } from './spool/spool.js'
 import { kSpoolFiles, nodeSpoolFiles, type SpoolFiles } from './spool/spool-files.js'
@@ -94,6 +97,8 @@ export class AuditStore extends Writable {
   readonly #sink: BatchSink
   readonly #batcher: BatchTransform
   readonly #log: Logger
+  // The lanes' producer; undefined with `lanes: 0`.
+  readonly #producerId: string | undefined
   // Settles when the batcher and the sink have finished or failed.
   readonly #pipelineDone: Promise<void>
   // The one owner of event accounting: every accepted event is numbered and settles there once.
@@ -157,10 +162,17 @@ export class AuditStore extends Writable {
     }
     this.#spool = spool
     // Only once nothing above can throw: a store that failed to construct leaves its sink free.
-    this.#sink.attach({ deadLetter: resolved.deadLetter, logger, ledger: this.#ledger })
+    // With a spool, the producer and its lanes go on where the spool's last store left them.
+    this.#producerId = resolved.lanes === 0 ? undefined : spool?.producerIdFor(resolved.producerId) ?? resolved.producerId ?? randomUUID()
+    const chains = this.#producerId === undefined ? undefined : new LaneChains(this.#producerId, resolved.lanes, spool?.laneHeads(this.#producerId, resolved.lanes))
+    const lanes = chains === undefined
+      ? undefined
+      : { count: resolved.lanes, maxInFlightPerLane: resolved.maxInFlightPerLane, trail: resolved.trail ?? UNSIGNED_TRAIL }
+    this.#sink.attach({ deadLetter: resolved.deadLetter, logger, ledger: this.#ledger, lanes })
     this.#batcher = new BatchTransform({
       ...resolved,
-      onCut: spool === undefined ? undefined : (batch) => spool.appendBatch(batch.id, batch.seqs)
+      chains,
+      onCut: spool === undefined ? undefined : (batch) => spool.appendBatch(batch.id, batch.seqs, batch.trail)
     })
     for (const name of ['batch', 'retry', 'dead-letter'] as const) {
       this.#sink.on(name, (info: BatchEventInfo | RetryEventInfo | DeadLetterEventInfo) => {
@@ -530,6 +542,15 @@ export class AuditStore extends Writable {
    * A fresh snapshot of the counters.
    * @returns the store's {@link StoreStats}
    */
+  /**
+   * The producer id of the store's lanes (a UUID): what `audit-stream verify
+   * --producer-id` and `GET /api/v1/audit/verify?producer_id=` take.
+   * Undefined with `lanes: 0`.
+   */
+  get producerId (): string | undefined {
+    return this.#producerId
+  }
+
   stats (): StoreStats {
     const sink = this.#sink.counters()
     const settled = this.#ledger.settled()
@@ -629,16 +650,21 @@ export class AuditStore extends Writable {
   async #replay (spool: Spool): Promise<void> {
     // Never done within the constructor: #replaying is set before it is cleared.
     await null
+    // Ledger seqs handed to the batcher, as ranges: on a failure, the others are counted lost.
+    const handed: Array<[number, number]> = []
     try {
       for (const item of replaySpool(spool.recovered)) {
         if (this.destroyed) return
         let chunk: EventRun | ReplayedBatch
         if (item.kind === 'run') {
           chunk = new EventRun()
-          for (let i = 0; i < item.events.length; i++) chunk.push(item.events[i]!, item.sizes[i]!)
+          for (let i = 0; i < item.events.length; i++) chunk.push(item.events[i]!, item.sizes[i]!, correlationIdOfJson(item.events[i]!))
           chunk.firstSeq = item.firstLedgerSeq
+          handed.push([item.firstLedgerSeq, item.firstLedgerSeq + item.events.length - 1])
         } else {
-          chunk = new ReplayedBatch(replayedBatch(item.id, item.events, item.sizes, item.ledgerSeqs))
+          const batch = replayedBatch(item.id, item.events, item.sizes, item.ledgerSeqs, item.trail)
+          chunk = new ReplayedBatch(batch)
+          for (let i = 0; i + 1 < batch.seqs.length; i += 2) handed.push([batch.seqs[i]!, batch.seqs[i + 1]!])
         }
         this.#unreplayed -= item.events.length
         if (!this.#batcher.write(chunk)) await new Promise<void>((resolve) => {
@@ -648,10 +674,14 @@ export class AuditStore extends Writable {
         })
       }
     } catch (err) {
-      // What could not be read back is lost, and counted so. Those are the last #unreplayed
-      // of the recovered numbers: the ones before them are in the pipeline.
-      const count = spool.recovered.count
-      const lost = this.#unreplayed > 0 ? this.#ledger.settle([count - this.#unreplayed, count - 1], 'lost') : 0
+      // What could not be read back is lost, and counted so: every recovered number not handed over.
+      let lost = 0
+      let next = 0
+      for (const [first, last] of handed.sort((a, b) => a[0] - b[0])) {
+        if (first > next) lost += this.#ledger.settle([next, first - 1], 'lost')
+        next = Math.max(next, last + 1)
+      }
+      if (next < spool.recovered.count) lost += this.#ledger.settle([next, spool.recovered.count - 1], 'lost')
       this.#log.error({ err, count: lost }, 'spool replay failed')
     } finally {
       spool.replayed()
@@ -725,7 +755,7 @@ export class AuditStore extends Writable {
 }
 
 // A batch read back from the spool: the same id and events, so the same body.
-function replayedBatch (id: string, events: string[], sizes: number[], ledgerSeqs: number[]): Batch {
+function replayedBatch (id: string, events: string[], sizes: number[], ledgerSeqs: number[], trail: SpooledTrail | undefined): Batch {
   const seqs: number[] = []
   let bytes = 2
   for (let i = 0; i < events.length; i++) {
@@ -734,8 +764,25 @@ function replayedBatch (id: string, events: string[], sizes: number[], ledgerSeq
     if (seqs.length > 0 && seqs.at(-1) === seq - 1) seqs[seqs.length - 1] = seq
     else seqs.push(seq, seq)
   }
-  return { id, events, sizes, bytes, firstSeq: seqs[0]!, lastSeq: seqs.at(-1)!, seqs }
+  const batch = { id, events, sizes, bytes, firstSeq: seqs[0]!, lastSeq: seqs.at(-1)!, seqs }
+  if (trail === undefined) return batch
+  // The hashes are recomputed from the same bytes: the same chain, the same headers.
+  const prev = Buffer.from(trail.prev, 'hex')
+  return { ...batch, trail: { producerId: trail.producerId, lane: trail.lane, seq: trail.seq, prev, hashes: chainEvents(trail.producerId, trail.lane, trail.seq, prev, events) } }
 }
+
+// The lane key of a recovered event: its correlation_id, read back from its bytes.
+function correlationIdOfJson (json: string): string {
+  try {
+    const id = (JSON.parse(json) as { correlation_id?: unknown }).correlation_id
+    return typeof id === 'string' ? id : ''
+  } catch {
+    return ''
+  }
+}
+
+// Trail options without a signing key: skip notes, unsigned; no checkpoints.
+const UNSIGNED_TRAIL = Object.freeze({ signingKey: undefined, keyName: DEFAULTS.trail.keyName, everyEvents: DEFAULTS.trail.everyEvents, intervalMs: DEFAULTS.trail.intervalMs, file: undefined })
 
 // What a dead-letter entry keeps of an invalid event: its JSON when it has one.
 function describeInvalid (value: unknown): string {

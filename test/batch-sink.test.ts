@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { BatchSink, FlushError, SinkError, createAuditStore, type Batch, type DeadLetterEventInfo, type RetryEventInfo, type SendContext } from '../lib/index.js'
+import { BatchSink, FlushError, SinkError, createAuditStore, parseNote, type Batch, type DeadLetterEventInfo, type RetryEventInfo, type SendContext } from '../lib/index.js'
 import { MemoryDeadLetter, ScriptedSink, captureLogger, makeEvent, seqs, silentLogger } from './helpers/fixtures.js'
 
 function storeWith (sink: BatchSink, deadLetter?: MemoryDeadLetter) {
@@ -116,7 +116,7 @@ test('retryAfterMs from the server is honoured and capped at maxDelayMs', async 
   await store.close()
 })
 
-test('with concurrency 1 the sink never sends two batches at once', async () => {
+test('without lanes, with concurrency 1 the sink never sends two batches at once', async () => {
   let active = 0
   let peak = 0
   class Counting extends BatchSink {
@@ -127,14 +127,14 @@ test('with concurrency 1 the sink never sends two batches at once', async () => 
       active--
     }
   }
-  const store = createAuditStore({ sink: new Counting(), logger: silentLogger, batchSize: 2, flushIntervalMs: 60_000 })
+  const store = createAuditStore({ sink: new Counting(), lanes: 0, logger: silentLogger, batchSize: 2, flushIntervalMs: 60_000 })
   for (let i = 0; i < 20; i++) store.record(makeEvent(i))
   assert.equal((await store.flush()).written, 20)
   assert.equal(peak, 1)
   await store.close()
 })
 
-test('with concurrency n the sink overlaps up to n batches, and a flush still waits for all of them', async () => {
+test('without lanes, with concurrency n the sink overlaps up to n batches, and a flush still waits for all of them', async () => {
   let active = 0
   let peak = 0
   const stored: number[] = []
@@ -147,7 +147,7 @@ test('with concurrency n the sink overlaps up to n batches, and a flush still wa
       active--
     }
   }
-  const store = createAuditStore({ sink: new Counting({ concurrency: 3 }), logger: silentLogger, batchSize: 2, flushIntervalMs: 60_000 })
+  const store = createAuditStore({ sink: new Counting({ concurrency: 3 }), lanes: 0, logger: silentLogger, batchSize: 2, flushIntervalMs: 60_000 })
   for (let i = 0; i < 20; i++) store.record(makeEvent(i))
   assert.equal((await store.flush()).written, 20)
   assert.equal(stored.reduce((a, b) => a + b, 0), 20)
@@ -205,12 +205,25 @@ class ValidatingSink extends BatchSink {
   }
 }
 
+// Keeps the trail notes it is sent, as the reference server does.
+class NotingValidatingSink extends ValidatingSink {
+  readonly notes: string[] = []
+  constructor (isBad: (json: string) => boolean) {
+    super(isBad, true)
+  }
+
+  protected override async sendNotes (notes: readonly string[]): Promise<boolean> {
+    this.notes.push(...notes)
+    return true
+  }
+}
+
 const seqOf = (json: string): number => (JSON.parse(json) as { event_data: { seq: number } }).event_data.seq
 
-async function refuse (count: number, isBad: (seq: number) => boolean, indexed: boolean): Promise<{ sink: ValidatingSink, deadLetter: MemoryDeadLetter, stats: ReturnType<ReturnType<typeof createAuditStore>['stats']> }> {
+async function refuse (count: number, isBad: (seq: number) => boolean, indexed: boolean, lanes?: number): Promise<{ sink: ValidatingSink, deadLetter: MemoryDeadLetter, stats: ReturnType<ReturnType<typeof createAuditStore>['stats']> }> {
   const sink = new ValidatingSink((json) => isBad(seqOf(json)), indexed)
   const deadLetter = new MemoryDeadLetter()
-  const store = createAuditStore({ sink, deadLetter, logger: silentLogger, batchSize: count, flushIntervalMs: 60_000 })
+  const store = createAuditStore({ sink, deadLetter, logger: silentLogger, batchSize: count, flushIntervalMs: 60_000, ...(lanes === undefined ? {} : { lanes }) })
   for (let seq = 0; seq < count; seq++) store.record(makeEvent(seq))
   await store.flush().catch(() => {})
   const stats = store.stats()
@@ -218,9 +231,9 @@ async function refuse (count: number, isBad: (seq: number) => boolean, indexed: 
   return { sink, deadLetter, stats }
 }
 
-test('a 400 that names refused items splits in one step: one dead-letter entry for them, one resend for the rest', async () => {
+test('without lanes, a 400 that names refused items splits in one step: one dead-letter entry for them, one resend for the rest', async () => {
   const bad = new Set([17, 400, 401, 999])
-  const { sink, deadLetter, stats } = await refuse(1000, (seq) => bad.has(seq), true)
+  const { sink, deadLetter, stats } = await refuse(1000, (seq) => bad.has(seq), true, 0)
   assert.equal(sink.requests, 2)
   assert.equal(deadLetter.entries.length, 1)
   const [entry] = deadLetter.entries
@@ -230,6 +243,71 @@ test('a 400 that names refused items splits in one step: one dead-letter entry f
   assert.equal(entry!.error?.problem?.field_errors?.['[17].event_type'], 'must not be empty')
   assert.equal(sink.stored.length, 996)
   assert.deepEqual({ written: stats.written, deadLettered: stats.deadLettered, lost: stats.lost, pending: stats.pending }, { written: 996, deadLettered: 4, lost: 0, pending: 0 })
+})
+
+test('in a lane, a 400 naming refused items stores the runs between them in seq order and skips each refused run with a note', async () => {
+  const bad = new Set([17, 400, 401, 999])
+  const sink = new NotingValidatingSink((json) => bad.has(seqOf(json)))
+  const deadLetter = new MemoryDeadLetter()
+  const store = createAuditStore({ sink, deadLetter, logger: silentLogger, batchSize: 1000, flushIntervalMs: 60_000 })
+  for (let seq = 0; seq < 1000; seq++) store.record(makeEvent(seq))
+  assert.deepEqual(await store.flush().catch((err: FlushError) => err.result), { written: 996, deadLettered: 4, dropped: 0, lost: 0 })
+  // The batch, then three stored runs: 0-16, 18-399, 402-998.
+  assert.equal(sink.requests, 4)
+  assert.deepEqual(sink.stored.map(seqOf), [...Array(1000).keys()].filter((seq) => !bad.has(seq)))
+  assert.deepEqual(deadLetter.entries.map((e) => e.events.map(seqOf)), [[17], [400, 401], [999]])
+  // Each refused run is one skip note at its lane seqs (seq 1 is event 0), posted in lane order.
+  const skips = sink.notes.map((text) => parseNote(text).note)
+  assert.deepEqual(skips.map((n) => n.kind === 'skip' ? [n.from, n.to, n.reason] : n.kind), [[18, 18, 'rejected'], [401, 402, 'rejected'], [1000, 1000, 'rejected']])
+  await store.close().catch(() => {})
+})
+
+test('a lane batch answered 409 sequence-gap is sent again once the earlier batch of its lane settles, without counting a retry', async () => {
+  // The first batch of the lane is slow; the second arrives first and is refused with a gap.
+  class GapSink extends BatchSink {
+    readonly order: number[] = []
+    #next = 1
+    attempts = 0
+    protected async sendBatch (batch: Batch): Promise<void> {
+      this.attempts++
+      const trail = batch.trail!
+      if (trail.seq === 1) await new Promise((resolve) => setTimeout(resolve, 30))
+      if (trail.seq !== this.#next) {
+        throw new SinkError('HTTP 409 Conflict', { retryable: false, statusCode: 409, problem: { type: 'urn:audit-stream:problem:lane/sequence-gap', expected_seq: this.#next } })
+      }
+      this.#next += batch.events.length
+      this.order.push(trail.seq)
+    }
+  }
+  const sink = new GapSink({ retry: { maxAttempts: 1 } })
+  const store = createAuditStore({ sink, logger: silentLogger, batchSize: 5, flushIntervalMs: 60_000 })
+  for (let i = 0; i < 10; i++) store.record(makeEvent(i))
+  assert.deepEqual(await store.flush(), { written: 10, deadLettered: 0, dropped: 0, lost: 0 })
+  assert.deepEqual(sink.order, [1, 6])
+  assert.equal(sink.attempts, 3)
+  assert.equal(store.stats().retries, 0)
+  await store.close()
+})
+
+test('each lane has at most maxInFlightPerLane batches in flight, and the lanes run side by side', async () => {
+  const active = new Map<number, number>()
+  const peak = new Map<number, number>()
+  class Counting extends BatchSink {
+    protected async sendBatch (batch: Batch): Promise<void> {
+      const lane = batch.trail!.lane
+      active.set(lane, (active.get(lane) ?? 0) + 1)
+      peak.set(lane, Math.max(peak.get(lane) ?? 0, active.get(lane)!))
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      active.set(lane, active.get(lane)! - 1)
+    }
+  }
+  const store = createAuditStore({ sink: new Counting(), lanes: 4, maxInFlightPerLane: 3, logger: silentLogger, batchSize: 2, flushIntervalMs: 60_000 })
+  for (let i = 0; i < 400; i++) store.record(makeEvent(i, `c-${i % 16}`))
+  assert.equal((await store.flush()).written, 400)
+  assert.deepEqual([...peak.keys()].sort(), [0, 1, 2, 3])
+  assert.ok([...peak.values()].every((p) => p <= 3), `peaks ${[...peak.values()].join(',')}`)
+  assert.ok([...peak.values()].some((p) => p === 3), `peaks ${[...peak.values()].join(',')}`)
+  await store.close()
 })
 
 test('a 1000-event batch refused entirely with indexed field errors costs 1 request and 1 dead-letter entry (bisecting cost 1999 and 1000)', async (t) => {

@@ -14,7 +14,8 @@ test('keeps parsed events in order and the size of each batch', async () => {
 
 test('delayMs delays every send', async () => {
   const sink = new MemorySink({ delayMs: 40 })
-  const store = createAuditStore({ sink, logger: silentLogger, batchSize: 1, flushIntervalMs: 60_000 })
+  // One batch in flight at a time, so the two delays add up.
+  const store = createAuditStore({ sink, logger: silentLogger, batchSize: 1, flushIntervalMs: 60_000, lanes: 0 })
   const started = performance.now()
   store.record(makeEvent(1))
   store.record(makeEvent(2))

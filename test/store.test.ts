@@ -174,7 +174,7 @@ test('a write after the store ended is refused through the callback, never as an
 test('close timeout aborts sends in flight, dead-letters every unsent event with reason shutdown and rejects with CloseTimeoutError', async () => {
   const sink = new ScriptedSink(['hang'], { fallback: 'ok' })
   const deadLetter = new MemoryDeadLetter()
-  const store = createAuditStore({ sink, deadLetter, ...quiet, batchSize: 10 })
+  const store = createAuditStore({ sink, deadLetter, ...quiet, batchSize: 10, lanes: 0 })
   for (let i = 0; i < 35; i++) store.record(makeEvent(i))
   const started = Date.now()
   await assert.rejects(store.close({ timeoutMs: 100 }), (err: unknown) => {
@@ -192,7 +192,7 @@ test('close timeout aborts sends in flight, dead-letters every unsent event with
 
 test('a dead letter that never answers cannot hold close() up: after twice the timeout the rest is counted lost', async () => {
   const sink = new ScriptedSink(['hang'])
-  const store = createAuditStore({ sink, deadLetter: { write: () => new Promise<void>(() => {}) }, ...quiet, batchSize: 10 })
+  const store = createAuditStore({ sink, deadLetter: { write: () => new Promise<void>(() => {}) }, ...quiet, batchSize: 10, lanes: 0 })
   for (let i = 0; i < 25; i++) store.record(makeEvent(i))
   const started = Date.now()
   await assert.rejects(store.close({ timeoutMs: 100 }), (err: unknown) => {
@@ -218,7 +218,7 @@ test('close timeout also ends a retry sleep at once', async () => {
 test('destroy counts every unsettled event lost exactly once, even when a send under way settles later', async () => {
   const sink = new ScriptedSink(['ok', 'hang'])
   const deadLetter = new MemoryDeadLetter()
-  const store = createAuditStore({ sink, deadLetter, ...quiet, batchSize: 10 })
+  const store = createAuditStore({ sink, deadLetter, ...quiet, batchSize: 10, lanes: 0 })
   let errored = false
   store.on('error', () => { errored = true })
   for (let i = 0; i < 35; i++) store.record(makeEvent(i))

@@ -10,8 +10,9 @@ import { chainHash, eventDigest } from '../chain/chain-hash.js'
 import { ArrayShapeError, arrayElements } from './array-elements.js'
 import { HttpProblem } from './problem.js'
 
-/** The request headers of a lane batch, in the order the contract lists them. @internal */
-export const LANE_HEADERS = ['audit-stream-producer', 'audit-stream-lane', 'audit-stream-seq', 'audit-stream-prev-hash', 'audit-stream-head'] as const
+import { LANE_HEADERS } from '../chain/lane.js'
+
+export { LANE_HEADERS }
 
 /** Largest lane: the column is a PostgreSQL integer. @internal */
 export const MAX_LANE = 2_147_483_647

@@ -9,7 +9,8 @@ import { promisify } from 'node:util'
 import { gzip } from 'node:zlib'
 import { Pool, type Dispatcher } from 'undici'
 import { batchBuffer, type Batch } from '../batch.js'
-import { BatchSink, type SendContext } from '../batch-sink.js'
+import { BatchSink, SEQUENCE_GAP, type NotesContext, type SendContext } from '../batch-sink.js'
+import { LANE_HEADERS } from '../chain/lane.js'
 import { InvalidOptionError, SinkError, type ProblemDocument } from '../errors.js'
 import { DeliveryHealth, kDeliveryHealth, type EndpointHealth } from '../health.js'
 import { DEFAULTS, resolveDataStorageSinkOptions, type DataStorageSinkOptions, type ResolvedDataStorageSinkOptions } from '../options.js'
@@ -119,34 +120,65 @@ export class DataStorageSink extends BatchSink {
    * @throws {@link SinkError} classifying the failure
    */
   protected async sendBatch (batch: Batch, ctx: SendContext): Promise<void> {
+    const replica = this.#replicas.pick(this.#lastReplica.get(batch))
+    this.#lastReplica.set(batch, replica)
+    const trail = batch.trail
+    const headers: Record<string, string> = { 'idempotency-key': batch.id }
+    if (trail !== undefined) {
+      headers['audit-stream-producer'] = trail.producerId
+      headers['audit-stream-lane'] = String(trail.lane)
+      headers['audit-stream-seq'] = String(trail.seq)
+      headers['audit-stream-prev-hash'] = trail.prev.toString('hex')
+      headers['audit-stream-head'] = trail.hashes.subarray(trail.hashes.length - 32).toString('hex')
+    }
+    await this.#post(replica, replica.path, () => batchBuffer(batch), headers, ctx.signal)
+  }
+
+  /**
+   * Posts trail notes to `POST /api/v1/audit/checkpoints` (under the URL's
+   * path), with the signing key's public half so that the server can pin it.
+   * @returns false when the server has no such endpoint (404 or 405)
+   * @throws {@link SinkError} classifying any other failure
+   */
+  protected override async sendNotes (notes: readonly string[], ctx: NotesContext): Promise<boolean> {
+    const replica = this.#replicas.pick()
+    const body = { notes, ...(ctx.publicKeyPem === undefined ? {} : { public_key: ctx.publicKeyPem }) }
+    try {
+      await this.#post(replica, replica.notesPath, () => Buffer.from(JSON.stringify(body), 'utf8'), {}, ctx.signal)
+    } catch (err) {
+      if (err instanceof SinkError && (err.statusCode === 404 || err.statusCode === 405)) return false
+      throw err
+    }
+    return true
+  }
+
+  // One attempt: POST `body()` to `path` on `replica`, with the sink's headers, token and deadline.
+  async #post (replica: Replica, path: string, body: () => Buffer, own: Record<string, string>, shutdown: AbortSignal): Promise<void> {
     // One deadline for the whole attempt, token lookup included; undici's own timers tick at about 1 s.
     const attempt = new AbortController()
     const timeoutMs = this.#options.requestTimeoutMs
     const timer = setTimeout(() => attempt.abort(new SinkError(`request timed out after ${timeoutMs} ms`, { retryable: true })), timeoutMs)
     timer.unref()
-    const onShutdown = (): void => attempt.abort(ctx.signal.reason)
-    if (ctx.signal.aborted) onShutdown()
-    else ctx.signal.addEventListener('abort', onShutdown, { once: true })
-    const replica = this.#replicas.pick(this.#lastReplica.get(batch))
-    this.#lastReplica.set(batch, replica)
+    const onShutdown = (): void => attempt.abort(shutdown.reason)
+    if (shutdown.aborted) onShutdown()
+    else shutdown.addEventListener('abort', onShutdown, { once: true })
     replica.attempts++
     try {
-      const json = batchBuffer(batch)
-      const body = this.#options.compression === 'gzip' ? await gzipAsync(json) : json
+      const json = body()
+      const compressed = this.#options.compression === 'gzip' ? await gzipAsync(json) : json
       // User headers first, by lowercase name, so that the sink's own replace them whatever their case.
-      const headers: Record<string, string> = { ...this.#userHeaders }
+      const headers: Record<string, string> = { ...this.#userHeaders, ...own }
       headers['content-type'] = 'application/json'
-      headers['idempotency-key'] = batch.id
       headers['user-agent'] = USER_AGENT
       if (this.#options.compression === 'gzip') headers['content-encoding'] = 'gzip'
       const token = await this.#token(attempt.signal)
       if (token !== undefined && token !== '') headers.authorization = `Bearer ${token}`
       const response = await replica.dispatcher.request({
         origin: replica.origin,
-        path: replica.path,
+        path,
         method: 'POST',
         headers,
-        body,
+        body: compressed,
         signal: attempt.signal
       })
       if (response.statusCode >= 200 && response.statusCode < 300) {
@@ -168,13 +200,13 @@ export class DataStorageSink extends BatchSink {
         throw err
       }
       // Refused or reset: the replica cannot take requests now. A shutdown is not its fault.
-      if (ctx.signal.aborted) throw err
+      if (shutdown.aborted) throw err
       this.#replicas.failed(replica, true)
       const code = (err as { code?: unknown }).code
       throw new SinkError(`request failed: ${typeof code === 'string' ? code : (err as Error).message}`, { retryable: true, cause: err })
     } finally {
       clearTimeout(timer)
-      ctx.signal.removeEventListener('abort', onShutdown)
+      shutdown.removeEventListener('abort', onShutdown)
     }
   }
 
@@ -218,13 +250,15 @@ export class DataStorageSink extends BatchSink {
     const base = { statusCode: status, ...(problem === undefined ? {} : { problem }), ...(retryAfterMs === undefined ? {} : { retryAfterMs }) }
     if (status === 401 && this.#options.tokenFile !== undefined) this.#fileTokenStale = true
     if (status === 400 || status === 422 || status === 413) return new SinkError(message, { ...base, retryable: false, split: true })
+    // Ahead of an earlier batch of its lane: worth sending again (the sink first waits for that one).
+    if (status === 409 && problem?.type === SEQUENCE_GAP) return new SinkError(message, { ...base, retryable: true })
     if (isRetryableStatus(status)) return new SinkError(message, { ...base, retryable: true })
     return new SinkError(message, { ...base, retryable: false })
   }
 }
 
 // content-length and content-encoding describe the body the sink builds; a user's would corrupt it.
-const SINK_HEADERS = new Set(['content-type', 'content-encoding', 'content-length', 'idempotency-key', 'user-agent'])
+const SINK_HEADERS = new Set(['content-type', 'content-encoding', 'content-length', 'idempotency-key', 'user-agent', ...LANE_HEADERS])
 
 function userHeaders (headers: Readonly<Record<string, string>> | undefined): Record<string, string> {
   const merged: Record<string, string> = {}
@@ -273,6 +307,7 @@ function parseProblem (text: string): ProblemDocument | undefined {
     if (typeof v.status === 'number') problem.status = v.status
     if (typeof v.detail === 'string') problem.detail = v.detail
     if (typeof v.field_errors === 'object' && v.field_errors !== null) problem.field_errors = v.field_errors as Record<string, string>
+    if (Number.isSafeInteger(v.expected_seq)) problem.expected_seq = v.expected_seq as number
     return Object.keys(problem).length === 0 ? undefined : problem
   } catch {
     return undefined

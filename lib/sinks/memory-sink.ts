@@ -3,7 +3,7 @@
  * local development.
  */
 import type { Batch } from '../batch.js'
-import { BatchSink, type SendContext } from '../batch-sink.js'
+import { BatchSink, type NotesContext, type SendContext } from '../batch-sink.js'
 import { integerOption, type BatchSinkOptions } from '../options.js'
 import { sleep } from '../retry.js'
 
@@ -42,6 +42,8 @@ export class MemorySink extends BatchSink {
   readonly events: unknown[] = []
   /** The event count of each stored batch, in delivery order. */
   readonly batches: number[] = []
+  /** Every trail note (skip or checkpoint) the store sent, as text, in order. */
+  readonly notes: string[] = []
   readonly #delayMs: number
 
   /**
@@ -63,5 +65,17 @@ export class MemorySink extends BatchSink {
     ctx.signal.throwIfAborted()
     for (const json of batch.events) this.events.push(JSON.parse(json))
     this.batches.push(batch.events.length)
+  }
+
+  /**
+   * Appends the notes to `notes`.
+   * @param notes - the note texts
+   * @param ctx - the abort signal
+   * @returns true
+   */
+  protected override async sendNotes (notes: readonly string[], ctx: NotesContext): Promise<boolean> {
+    ctx.signal.throwIfAborted()
+    this.notes.push(...notes)
+    return true
   }
 }

@@ -30,6 +30,7 @@ export interface Replica {
   readonly path: string
   // `/health/ready` under the URL's own path prefix.
   readonly probePath: string
+  readonly notesPath: string
   readonly dispatcher: Dispatcher
   // Invariant: false from a failure that took it out until a probe answered 200.
   up: boolean
@@ -60,9 +61,9 @@ export class ReplicaSet {
   // Aborts the probes under way on close(), so that closing the Pools does not wait for an unresponsive replica.
   readonly #closing = new AbortController()
 
-  constructor (endpoints: ReadonlyArray<{ origin: string, path: string, probePath: string }>, dispatcherFor: (origin: string) => Dispatcher, options: { backoffMs: number, probeIntervalMs: number, onAnswered: () => void }) {
+  constructor (endpoints: ReadonlyArray<{ origin: string, path: string, probePath: string, notesPath: string }>, dispatcherFor: (origin: string) => Dispatcher, options: { backoffMs: number, probeIntervalMs: number, onAnswered: () => void }) {
     this.#replicas = endpoints.map((e) => ({
-      origin: e.origin, path: e.path, probePath: e.probePath, dispatcher: dispatcherFor(e.origin), up: true, dueAt: 0, probing: false,
+      origin: e.origin, path: e.path, probePath: e.probePath, notesPath: e.notesPath, dispatcher: dispatcherFor(e.origin), up: true, dueAt: 0, probing: false,
       answeredAt: undefined, attempts: 0, stored: 0, failed: 0, consecutiveFailures: 0
     }))
     this.#backoffMs = options.backoffMs

@@ -4,7 +4,7 @@
  * ```
  * frame   = length:u32le crc:u32le payload[length]      crc = CRC-32 (zlib.crc32) of payload
  * payload = 0x01 firstSeq:f64le count:u32le (size:u32le bytes[size]){count}   events (a run)
- *         | 0x02 json                                                        a batch cut: {"id","seqs"}
+ *         | 0x02 json                                                        a batch cut: {"id","seqs"[,"trail"]}
  * ```
  *
  * Sequence numbers are the spool's own: they grow across restarts (see
@@ -28,12 +28,32 @@ export interface RunRecord {
   readonly count: number
 }
 
+/**
+ * A lane batch's place in its lane, as its cut record keeps it: enough to
+ * send it again with the same headers, and to go on with the lane after it.
+ * @internal
+ */
+export interface SpooledTrail {
+  readonly producerId: string
+  readonly lane: number
+  /** The lane seq of the first event. */
+  readonly seq: number
+  /** h_{seq-1} in hex. */
+  readonly prev: string
+  /** The lane seq of the last event. */
+  readonly last: number
+  /** h_last in hex. */
+  readonly head: string
+}
+
 /** A decoded batch record. @internal */
 export interface BatchRecord {
   readonly kind: 'batch'
   readonly id: string
   /** Spool sequence numbers as ascending inclusive ranges, flattened. */
   readonly seqs: readonly number[]
+  /** With lanes. */
+  readonly trail?: SpooledTrail | undefined
 }
 
 /**
@@ -70,8 +90,8 @@ export function encodeRun (firstSeq: number, events: readonly string[], sizes: r
  * @param seqs - spool sequence numbers as ranges
  * @internal
  */
-export function encodeBatch (id: string, seqs: readonly number[]): Buffer {
-  const json = Buffer.from(JSON.stringify({ id, seqs }), 'utf8')
+export function encodeBatch (id: string, seqs: readonly number[], trail?: SpooledTrail): Buffer {
+  const json = Buffer.from(JSON.stringify(trail === undefined ? { id, seqs } : { id, seqs, trail }), 'utf8')
   const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + 1 + json.length)
   frame.writeUInt32LE(1 + json.length, 0)
   frame[FRAME_HEADER_BYTES] = BATCH
@@ -110,13 +130,26 @@ function decodeHeader (payload: Buffer): RunRecord | BatchRecord | undefined {
   }
   if (payload[0] === BATCH) {
     try {
-      const { id, seqs } = JSON.parse(payload.toString('utf8', 1)) as { id: unknown, seqs: unknown }
-      if (typeof id === 'string' && Array.isArray(seqs) && seqs.every((n) => Number.isInteger(n))) return { kind: 'batch', id, seqs: seqs as number[] }
+      const { id, seqs, trail } = JSON.parse(payload.toString('utf8', 1)) as { id: unknown, seqs: unknown, trail: unknown }
+      if (typeof id === 'string' && Array.isArray(seqs) && seqs.every((n) => Number.isInteger(n))) {
+        if (trail === undefined) return { kind: 'batch', id, seqs: seqs as number[] }
+        if (isSpooledTrail(trail)) return { kind: 'batch', id, seqs: seqs as number[], trail }
+      }
     } catch {
       // falls through: malformed
     }
   }
   return undefined
+}
+
+const HEX64 = /^[0-9a-f]{64}$/
+
+function isSpooledTrail (value: unknown): value is SpooledTrail {
+  if (typeof value !== 'object' || value === null) return false
+  const t = value as Record<string, unknown>
+  return typeof t.producerId === 'string' && Number.isInteger(t.lane) && Number.isSafeInteger(t.seq) && Number.isSafeInteger(t.last) &&
+    (t.last as number) >= (t.seq as number) && (t.seq as number) >= 1 && typeof t.prev === 'string' && HEX64.test(t.prev) &&
+    typeof t.head === 'string' && HEX64.test(t.head)
 }
 
 /**

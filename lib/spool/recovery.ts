@@ -9,7 +9,7 @@
 import { closeSync, constants, fsyncSync, openSync, readdirSync, readFileSync, ftruncateSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { readCheckpoint } from './checkpoint.js'
-import { decodeRunEvents, readFrame, type BatchRecord } from './record-format.js'
+import { decodeRunEvents, readFrame, type BatchRecord, type SpooledTrail } from './record-format.js'
 
 const SEGMENT_NAME = /^segment-(\d{10,})\.log$/
 
@@ -65,6 +65,8 @@ export interface RecoveredSpool {
   readonly corruption: SpoolCorruption
   /** Whether the checkpoint file was damaged (then everything spooled is replayed). */
   readonly checkpointDamaged: boolean
+  /** By producer, each lane's highest cut record in the segments: its last seq and head. */
+  readonly laneHeads: Map<string, Map<number, { readonly seq: number, readonly head: string }>>
 }
 
 /**
@@ -80,6 +82,7 @@ export function recoverSpool (dir: string): RecoveredSpool {
   const segments: SegmentInfo[] = []
   const seqs: number[] = []
   const batches: BatchRecord[] = []
+  const laneHeads: RecoveredSpool['laneHeads'] = new Map()
   let nextSeq = floor
   let nextSegment = 0
   let corruptBytes = 0
@@ -110,6 +113,12 @@ export function recoverSpool (dir: string): RecoveredSpool {
       } else {
         maxRef = Math.max(maxRef, record.seqs.at(-1) ?? -1)
         batches.push(record)
+        const trail = record.trail
+        if (trail !== undefined) {
+          let heads = laneHeads.get(trail.producerId)
+          if (heads === undefined) laneHeads.set(trail.producerId, heads = new Map())
+          if ((heads.get(trail.lane)?.seq ?? 0) < trail.last) heads.set(trail.lane, { seq: trail.last, head: trail.head })
+        }
       }
       offset = frame.end
     }
@@ -131,7 +140,8 @@ export function recoverSpool (dir: string): RecoveredSpool {
     nextSeq,
     nextSegment,
     corruption: { bytes: corruptBytes, events: corruptEvents },
-    checkpointDamaged: checkpoint === undefined
+    checkpointDamaged: checkpoint === undefined,
+    laneHeads
   }
 }
 
@@ -174,47 +184,46 @@ function covered (ranges: readonly number[], first: number, last: number): boole
   return false
 }
 
-// Cut batches whose events are all at or above the floor and all present,
-// ascending and not overlapping an earlier one; the others' events are replayed as uncut.
+// Cut batches whose events are all at or above the floor and all present, and
+// that share no seq with another cut batch; the others' events are replayed as
+// uncut. With lanes, batches of different lanes interleave: their ranges alternate.
 function resendable (batches: BatchRecord[], seqs: readonly number[], floor: number): BatchRecord[] {
-  const kept: BatchRecord[] = []
-  let end = -1
-  const sorted = batches.filter((b) => b.seqs.length >= 2).sort((a, b) => a.seqs[0]! - b.seqs[0]!)
-  for (const batch of sorted) {
-    const first = batch.seqs[0]!
-    if (first < floor || first <= end) continue
-    let ok = true
-    for (let i = 0; ok && i + 1 < batch.seqs.length; i += 2) ok = covered(seqs, batch.seqs[i]!, batch.seqs[i + 1]!)
-    if (!ok) continue
-    kept.push(batch)
-    end = batch.seqs.at(-1)!
+  const candidates = batches.filter((b) => {
+    if (b.seqs.length < 2 || b.seqs[0]! < floor) return false
+    for (let i = 0; i + 1 < b.seqs.length; i += 2) if (!covered(seqs, b.seqs[i]!, b.seqs[i + 1]!)) return false
+    return true
+  })
+  // Every range of every candidate, by first seq: two that overlap rule out both batches.
+  const ranges: Array<{ first: number, last: number, batch: number }> = []
+  for (const [batch, b] of candidates.entries()) for (let i = 0; i + 1 < b.seqs.length; i += 2) ranges.push({ first: b.seqs[i]!, last: b.seqs[i + 1]!, batch })
+  ranges.sort((x, y) => x.first - y.first)
+  const bad = new Set<number>()
+  let reach = -1
+  let owner = -1
+  for (const r of ranges) {
+    if (r.first <= reach) {
+      bad.add(r.batch)
+      bad.add(owner)
+    }
+    if (r.last > reach) {
+      reach = r.last
+      owner = r.batch
+    }
   }
-  return kept
+  return candidates.filter((_, i) => !bad.has(i)).sort((a, b) => a.seqs[0]! - b.seqs[0]!)
 }
 
-/** One item to put back into the pipeline, in sequence order. @internal */
+/** One item to put back into the pipeline. @internal */
 export type ReplayItem =
-  | { readonly kind: 'batch', readonly id: string, readonly events: string[], readonly sizes: number[], readonly ledgerSeqs: number[] }
+  | { readonly kind: 'batch', readonly id: string, readonly events: string[], readonly sizes: number[], readonly ledgerSeqs: number[], readonly trail: SpooledTrail | undefined }
   | { readonly kind: 'run', readonly firstLedgerSeq: number, readonly events: string[], readonly sizes: number[] }
 
-/**
- * Reads the unsettled events back, one segment at a time, as cut batches
- * (same id, same events in the same order, so the same body) and runs of
- * uncut events. Events are numbered for the new store's ledger from 0, in
- * spool order.
- * @internal
- */
-export function * replaySpool (recovered: RecoveredSpool): Generator<ReplayItem> {
-  const { floor, batches } = recovered
+export type { SpooledTrail }
+
+// Each recovered event in spool order, with its ledger seq (0, 1, ... in spool order).
+function * recoveredEvents (recovered: RecoveredSpool): Generator<{ seq: number, ledgerSeq: number, events: string[], sizes: number[], i: number }> {
+  const { floor } = recovered
   let ledgerSeq = 0
-  let b = 0
-  // The batch being filled: its events arrive in order, possibly across segments.
-  let open: { id: string, seqs: readonly number[], events: string[], sizes: number[], ledgerSeqs: number[], left: number } | undefined
-  let run: { firstLedgerSeq: number, events: string[], sizes: number[] } | undefined
-  const inBatch = (batch: BatchRecord, seq: number): boolean => {
-    for (let i = 0; i + 1 < batch.seqs.length; i += 2) if (seq >= batch.seqs[i]! && seq <= batch.seqs[i + 1]!) return true
-    return false
-  }
   for (const segment of recovered.segments) {
     const buffer = readFileSync(segment.path)
     let offset = 0
@@ -229,32 +238,69 @@ export function * replaySpool (recovered: RecoveredSpool): Generator<ReplayItem>
       const { events, sizes } = decodeRunEvents(frame.payload, count)
       for (let i = 0; i < count; i++) {
         const seq = firstSeq + i
-        if (seq < floor) continue
-        while (b < batches.length && batches[b]!.seqs.at(-1)! < seq) b++
-        const batch = batches[b]
-        if (batch !== undefined && inBatch(batch, seq)) {
-          if (run !== undefined) { yield { kind: 'run', ...run }; run = undefined }
-          if (open === undefined || open.id !== batch.id) {
-            let left = 0
-            for (let k = 0; k + 1 < batch.seqs.length; k += 2) left += batch.seqs[k + 1]! - batch.seqs[k]! + 1
-            open = { id: batch.id, seqs: batch.seqs, events: [], sizes: [], ledgerSeqs: [], left }
-          }
-          open.events.push(events[i]!)
-          open.sizes.push(sizes[i]!)
-          open.ledgerSeqs.push(ledgerSeq++)
-          if (--open.left === 0) {
-            yield { kind: 'batch', id: open.id, events: open.events, sizes: open.sizes, ledgerSeqs: open.ledgerSeqs }
-            open = undefined
-          }
-        } else {
-          run ??= { firstLedgerSeq: ledgerSeq, events: [], sizes: [] }
-          run.events.push(events[i]!)
-          run.sizes.push(sizes[i]!)
-          ledgerSeq++
-          if (run.events.length >= 1000) { yield { kind: 'run', ...run }; run = undefined }
-        }
+        if (seq >= floor) yield { seq, ledgerSeq: ledgerSeq++, events, sizes, i }
       }
     }
+  }
+}
+
+/**
+ * Reads the unsettled events back as cut batches (same id, same events in
+ * the same order, so the same body; with lanes, the same place in the lane)
+ * and runs of uncut events. The batches come first, in one pass over the
+ * segments, then the runs in a second, so that a lane's batches cut by the
+ * earlier store reach the sink before anything cut anew. Events are
+ * numbered for the new store's ledger from 0, in spool order.
+ * @internal
+ */
+export function * replaySpool (recovered: RecoveredSpool): Generator<ReplayItem> {
+  const { batches } = recovered
+  const ranges: Array<{ first: number, last: number, batch: number }> = []
+  for (const [batch, b] of batches.entries()) for (let i = 0; i + 1 < b.seqs.length; i += 2) ranges.push({ first: b.seqs[i]!, last: b.seqs[i + 1]!, batch })
+  ranges.sort((x, y) => x.first - y.first)
+  // Which cut batch holds `seq`, walking seqs in ascending order; -1 for none.
+  const batchAt = (): ((seq: number) => number) => {
+    let r = 0
+    return (seq) => {
+      while (r < ranges.length && ranges[r]!.last < seq) r++
+      const range = ranges[r]
+      return range !== undefined && range.first <= seq ? range.batch : -1
+    }
+  }
+  if (batches.length > 0) {
+    const open = new Map<number, { events: string[], sizes: number[], ledgerSeqs: number[], left: number }>()
+    const find = batchAt()
+    for (const e of recoveredEvents(recovered)) {
+      const b = find(e.seq)
+      if (b < 0) continue
+      let o = open.get(b)
+      if (o === undefined) {
+        let left = 0
+        const seqs = batches[b]!.seqs
+        for (let k = 0; k + 1 < seqs.length; k += 2) left += seqs[k + 1]! - seqs[k]! + 1
+        open.set(b, o = { events: [], sizes: [], ledgerSeqs: [], left })
+      }
+      o.events.push(e.events[e.i]!)
+      o.sizes.push(e.sizes[e.i]!)
+      o.ledgerSeqs.push(e.ledgerSeq)
+      if (--o.left === 0) {
+        open.delete(b)
+        const { id, trail } = batches[b]!
+        yield { kind: 'batch', id, events: o.events, sizes: o.sizes, ledgerSeqs: o.ledgerSeqs, trail }
+      }
+    }
+  }
+  const find = batchAt()
+  let run: { firstLedgerSeq: number, events: string[], sizes: number[] } | undefined
+  for (const e of recoveredEvents(recovered)) {
+    if (find(e.seq) >= 0) {
+      if (run !== undefined) { yield { kind: 'run', ...run }; run = undefined }
+      continue
+    }
+    run ??= { firstLedgerSeq: e.ledgerSeq, events: [], sizes: [] }
+    run.events.push(e.events[e.i]!)
+    run.sizes.push(e.sizes[e.i]!)
+    if (run.events.length >= 1000) { yield { kind: 'run', ...run }; run = undefined }
   }
   if (run !== undefined) yield { kind: 'run', ...run }
 }

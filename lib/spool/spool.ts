@@ -34,6 +34,9 @@
  *       before anything acknowledged is written into it.
  *
  * Checkpoint (a writer job, every checkpointIntervalMs and at close):
+ *   C0. with lanes, when a lane's head moved: write `lanes.tmp` with the
+ *       heads of every cut record written so far; fsync; rename over `lanes`
+ *       (lib/spool/producer.ts). Before C4, so no unlink takes a lane's last head.
  *   C1. write `checkpoint.tmp` with the new floor; fsync it; close it.
  *   C2. rename `checkpoint.tmp` over `checkpoint`.
  *   C3. fsync `dir`: the rename is durable.
@@ -46,8 +49,8 @@
  *
  * Clean close: after the store settled every event, one last checkpoint
  * (C1-C4, which with nothing pending unlinks every segment, the current one
- * closed first), then `checkpoint` is unlinked and the lock released: the
- * directory is empty.
+ * closed first), then `checkpoint`, `lanes` and `producer` are unlinked and
+ * the lock released: the directory is empty (the next store is a new producer).
  *
  * A batch is handed to the sink only once its cut record is as durable as
  * the configured level (see BatchTransform's onCut): after a crash, a batch
@@ -63,6 +66,9 @@ import type { Logger } from 'pino'
 import { InvalidOptionError, SpoolError } from '../errors.js'
 import { CHECKPOINT_FILE, CHECKPOINT_TEMP_FILE, encodeCheckpoint } from './checkpoint.js'
 import { acquireLock } from '../dir-lock.js'
+import type { BatchTrail } from '../batch.js'
+import type { LaneHead } from '../lane-chains.js'
+import { encodeLanes, LANES_FILE, LANES_TEMP_FILE, PRODUCER_FILE, mergeHeads, producerIdOf, readLanes, toLaneHeads, type LaneHeads } from './producer.js'
 import { encodeBatch, encodeRun } from './record-format.js'
 import { recoverSpool, segmentName, type RecoveredSpool, type SpoolCorruption } from './recovery.js'
 import { SeqMap } from './seq-map.js'
@@ -133,6 +139,12 @@ export class Spool {
   #abandoned = false
   // Called when the spool drops below maxBytes after being full.
   onRoom: (() => void) | undefined
+  // With lanes: the producer the directory belongs to, the lane heads of cut records written
+  // (C0 writes them), and cuts appended and not yet known written, with their tickets.
+  #producerId: string | undefined
+  #heads: LaneHeads = new Map()
+  #headsMoved = false
+  #cuts: Array<{ ticket: number, lane: number, seq: number, head: string }> = []
   // Where the settled floor comes from: the store's ledger, below which every event is written
   // or dead-lettered (one counted lost stays spooled, and so does everything after it).
   #ledgerFloor: () => number
@@ -230,15 +242,45 @@ export class Spool {
   }
 
   /**
+   * The directory's producer id, written on first use (see lib/spool/producer.ts).
+   * @throws {@link InvalidOptionError} when `wanted` is not the one it holds
+   */
+  producerIdFor (wanted: string | undefined): string {
+    if (this.#producerId !== undefined) return this.#producerId
+    try {
+      this.#producerId = producerIdOf(this.#config.dir, wanted)
+    } catch (err) {
+      this.#release()
+      throw err instanceof InvalidOptionError ? err : unusable(this.#config.dir, err)
+    }
+    return this.#producerId
+  }
+
+  /** Where the producer's lanes stand: the lanes file and the cut records recovered, the higher of them. */
+  laneHeads (producerId: string, lanes: number): Map<number, LaneHead> {
+    this.#heads = mergeHeads(readLanes(this.#config.dir, producerId), this.recovered.laneHeads.get(producerId) ?? [])
+    return toLaneHeads(this.#heads, lanes)
+  }
+
+  /**
    * Appends a batch cut.
    * @param ledgerSeqs - the batch's ledger seqs as ranges
+   * @param trail - the batch's place in its lane, with lanes
    * @returns a promise that settles (never rejects) once the cut is durable at the configured level,
    *   or at once when the spool failed
    */
-  appendBatch (id: string, ledgerSeqs: readonly number[]): Promise<void> | undefined {
+  appendBatch (id: string, ledgerSeqs: readonly number[], trail?: BatchTrail): Promise<void> | undefined {
     if (this.#failure !== undefined || this.#closed) return undefined
     const seqs = this.#map.rangesToSpool(ledgerSeqs)
-    this.#enqueue(encodeBatch(id, seqs), 0, seqs.at(-1) ?? -1)
+    if (trail === undefined) {
+      this.#enqueue(encodeBatch(id, seqs), 0, seqs.at(-1) ?? -1)
+    } else {
+      const last = trail.seq + trail.hashes.length / 32 - 1
+      const head = trail.hashes.subarray(trail.hashes.length - 32).toString('hex')
+      const spooled = { producerId: trail.producerId, lane: trail.lane, seq: trail.seq, prev: trail.prev.toString('hex'), last, head }
+      this.#enqueue(encodeBatch(id, seqs, spooled), 0, seqs.at(-1) ?? -1)
+      this.#cuts.push({ ticket: this.#appended, lane: trail.lane, seq: last, head })
+    }
     return this.#wait(this.#appended).catch(() => {})
   }
 
@@ -372,6 +414,20 @@ export class Spool {
 
   async #checkpointJob (floor: number, closing = false): Promise<void> {
     const { dir, files } = this.#config
+    // C0: the heads of the cuts written so far (their tickets are below #written).
+    while (this.#cuts.length > 0 && this.#cuts[0]!.ticket <= this.#written) {
+      const { lane, seq, head } = this.#cuts.shift()!
+      if ((this.#heads.get(lane)?.seq ?? 0) < seq) {
+        this.#heads.set(lane, { seq, head })
+        this.#headsMoved = true
+      }
+    }
+    if (this.#headsMoved && this.#producerId !== undefined) {
+      const temp = join(dir, LANES_TEMP_FILE)
+      await files.writeSynced(temp, encodeLanes(this.#producerId, this.#heads))
+      await files.rename(temp, join(dir, LANES_FILE))
+      this.#headsMoved = false
+    }
     if (floor > this.#floor || closing) {
       const temp = join(dir, CHECKPOINT_TEMP_FILE)
       await files.writeSynced(temp, encodeCheckpoint(floor)) // C1
@@ -418,7 +474,11 @@ export class Spool {
           await file.close()
         }
         await this.#checkpointJob(this.#map.toSpool(this.#ledgerFloor()), true)
-        if (this.#segments.length === 0) await this.#config.files.unlink(join(this.#config.dir, CHECKPOINT_FILE))
+        if (this.#segments.length === 0) {
+          await this.#config.files.unlink(join(this.#config.dir, CHECKPOINT_FILE))
+          // Nothing is left to resend under this producer: the next store starts a producer of its own.
+          if (this.#producerId !== undefined) await this.#removeProducer()
+        }
       })
     } else {
       await this.#run(async () => {
@@ -433,6 +493,12 @@ export class Spool {
     for (const waiter of this.#waiters) waiter.reject(this.#failure ?? new SpoolError('the spool was closed before the events were persisted'))
     this.#waiters = []
     this.#release()
+  }
+
+  async #removeProducer (): Promise<void> {
+    const gone = (err: NodeJS.ErrnoException): void => { if (err.code !== 'ENOENT') throw err }
+    await this.#config.files.unlink(join(this.#config.dir, LANES_FILE)).catch(gone)
+    await this.#config.files.unlink(join(this.#config.dir, PRODUCER_FILE)).catch(gone)
   }
 
   // After a disk error no batch cut is recorded any more, so events spooled before it were sent

@@ -25,7 +25,10 @@ export type Handler = (req: RecordedRequest, res: ServerResponse, n: number) => 
 export interface FaultServer {
   readonly url: string
   readonly port: number
+  /** Every request but those to the trail notes endpoint. */
   readonly requests: RecordedRequest[]
+  /** Requests to `POST /api/v1/audit/checkpoints`, answered 404 as kubernaut's DataStorage does (it keeps no notes). */
+  readonly noteRequests: RecordedRequest[]
   handler: Handler
   close (): Promise<void>
 }
@@ -43,6 +46,7 @@ export function problem (res: ServerResponse, status: number, title: string, ext
 
 export async function startFaultServer (handler: Handler = created, options: { tls?: ServerOptions, port?: number } = {}): Promise<FaultServer> {
   const requests: RecordedRequest[] = []
+  const noteRequests: RecordedRequest[] = []
   const state = { handler }
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const chunks: Buffer[] = []
@@ -55,6 +59,10 @@ export async function startFaultServer (handler: Handler = created, options: { t
       let body: unknown = text.toString('utf8')
       try { body = JSON.parse(body as string) } catch { /* kept as text */ }
       const recorded: RecordedRequest = { at: Date.now(), method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body, rawBytes: raw.length }
+      if (recorded.url.endsWith('/api/v1/audit/checkpoints')) {
+        noteRequests.push(recorded)
+        return problem(res, 404, 'Not Found')
+      }
       const n = requests.length
       requests.push(recorded)
       Promise.resolve(state.handler(recorded, res, n)).catch(() => res.destroy())
@@ -72,6 +80,7 @@ export async function startFaultServer (handler: Handler = created, options: { t
     url: `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}`,
     port,
     requests,
+    noteRequests,
     get handler () { return state.handler },
     set handler (h: Handler) { state.handler = h },
     close: () => new Promise<void>((resolve) => {
