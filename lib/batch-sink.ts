@@ -426,17 +426,19 @@ export abstract class BatchSink extends Writable {
     let settle!: () => void
     const entry = { seq: trail.seq, last: trail.seq + batch.events.length - 1, settled: new Promise<void>((resolve) => { settle = resolve }) }
     lane.open.push(entry)
-    if (lane.inFlight >= this.#perLane) await new Promise<void>((resolve) => lane.queue.push(resolve))
-    lane.inFlight++
+    // In cut order: a batch waits behind any already waiting, and a slot passes straight to the next.
+    if (lane.inFlight >= this.#perLane || lane.queue.length > 0) await new Promise<void>((resolve) => lane.queue.push(resolve))
+    else lane.inFlight++
     const release = this.#attachedLedger().hold(batch.firstSeq)
     try {
       await this.#deliver(batch, 0)
     } finally {
       release()
-      lane.inFlight--
       lane.open.splice(lane.open.indexOf(entry), 1)
       settle()
-      lane.queue.shift()?.()
+      const next = lane.queue.shift()
+      if (next === undefined) lane.inFlight--
+      else next()
     }
   }
 

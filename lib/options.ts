@@ -6,7 +6,7 @@ import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
 import type { BatchSink } from './batch-sink.js'
 import type { DeadLetter } from './dead-letter/dead-letter.js'
-import { publicKeyOf } from './chain/signed-note.js'
+import { NoteSigner, publicKeyOf } from './chain/signed-note.js'
 import { InvalidOptionError } from './errors.js'
 import type { CompiledEventSchema } from './event-validator.js'
 import { compileEventSchema, type OpenApiDocument } from './openapi-schema.js'
@@ -865,9 +865,12 @@ export function resolveTrailOptions (input: unknown): ResolvedTrailOptions | und
   }
   if (o.file !== undefined && (typeof o.file !== 'string' || o.file.length === 0)) throw new InvalidOptionError('trail.file', 'a non-empty file path', o.file)
   if (o.keyName !== undefined && typeof o.keyName !== 'string') throw new InvalidOptionError('trail.keyName', 'a string', o.keyName)
+  // The key is checked now, so that a wrong one fails the constructor before the store takes anything.
+  const keyName = (o.keyName as string | undefined) ?? d.keyName
+  void new NoteSigner(key as KeyObject | string, keyName)
   return {
     signingKey: key as KeyObject | string,
-    keyName: (o.keyName as string | undefined) ?? d.keyName,
+    keyName,
     everyEvents: integerOption('trail.everyEvents', o.everyEvents, d.everyEvents, 1),
     intervalMs: integerOption('trail.intervalMs', o.intervalMs, d.intervalMs, 1, 2_147_483_647),
     file: o.file as string | undefined

@@ -13,6 +13,9 @@ import type { ResolvedTrailOptions } from './options.js'
 /** Posts note texts; resolves true once stored, false when the destination keeps none; throws (a SinkError) otherwise. @internal */
 export type PostNotes = (texts: readonly string[], publicKeyPem: string | undefined) => Promise<boolean>
 
+// The reference server takes at most 1000 notes per request.
+const MAX_NOTES_PER_POST = 1_000
+
 interface LaneProgress {
   // Invariant: every seq up to `through` is settled (stored or skipped); `head` is h at it.
   through: number
@@ -34,8 +37,9 @@ export class TrailNotes {
   readonly #post: PostNotes
   readonly #lanes = new Map<number, LaneProgress>()
   #producerId = ''
-  // Checkpoint posts in flight; a flush waits for them.
-  readonly #posting = new Set<Promise<void>>()
+  // Checkpoints waiting to be posted, and the post in flight; a flush waits for both.
+  readonly #queued: string[] = []
+  #posting: Promise<void> | undefined
   #timer: NodeJS.Timeout | undefined
   // Set once the server answered that it keeps no notes (404/405): notes then go to the file only.
   #serverless = false
@@ -133,7 +137,7 @@ export class TrailNotes {
 
   /** Resolves once the checkpoints posted so far are settled; never rejects. */
   async idle (): Promise<void> {
-    while (this.#posting.size > 0) await Promise.all(this.#posting)
+    while (this.#posting !== undefined) await this.#posting
   }
 
   /** Stops the timer. */
@@ -145,11 +149,21 @@ export class TrailNotes {
     lane.checkpointed = lane.through
     const text = this.#text({ kind: 'checkpoint', producerId: this.#producerId, lane: n, seq: lane.through, head: lane.head, time: new Date().toISOString() })
     this.#append(text)
-    const posting = this.post([text]).then(() => {}, (err: unknown) => {
-      this.counts.failed++
-      this.#log.warn({ err, lane: n, seq: lane.through }, 'checkpoint not posted')
-    }).finally(() => this.#posting.delete(posting))
-    this.#posting.add(posting)
+    this.#queued.push(text)
+    this.#pump()
+  }
+
+  // One checkpoint post at a time, carrying every checkpoint made while the previous one was out.
+  #pump (): void {
+    if (this.#posting !== undefined || this.#queued.length === 0) return
+    const texts = this.#queued.splice(0, MAX_NOTES_PER_POST)
+    this.#posting = this.post(texts).then(() => {}, (err: unknown) => {
+      this.counts.failed += texts.length
+      this.#log.warn({ err, count: texts.length }, 'checkpoints not posted')
+    }).finally(() => {
+      this.#posting = undefined
+      this.#pump()
+    })
   }
 
   #text (note: TrailNote): string {

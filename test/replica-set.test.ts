@@ -157,7 +157,8 @@ test('a replica that accepts connections but never answers is taken out of rotat
   const b = await replica()
   t.after(async () => { await stop(b); hole.server.close() })
   const sink = new DataStorageSink({ url: [hole.url, b.url], concurrency: 1, requestTimeoutMs: 200, replicaBackoffMs: 60_000, retry: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 3 } })
-  const store = createAuditStore({ sink, batchSize: 1, logger: silentLogger })
+  // One batch in flight: the events share a lane.
+  const store = createAuditStore({ sink, batchSize: 1, maxInFlightPerLane: 1, logger: silentLogger })
   t.after(() => store.close().then(() => {}, () => {}))
   for (let i = 0; i < 6; i++) store.record(makeEvent(i))
   await store.flush()

@@ -516,7 +516,11 @@ export class Spool {
       const gone = (err: NodeJS.ErrnoException): void => { if (err.code !== 'ENOENT') throw err }
       // A checkpoint write the disk failed leaves its temp file behind.
       await this.#config.files.unlink(join(this.#config.dir, CHECKPOINT_TEMP_FILE)).catch(gone)
-      if (this.#segments.length === 0) await this.#config.files.unlink(join(this.#config.dir, CHECKPOINT_FILE)).catch(gone)
+      await this.#config.files.unlink(join(this.#config.dir, LANES_TEMP_FILE)).catch(gone)
+      if (this.#segments.length === 0) {
+        await this.#config.files.unlink(join(this.#config.dir, CHECKPOINT_FILE)).catch(gone)
+        await this.#removeProducer()
+      }
     } catch (err) {
       this.#log.error({ err, dir: this.#config.dir }, 'spool cleanup after failure failed: the next store replays what is left')
     }
