@@ -539,10 +539,6 @@ export class AuditStore extends Writable {
   }
 
   /**
-   * A fresh snapshot of the counters.
-   * @returns the store's {@link StoreStats}
-   */
-  /**
    * The producer id of the store's lanes (a UUID): what `audit-stream verify
    * --producer-id` and `GET /api/v1/audit/verify?producer_id=` take.
    * Undefined with `lanes: 0`.
@@ -551,6 +547,10 @@ export class AuditStore extends Writable {
     return this.#producerId
   }
 
+  /**
+   * A fresh snapshot of the counters.
+   * @returns the store's {@link StoreStats}
+   */
   stats (): StoreStats {
     const sink = this.#sink.counters()
     const settled = this.#ledger.settled()

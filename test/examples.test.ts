@@ -32,6 +32,17 @@ test('the stream-chain ETL example stores valid records and dead-letters the inv
   assert.equal(((await reply.json()) as { pagination: { total: number } }).pagination.total, 11)
 })
 
+test('the verifiable trail example verifies every lane it wrote, through its last seq, anchored by signed checkpoints', async () => {
+  const { code, stdout, stderr } = await runExample('verifiable-trail.ts', { TRAIL_EVENTS: '2000' })
+  assert.equal(code, 0, stderr)
+  assert.match(stdout, /flush: 2000 written, 0 dead-lettered, 0 lost; producer [0-9a-f-]{36}/)
+  const lanes = [...stdout.matchAll(/lane (\d): verified through seq (\d+) \((\d+) signed checkpoints\)/g)]
+  assert.ok(lanes.length >= 1, stdout)
+  assert.equal(lanes.reduce((sum, m) => sum + Number(m[2]), 0), 2000, 'the lanes together hold every event')
+  assert.ok(lanes.every((m) => Number(m[3]) >= 1))
+  assert.doesNotMatch(stdout, /FAILED/)
+})
+
 test('the HTTP service example records every request and delivers them all on SIGTERM', async (t) => {
   const server = await startDataStorageServer({ logger: silentLogger })
   t.after(() => server.close())

@@ -77,7 +77,7 @@ export async function rawLoop (pool: Pool, w: Workload, shape: Shape): Promise<n
 
 // The store the method prescribes: the sink's defaults, and a buffer
 // that holds the whole run (like OpenTelemetry's maxQueueSize >= N), so nothing is dropped.
-function benchStore (w: Workload, extra: Pick<AuditStoreOptions, 'maxBatchBytes'>): AuditStore {
+function benchStore (w: Workload, extra: Pick<AuditStoreOptions, 'maxBatchBytes' | 'lanes'>): AuditStore {
   return createAuditStore({ ...extra, sink: new DataStorageSink({ url: w.url }), batchSize: w.batchSize, bufferSize: w.total + w.batchSize, logger: silent })
 }
 
@@ -89,7 +89,7 @@ async function closeChecked (store: AuditStore, total: number): Promise<void> {
 }
 
 /** audit-stream: record() each event, then await flush(). */
-export async function storeRecord (w: Workload, shape: Shape, extra: Pick<AuditStoreOptions, 'maxBatchBytes'> = {}): Promise<number> {
+export async function storeRecord (w: Workload, shape: Shape, extra: Pick<AuditStoreOptions, 'maxBatchBytes' | 'lanes'> = {}): Promise<number> {
   const store = benchStore(w, extra)
   const started = performance.now()
   for (let i = 0; i < w.total; i++) {

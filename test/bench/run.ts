@@ -2,7 +2,7 @@
  * `npm run bench`: every scenario, a table, bench-results.json and the
  * chart bench-results.svg (both git-ignored), with the load average before
  * and after. BENCH_SCALE=0.1 for a quick run; BENCH_REPS for the repetitions (>= 5).
- * Arguments name scenarios to run (record, burst, stream, flush, memory, scaling, footprint, schema, replicas, spool, ingest).
+ * Arguments name scenarios to run (record, burst, stream, flush, memory, scaling, footprint, schema, replicas, spool, ingest, lanes).
  */
 import { writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
@@ -18,6 +18,7 @@ import { schemaCost } from './scenarios/schema.js'
 import { replicas } from './scenarios/replicas.js'
 import { spoolScenarios } from './scenarios/spool.js'
 import { ingest } from './scenarios/ingest.js'
+import { lanes } from './scenarios/lanes.js'
 
 const reps = Math.max(5, Number(process.env.BENCH_REPS ?? 5))
 const scenarios: Record<string, () => Promise<Row[]>> = {
@@ -31,7 +32,8 @@ const scenarios: Record<string, () => Promise<Row[]>> = {
   schema: () => schemaCost(reps),
   replicas: () => replicas(reps),
   spool: () => spoolScenarios(reps),
-  ingest: () => ingest(reps)
+  ingest: () => ingest(reps),
+  lanes: () => lanes(reps)
 }
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(scenarios)
 const machine = `${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
