@@ -229,9 +229,10 @@ export class Ledger {
   * #unsettledIn (first: number, last: number): Generator<[number, number]> {
     let from = Math.max(first, this.#floor)
     const to = Math.min(last, this.#next - 1)
-    for (const segment of this.#ahead) {
+    const ahead = this.#ahead
+    for (let i = this.#firstEndingAtOrAfter(from); i < ahead.length; i++) {
+      const segment = ahead[i]!
       if (from > to) return
-      if (segment.last < from) continue
       if (segment.first > to) break
       if (segment.first > from) yield [from, segment.first - 1]
       from = segment.last + 1
@@ -239,14 +240,35 @@ export class Ledger {
     if (from <= to) yield [from, to]
   }
 
+  // The index of the first segment ahead whose last number is at or above `seq` (binary search).
+  #firstEndingAtOrAfter (seq: number): number {
+    let lo = 0
+    let hi = this.#ahead.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.#ahead[mid]!.last < seq) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+
+  // Keeps #ahead sorted and as short as it can be: a segment touching a neighbour of the same
+  // outcome merges with it. With lanes, batches settle interleaved numbers, one range per event.
   #insert (segment: Segment): void {
     if (segment.first === this.#floor) {
       this.#advance(segment.first, segment.last, segment.outcome)
       return
     }
-    let i = this.#ahead.length
-    while (i > 0 && this.#ahead[i - 1]!.first > segment.first) i--
-    this.#ahead.splice(i, 0, segment)
+    const ahead = this.#ahead
+    const i = this.#firstEndingAtOrAfter(segment.first)
+    const before = i > 0 ? ahead[i - 1] : undefined
+    const after = ahead[i]
+    const joinsBefore = before !== undefined && before.last + 1 === segment.first && before.outcome === segment.outcome
+    const joinsAfter = after !== undefined && after.first === segment.last + 1 && after.outcome === segment.outcome
+    if (joinsBefore && joinsAfter) ahead.splice(i - 1, 2, { first: before.first, last: after.last, outcome: segment.outcome })
+    else if (joinsBefore) ahead[i - 1] = { first: before.first, last: segment.last, outcome: segment.outcome }
+    else if (joinsAfter) ahead[i] = { first: segment.first, last: after.last, outcome: segment.outcome }
+    else ahead.splice(i, 0, segment)
   }
 
   // Moves the floor past [first, last] (first === #floor), then past settled segments that now touch it.
