@@ -146,6 +146,11 @@ interface LaneSlot {
   readonly queue: Array<() => void>
   // Every batch of the lane accepted and not settled, in seq order, with a promise of its settlement.
   readonly open: Array<{ readonly seq: number, readonly last: number, readonly settled: Promise<void> }>
+  // Skip notes whose post failed, oldest first: posted again before the lane's next batch, since
+  // the server's lane cannot move past a range without its skip.
+  readonly unposted: string[]
+  // Set while the unposted skips are being posted again.
+  reposting: Promise<boolean> | undefined
 }
 
 /**
@@ -365,15 +370,13 @@ export abstract class BatchSink extends Writable {
   override _write (chunk: Batch | FlushMarker, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (chunk instanceof FlushMarker) {
       this.#whenIdle(() => {
-        // The checkpoints made so far are posted too: a reader verifying after the flush finds them.
-        void this.#notesIdle().then(() => {
-          chunk.settle(this.#attachedLedger())
-          callback()
-        })
+        chunk.settle(this.#attachedLedger())
+        callback()
       })
       return
     }
-    const delivery = chunk.trail === undefined ? this.#deliver(chunk, 0) : this.#deliverInLane(chunk, chunk.trail)
+    // A batch with a trail under a store without lanes (replayed from a spool that had them) goes unordered.
+    const delivery = chunk.trail === undefined || this.#perLane === 0 ? this.#deliver(chunk, 0) : this.#deliverInLane(chunk, chunk.trail)
     this.#inFlight.add(delivery)
     const done = (): void => {
       this.#inFlight.delete(delivery)
@@ -414,14 +417,29 @@ export abstract class BatchSink extends Writable {
     return this.#released
   }
 
+  // The checkpoint posts under way, until they settle or delivery is aborted (a close that timed out).
   #notesIdle (): Promise<void> {
-    return this.#notes === undefined ? Promise.resolve() : this.#notes.idle()
+    if (this.#notes === undefined) return Promise.resolve()
+    const signal = this.#shutdown.signal
+    if (signal.aborted) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      signal.addEventListener('abort', () => resolve(), { once: true })
+      void this.#notes!.idle().then(resolve)
+    })
+  }
+
+  /**
+   * Checkpoints every lane that moved since its last checkpoint, now (a
+   * store about to exit without close does this). Posted in the background.
+   * @internal
+   */
+  checkpointLanes (): void {
+    this.#notes?.checkpointAll()
   }
 
   // A lane batch: waits for a slot of its lane, is delivered, then lets the lane's next one go.
   async #deliverInLane (batch: Batch, trail: BatchTrail): Promise<void> {
-    let lane = this.#lanes.get(trail.lane)
-    if (lane === undefined) this.#lanes.set(trail.lane, lane = { inFlight: 0, queue: [], open: [] })
+    const lane = this.#slot(trail)
     this.#notes?.accepted(trail)
     let settle!: () => void
     const entry = { seq: trail.seq, last: trail.seq + batch.events.length - 1, settled: new Promise<void>((resolve) => { settle = resolve }) }
@@ -431,6 +449,7 @@ export abstract class BatchSink extends Writable {
     else lane.inFlight++
     const release = this.#attachedLedger().hold(batch.firstSeq)
     try {
+      if (lane.unposted.length > 0) await this.#repostSkips(lane)
       await this.#deliver(batch, 0)
     } finally {
       release()
@@ -440,6 +459,38 @@ export abstract class BatchSink extends Writable {
       if (next === undefined) lane.inFlight--
       else next()
     }
+  }
+
+  #slot (trail: BatchTrail): LaneSlot {
+    let lane = this.#lanes.get(trail.lane)
+    if (lane === undefined) this.#lanes.set(trail.lane, lane = { inFlight: 0, queue: [], open: [], unposted: [], reposting: undefined })
+    return lane
+  }
+
+  // Posts the lane's skips that failed before, oldest first, one post at a time per lane.
+  // True when none is left unposted.
+  #repostSkips (lane: LaneSlot): Promise<boolean> {
+    lane.reposting ??= (async () => {
+      try {
+        while (lane.unposted.length > 0 && !this.#shutdown.signal.aborted) {
+          await this.#notes!.post([lane.unposted[0]!])
+          lane.unposted.shift()
+          this.#log.info({ left: lane.unposted.length }, 'skip note posted again')
+        }
+        return lane.unposted.length === 0
+      } catch {
+        return false
+      } finally {
+        lane.reposting = undefined
+      }
+    })()
+    return lane.reposting
+  }
+
+  // A sequence gap with no earlier batch of the lane open: its skips that failed may be what is missing.
+  async #fillsGap (trail: BatchTrail): Promise<boolean> {
+    const lane = this.#lanes.get(trail.lane)
+    return lane !== undefined && lane.unposted.length > 0 && await this.#repostSkips(lane)
   }
 
   // The settlements of the lane's batches that end before `seq`: what a sequence gap waits for.
@@ -467,9 +518,14 @@ export abstract class BatchSink extends Writable {
           await Promise.all(earlier)
           continue
         }
+        if (isGap(failure.error) && await this.#fillsGap(trail)) {
+          attempt--
+          continue
+        }
         if (!failure.retryable || attempt >= this.#retry.maxAttempts) {
           notes.counts.failed++
-          this.#log.error({ batchId: batch.id, lane: trail.lane, from: trail.seq, count: batch.events.length, err: failure.error }, 'skip note not posted: the lane shows a gap there')
+          this.#slot(trail).unposted.push(text)
+          this.#log.error({ batchId: batch.id, lane: trail.lane, from: trail.seq, count: batch.events.length, err: failure.error }, 'skip note not posted: posted again before the lane\'s next batch')
           return
         }
         await sleep(backoffDelay(this.#retry, attempt, failure.retryAfterMs), signal)
@@ -520,6 +576,10 @@ export abstract class BatchSink extends Writable {
         if (earlier.length > 0) {
           attempt--
           await Promise.all(earlier)
+          continue
+        }
+        if (batch.trail !== undefined && isGap(failure.error) && await this.#fillsGap(batch.trail)) {
+          attempt--
           continue
         }
         if (failure.split && batch.events.length > 1) return this.#isolate(batch, depth, attempt, failure)

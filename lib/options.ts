@@ -504,8 +504,10 @@ export interface AuditStoreOptions {
    */
   readonly maxInFlightPerLane?: number
   /**
-   * The producer id (a UUID) the lanes belong to. With a spool, the spool keeps
-   * it, so a store that replays a spool goes on with the same producer and lanes.
+   * The producer id (a UUID) the lanes belong to. The spool keeps it, so a
+   * store that replays a spool goes on with the same producer and lanes; set
+   * it only with `spool` (without one, a restarted store would begin every
+   * lane at seq 1 again under the same id, which the server refuses).
    * @default the spool's, else a random UUID
    */
   readonly producerId?: string
@@ -823,6 +825,15 @@ export function resolveStoreOptions (input: unknown): ResolvedStoreOptions {
   if (maxEventBytes + 2 > maxBatchBytes) {
     throw new InvalidOptionError('maxEventBytes', `an integer <= maxBatchBytes - 2 (${maxBatchBytes - 2}), so one event fits a batch`, maxEventBytes)
   }
+  const spool = resolveSpoolOptions(o.spool)
+  const lanes = integerOption('lanes', o.lanes, DEFAULTS.lanes, 0, 256)
+  const producerId = producerIdOption(o.producerId)
+  const trail = resolveTrailOptions(o.trail)
+  // A producer's lanes go on only where their heads are kept: a second store under a fixed id
+  // without a spool would start every lane at seq 1 again, and the server would refuse it all.
+  if (producerId !== undefined && spool === undefined) throw new InvalidOptionError('producerId', 'set only with `spool`, which keeps the lanes\' heads across restarts', producerId)
+  if (lanes === 0 && producerId !== undefined) throw new InvalidOptionError('producerId', 'set only with lanes (`lanes` >= 1)', producerId)
+  if (lanes === 0 && trail !== undefined) throw new InvalidOptionError('trail', 'set only with lanes (`lanes` >= 1): a trail signs the lanes\' chains', 'a trail with lanes: 0')
   return {
     sink,
     bufferSize: integerOption('bufferSize', o.bufferSize, DEFAULTS.bufferSize, 1),
@@ -835,11 +846,11 @@ export function resolveStoreOptions (input: unknown): ResolvedStoreOptions {
     closeTimeoutMs: integerOption('closeTimeoutMs', o.closeTimeoutMs, DEFAULTS.closeTimeoutMs, 1, 2_147_483_647),
     eventSchema: compileEventSchema(o.openapi, false),
     flushOnExit: booleanOption('flushOnExit', o.flushOnExit, DEFAULTS.flushOnExit),
-    spool: resolveSpoolOptions(o.spool),
-    lanes: integerOption('lanes', o.lanes, DEFAULTS.lanes, 0, 256),
+    spool,
+    lanes,
     maxInFlightPerLane: integerOption('maxInFlightPerLane', o.maxInFlightPerLane, DEFAULTS.maxInFlightPerLane, 1, 16),
-    producerId: producerIdOption(o.producerId),
-    trail: resolveTrailOptions(o.trail)
+    producerId,
+    trail
   }
 }
 

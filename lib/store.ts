@@ -223,7 +223,10 @@ export class AuditStore extends Writable {
     if (store.#ledger.pending === 0 || accepted === store.#exitFlushedTo) return
     store.#exitFlushedTo = accepted
     store.#log.info({ pending: store.#ledger.pending }, 'flushing at exit')
-    store.flush({ timeoutMs: store.#options.closeTimeoutMs }).catch((err: unknown) => store.#log.error({ err }, 'flush at exit incomplete'))
+    store.flush({ timeoutMs: store.#options.closeTimeoutMs })
+      .catch((err: unknown) => store.#log.error({ err }, 'flush at exit incomplete'))
+      // No close comes: what the lanes settled is checkpointed here instead.
+      .finally(() => store.#sink.checkpointLanes())
   }
 
   /**

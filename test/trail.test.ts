@@ -37,6 +37,9 @@ test('the lane and trail options are checked, and a bad key fails the constructo
     [{ lanes: -1 }, 'lanes'], [{ lanes: 257 }, 'lanes'], [{ lanes: 1.5 }, 'lanes'],
     [{ maxInFlightPerLane: 0 }, 'maxInFlightPerLane'], [{ maxInFlightPerLane: 17 }, 'maxInFlightPerLane'],
     [{ producerId: 'not-a-uuid' }, 'producerId'], [{ producerId: '0B7D4A52-3F0E-4C55-9A51-6F1F2D3C4B5A' }, 'producerId'],
+    // A fixed producer without a spool would begin its lanes at seq 1 again after a restart.
+    [{ producerId: '0b7d4a52-3f0e-4c55-9a51-6f1f2d3c4b5a' }, 'producerId'],
+    [{ lanes: 0, trail: { signingKey: privateKey } }, 'trail'],
     [{ trail: 'key' }, 'trail'], [{ trail: {} }, 'trail.signingKey'], [{ trail: { signingKey: publicKey } }, 'trail.signingKey'],
     [{ trail: { signingKey: '-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----' } }, 'trail.signingKey'],
     [{ trail: { signingKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey } }, 'trail.signingKey'],
@@ -126,4 +129,20 @@ test('the DataStorage sink sends the five lane headers, which user headers canno
   assert.equal(server.requests.length, 3)
   assert.equal(server.noteRequests.length, 1, 'after a 404 the notes go to the file only')
   assert.ok((server.noteRequests[0]!.body as { public_key?: string }).public_key?.includes('BEGIN PUBLIC KEY'))
+})
+
+test('a sink whose notes never answer holds up neither flush nor, past its timeout, close; no event is counted lost', async () => {
+  class Hanging extends TrailSink {
+    protected override async sendNotes (): Promise<boolean> {
+      return new Promise<boolean>(() => {})
+    }
+  }
+  const sink = new Hanging()
+  const store = createAuditStore({ sink, logger: silentLogger, batchSize: 5, flushIntervalMs: 60_000, trail: { signingKey: privateKey, everyEvents: 5 } })
+  for (let i = 0; i < 20; i++) store.record(makeEvent(i, 'rr-1'))
+  assert.deepEqual(await store.flush(), { written: 20, deadLettered: 0, dropped: 0, lost: 0 })
+  const started = Date.now()
+  const stats = await store.close({ timeoutMs: 200 }).catch((err: { stats: { lost: number, written: number } }) => err.stats)
+  assert.ok(Date.now() - started < 5_000, `close took ${Date.now() - started} ms`)
+  assert.deepEqual([stats.written, stats.lost], [20, 0])
 })

@@ -6,7 +6,11 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { laneOf, parseNotes } from '../../lib/index.js'
 import { startDataStorageServer, type DataStorageServer } from '../../lib/server/datastorage-server.js'
 import { runTs } from '../helpers/child.js'
 import { silentLogger } from '../helpers/fixtures.js'
@@ -34,6 +38,18 @@ test('five events recorded by a script that then ends are stored: the store flus
   assert.equal(code, 0, stderr)
   assert.deepEqual(await stored(id), [0, 1, 2, 3, 4])
   assert.deepEqual(exitLines(stderr), [])
+})
+
+test('a signing store whose script ends without close() checkpoints its lane after the flush at beforeExit', async (t) => {
+  const id = randomUUID()
+  const dir = await mkdtemp(join(tmpdir(), 'audit-exit-trail-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  const file = join(dir, 'audit.notes')
+  const { code, stderr } = await runTs(child, ['trail-end', id], { env: { AUDIT_DATASTORAGE_URL: server.url, AUDIT_TRAIL_FILE: file } })
+  assert.equal(code, 0, stderr)
+  assert.deepEqual(await stored(id), [0, 1, 2, 3, 4])
+  const checkpoints = parseNotes(await readFile(file, 'utf8')).map((n) => n.note).filter((n) => n.kind === 'checkpoint')
+  assert.deepEqual(checkpoints.map((n) => [n.lane, n.seq]), [[laneOf(id, 4), 5]])
 })
 
 test('with flushOnExit off, a script that ends logs at error level the five events still unsettled and exits 1', async () => {

@@ -113,5 +113,26 @@ for (const engine of engines) {
       assert.equal(v.first_bad_seq, undefined, String(v.reason))
       assert.deepEqual([v.to, v.verified_through], [40, 40])
     })
+
+    test('a store with lanes: 0 on a spool written with lanes sends the recovered lane batches unordered, with their headers', async (t) => {
+      const dir = await mkdtemp(join(tmpdir(), 'audit-lane-spool-'))
+      const server = await startDataStorageServer({ database: engine.database!, logger: silentLogger })
+      t.after(async () => { await server.close(); await rm(dir, { recursive: true, force: true }) })
+      const cid = randomUUID()
+      const first = storeOn(dir, new StallingSink(server.url, 0))
+      for (let i = 0; i < 40; i++) first.record(laneEvent(cid, i))
+      await assert.rejects(first.flush({ timeoutMs: 200 }), { code: 'AUDIT_ERR_TIMEOUT' })
+      const producerId = first.producerId!
+      first.destroy()
+      await unlocked(dir)
+
+      const second = createAuditStore({ sink: new DataStorageSink({ url: server.url, retry: { maxAttempts: 10, baseDelayMs: 1, maxDelayMs: 5 } }), lanes: 0, logger: silentLogger, spool: { dir } })
+      assert.equal(second.producerId, undefined)
+      assert.deepEqual(await second.flush({ timeoutMs: 30_000 }), { written: 40, deadLettered: 0, dropped: 0, lost: 0 })
+      await second.close()
+      const v = await verifyLane(server.url, producerId, laneOf(cid, 4))
+      assert.equal(v.first_bad_seq, undefined, String(v.reason))
+      assert.equal(v.to, 40)
+    })
   })
 }

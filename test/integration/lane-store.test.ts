@@ -10,7 +10,7 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { DataStorageSink, SinkError, createAuditStore, laneOf, parseNotes, type Batch, type SendContext } from '../../lib/index.js'
+import { DataStorageSink, SinkError, createAuditStore, laneOf, parseNotes, type Batch, type NotesContext, type SendContext } from '../../lib/index.js'
 import { verify } from '../../lib/cli/verify.js'
 import { startDataStorageServer } from '../../lib/server/index.js'
 import { MemoryDeadLetter, silentLogger } from '../helpers/fixtures.js'
@@ -32,6 +32,20 @@ class RefusingSink extends DataStorageSink {
   protected override async sendBatch (batch: Batch, ctx: SendContext): Promise<void> {
     if (batch.events.some((json) => json.includes('"poison":true'))) throw new SinkError('HTTP 503 Service Unavailable', { retryable: true, statusCode: 503 })
     return super.sendBatch(batch, ctx)
+  }
+}
+
+// A real server behind an outage the test switches on and off: every request, batches and notes, gets 503 while `down`.
+class OutageSink extends DataStorageSink {
+  down = false
+  protected override async sendBatch (batch: Batch, ctx: SendContext): Promise<void> {
+    if (this.down) throw new SinkError('HTTP 503 Service Unavailable', { retryable: true, statusCode: 503 })
+    return super.sendBatch(batch, ctx)
+  }
+
+  protected override async sendNotes (notes: readonly string[], ctx: NotesContext): Promise<boolean> {
+    if (this.down) throw new SinkError('HTTP 503 Service Unavailable', { retryable: true, statusCode: 503 })
+    return super.sendNotes(notes, ctx)
   }
 }
 
@@ -103,6 +117,29 @@ for (const engine of engines) {
       assert.deepEqual(v.skips, [{ from: 11, to: 20, reason: 'exhausted' }])
       assert.equal(v.verified_through, 30)
       assert.equal(deadLetter.entries.length, 1)
+    })
+
+    test('an outage longer than the retries leaves a skip unposted; it is posted before the next batch of the lane, and the lane goes on', async (t) => {
+      const server = await startDataStorageServer({ database: engine.database!, logger: silentLogger })
+      t.after(() => server.close())
+      const { privateKey } = generateKeyPairSync('ed25519')
+      const sink = new OutageSink({ url: server.url, retry: fastRetry })
+      const store = createAuditStore({ sink, deadLetter: new MemoryDeadLetter(), logger: silentLogger, batchSize: 10, flushIntervalMs: 60_000, trail: { signingKey: privateKey } })
+      const cid = randomUUID()
+      sink.down = true
+      for (let i = 0; i < 10; i++) store.record(laneEvent(cid, i))
+      assert.deepEqual(await store.flush().catch((err: { result: unknown }) => err.result), { written: 0, deadLettered: 10, dropped: 0, lost: 0 })
+      sink.down = false
+      for (let round = 0; round < 3; round++) {
+        for (let i = 0; i < 10; i++) store.record(laneEvent(cid, 10 + round * 10 + i))
+        assert.deepEqual(await store.flush(), { written: 10, deadLettered: 0, dropped: 0, lost: 0 }, `round ${round}`)
+      }
+      await store.close()
+      const { body } = await call(server.url, 'GET', `/api/v1/audit/verify?producer_id=${store.producerId!}&lane=${laneOf(cid, 4)}`)
+      const v = body as unknown as Verified
+      assert.equal(v.first_bad_seq, undefined, String(v.reason))
+      assert.deepEqual(v.skips, [{ from: 1, to: 10, reason: 'exhausted' }])
+      assert.deepEqual([v.to, v.verified_through], [40, 40])
     })
   })
 }
