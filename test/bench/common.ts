@@ -6,8 +6,9 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
-import { BatchSink } from '../../lib/index.js'
+import { BatchSink, createAuditStore, type AuditEvent, type AuditStoreOptions } from '../../lib/index.js'
 import type { Received } from './discard-server.js'
+import { yieldToLoop } from './harness.js'
 
 export const silent = pino({ level: 'silent' })
 
@@ -26,6 +27,26 @@ export interface Row {
   /** The ratio this row is judged by, against the named baseline. */
   readonly ratio?: { readonly against: string, readonly value: number, readonly target: string, readonly met: boolean }
   readonly note?: string
+}
+
+/**
+ * The record() hot path of scenarios 1, 3a and 6: `total` events from `pool`
+ * recorded into a store on a {@link NullSink}, yielding every 1000, then a
+ * flush; every event must be written.
+ * @returns events per second, flush included
+ */
+export async function recordRate (pool: readonly AuditEvent[], total: number, options: Omit<AuditStoreOptions, 'sink'> = {}): Promise<number> {
+  const store = createAuditStore({ sink: new NullSink(), logger: silent, ...options })
+  const started = performance.now()
+  for (let i = 0; i < total; i++) {
+    store.record(pool[i % pool.length]!)
+    if (i % 1000 === 999) await yieldToLoop()
+  }
+  await store.flush()
+  const rate = total / ((performance.now() - started) / 1000)
+  const stats = await store.close()
+  if (stats.written !== total) throw new Error(`record bench lost events: ${JSON.stringify(stats)}`)
+  return rate
 }
 
 /** Scale factor for quick runs: BENCH_SCALE=0.1 runs a tenth of the events. */

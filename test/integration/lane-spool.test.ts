@@ -15,17 +15,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DataStorageSink, createAuditStore, laneOf, type AuditStore, type Batch, type SendContext } from '../../lib/index.js'
 import { startDataStorageServer } from '../../lib/server/index.js'
+import { engines } from '../helpers/engines.js'
 import { silentLogger } from '../helpers/fixtures.js'
 import { call, laneEvent } from '../helpers/lane-client.js'
 
-const engines = [
-  { name: 'PGlite', database: 'memory://' as string | undefined, skip: undefined as string | undefined },
-  {
-    name: 'PostgreSQL',
-    database: process.env.DATABASE_URL,
-    skip: process.env.DATABASE_URL === undefined || process.env.DATABASE_URL === '' ? 'DATABASE_URL is not set (.ci/run starts PostgreSQL; see README)' : undefined
-  }
-]
 
 const fastRetry = { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 }
 

@@ -9,28 +9,15 @@
  *   in flight each against the unordered sink (`lanes: 0`, the sink's
  *   concurrency 2); the discard server must count exactly N for each.
  */
-import { createAuditStore } from '../../../lib/index.js'
-import { NullSink, delivered, scaled, silent, startDiscardServer, type Row } from '../common.js'
+import { delivered, recordRate, scaled, startDiscardServer, type Row } from '../common.js'
 import { storeRecord, type Workload } from '../contenders.js'
 import { makeEvents, meanBytes } from '../events.js'
-import { compare, spread, yieldToLoop } from '../harness.js'
+import { compare, spread } from '../harness.js'
 
 export async function lanes (reps: number): Promise<Row[]> {
   const pool = makeEvents(10_000, 500)
   const total = scaled(1_000_000)
-  const record = (lanes: number) => async (): Promise<number> => {
-    const store = createAuditStore({ sink: new NullSink(), logger: silent, lanes })
-    const started = performance.now()
-    for (let i = 0; i < total; i++) {
-      store.record(pool[i % pool.length]!)
-      if (i % 1000 === 999) await yieldToLoop()
-    }
-    await store.flush()
-    const rate = total / ((performance.now() - started) / 1000)
-    const stats = await store.close()
-    if (stats.written !== total) throw new Error(`lanes bench lost events: ${JSON.stringify(stats)}`)
-    return rate
-  }
+  const record = (lanes: number) => (): Promise<number> => recordRate(pool, total, { lanes })
   const [off, on] = await compare([{ name: 'record(), lanes: 0 (no chain)', run: record(0) }, { name: 'record(), 4 lanes (chained)', run: record(4) }], { reps, warmup: 1 })
   const cost = off!.median / on!.median
   const recordNote = `${total} events of ${Math.round(meanBytes(pool))} B; cost = time per event with lanes / without`

@@ -3,8 +3,7 @@
  * Buffer.byteLength of the same events. Both loops yield every 1000 events,
  * so the store's pipeline runs as it would in a service.
  */
-import { createAuditStore } from '../../../lib/index.js'
-import { NullSink, scaled, silent, type Row } from '../common.js'
+import { recordRate, scaled, type Row } from '../common.js'
 import { makeEvents, meanBytes } from '../events.js'
 import { compare, spread, yieldToLoop } from '../harness.js'
 
@@ -21,19 +20,7 @@ export async function recordHotPath (reps: number): Promise<Row[]> {
     if (sink === 0) throw new Error('unreachable')
     return total / ((performance.now() - started) / 1000)
   }
-  const audit = async (): Promise<number> => {
-    const store = createAuditStore({ sink: new NullSink(), logger: silent })
-    const started = performance.now()
-    for (let i = 0; i < total; i++) {
-      store.record(pool[i % pool.length]!)
-      if (i % 1000 === 999) await yieldToLoop()
-    }
-    await store.flush()
-    const rate = total / ((performance.now() - started) / 1000)
-    const stats = await store.close()
-    if (stats.written !== total) throw new Error(`record bench lost events: ${JSON.stringify(stats)}`)
-    return rate
-  }
+  const audit = (): Promise<number> => recordRate(pool, total)
   const [f, a] = await compare([{ name: 'floor: stringify + byteLength', run: floor }, { name: 'audit-stream record()', run: audit }], { reps, warmup: 1 })
   const ratio = a!.median / f!.median
   const note = `${total} events of ${Math.round(meanBytes(pool))} B`

@@ -7,9 +7,9 @@
  * the events are Gateway events, which that document accepts).
  * Target: the document costs at most 1.5x the generic schema.
  */
-import { createAuditStore, createEventValidator, type AuditEvent, type OpenApiDocument } from '../../../lib/index.js'
-import { NullSink, scaled, silent, type Row } from '../common.js'
-import { compare, spread, yieldToLoop } from '../harness.js'
+import { createEventValidator, type AuditEvent, type OpenApiDocument } from '../../../lib/index.js'
+import { recordRate, scaled, type Row } from '../common.js'
+import { compare, spread } from '../harness.js'
 
 const PAYLOADS = 94
 const MAPPED = 142
@@ -105,18 +105,7 @@ export async function schemaCost (reps: number): Promise<Row[]> {
   const invalid = pool.findIndex((event) => validate(event).length > 0)
   if (invalid !== -1) throw new Error(`schema bench event ${invalid} is invalid: ${JSON.stringify(validate(pool[invalid]))}`)
   const total = scaled(1_000_000)
-  const run = (openapi: OpenApiDocument | string | undefined) => async (): Promise<number> => {
-    const store = createAuditStore({ sink: new NullSink(), logger: silent, ...(openapi === undefined ? {} : { openapi }) })
-    const started = performance.now()
-    for (let i = 0; i < total; i++) {
-      store.record(pool[i % pool.length]!)
-      if (i % 1000 === 999) await yieldToLoop()
-    }
-    await store.flush()
-    const rate = total / ((performance.now() - started) / 1000)
-    await store.close()
-    return rate
-  }
+  const run = (openapi: OpenApiDocument | string | undefined) => (): Promise<number> => recordRate(pool, total, openapi === undefined ? {} : { openapi })
   const [g, d] = await compare([{ name: 'record(), generic schema', run: run(undefined) }, { name: 'record(), kubernaut-shaped document', run: run(document) }], { reps, warmup: 1 })
   const cost = g!.median / d!.median
   const note = `${total} events; ${typeof document === 'string' ? document : `generated document: ${PAYLOADS} payloads, ${MAPPED} mapped values`}`
