@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path'
 import { exec, installProject, packTarball, repoRoot } from './helpers/pack.js'
 
 // Sections of the README whose ```ts blocks must compile for a user.
-const README_SECTIONS = ['Usage', 'Sinks', 'Dead letter', 'Shutdown and metrics', 'Reference DataStorage server', 'Running at scale']
+const README_SECTIONS = ['Usage', 'Sinks', 'Dead letter', 'Shutdown and metrics', 'Reference DataStorage server', 'Running at scale', 'Trails you can verify']
 
 // Free variables the README's blocks use without defining them.
 const README_PRELUDE = `import type { Readable, Transform } from 'node:stream'
@@ -183,7 +183,7 @@ after(async () => {
 test('the README blocks of every user-facing section are found', async () => {
   const blocks = readmeBlocks(await readFile(join(repoRoot, 'README.md'), 'utf8'), README_SECTIONS)
   assert.ok(blocks.length >= 6, `found ${blocks.length} blocks`)
-  for (const call of ['createAuditStore', 'DataStorageSink', 'replayDeadLetters', 'installShutdownHandler', 'collectMetrics', 'startDataStorageServer']) {
+  for (const call of ['createAuditStore', 'DataStorageSink', 'replayDeadLetters', 'installShutdownHandler', 'collectMetrics', 'startDataStorageServer', 'TrailOptions']) {
     assert.ok(blocks.some((b) => b.includes(call)), call)
   }
 })
