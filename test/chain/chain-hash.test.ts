@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import crypto from 'node:crypto'
 import { chainEvents, chainHash, eventDigest, GENESIS } from '../../lib/chain/chain-hash.js'
 import { InvalidOptionError } from '../../lib/errors.js'
+import { prng } from '../helpers/prng.js'
 
 const PRODUCER = '00112233-4455-6677-8899-aabbccddeeff'
 
@@ -91,5 +92,49 @@ test('chainHash and chainEvents refuse out-of-range arguments with InvalidOption
     () => chainEvents(PRODUCER, 0, Number.MAX_SAFE_INTEGER, GENESIS, ['{}', '{}'])
   ].entries()) {
     assert.throws(bad[1], InvalidOptionError, `case ${bad[0]}`)
+  }
+})
+
+// An implementation of the README's formula written apart from chain-hash.ts: a Hash
+// object per step, BigInt for the u64 seq, TextEncoder for the event bytes.
+function referenceChain (producerId: string, lane: number, firstSeq: number, prev: Buffer, events: readonly string[]): Buffer[] {
+  const producer = Buffer.from(producerId.replaceAll('-', ''), 'hex')
+  const laneBytes = Buffer.alloc(4)
+  laneBytes.writeUInt32BE(lane)
+  const out: Buffer[] = []
+  let h = prev
+  events.forEach((event, k) => {
+    const seq = Buffer.alloc(8)
+    seq.writeBigUInt64BE(BigInt(firstSeq) + BigInt(k))
+    const digest = crypto.createHash('sha256').update(new TextEncoder().encode(event)).digest()
+    h = crypto.createHash('sha256').update('audit-stream/v1', 'ascii').update(producer).update(laneBytes).update(seq).update(h).update(digest).digest()
+    out.push(h)
+  })
+  return out
+}
+
+test('chainEvents agrees with an independent implementation of the formula on random events, lanes and seqs', () => {
+  const seed = Number(process.env.CHAIN_SEED ?? Date.now() % 2 ** 31)
+  const random = prng(seed)
+  const alphabet = ['a', 'Z', '0', ' ', '"', '\\', 'é', 'ß', '中', '文', '😀', '👩‍💻', '\n', '\t', '\u00ff', '\u2028']
+  const pick = (n: number): number => Math.floor(random() * n)
+  const text = (): string => Array.from({ length: pick(40) }, () => alphabet[pick(alphabet.length)]).join('')
+  // Seqs around the u32 boundary and up to the last safe integer; lanes up to 2^32 - 1.
+  const seqStarts = [1, 2 ** 32 - 3, 2 ** 32, 2 ** 40 + 7, Number.MAX_SAFE_INTEGER - 40]
+  const lanes = [0, 1, 255, 256, 65_536, 2 ** 31, 2 ** 32 - 1]
+  for (let round = 0; round < 40; round++) {
+    const producer = crypto.randomUUID()
+    const lane = lanes[pick(lanes.length)]!
+    const count = 1 + pick(40)
+    const firstSeq = seqStarts[pick(seqStarts.length)]!
+    const prev = round % 3 === 0 ? GENESIS : crypto.randomBytes(32)
+    const events = Array.from({ length: count }, () => JSON.stringify({ s: text(), n: pick(1e6), nested: { t: text() } }))
+    const got = chainEvents(producer, lane, firstSeq, prev, events)
+    const want = referenceChain(producer, lane, firstSeq, prev, events)
+    assert.equal(got.length, count * 32)
+    want.forEach((h, k) => {
+      assert.equal(got.subarray(k * 32, k * 32 + 32).toString('hex'), h.toString('hex'),
+        `seed ${seed}, round ${round}: lane ${lane}, seq ${firstSeq + k}, event ${JSON.stringify(events[k])}`)
+    })
   }
 })
