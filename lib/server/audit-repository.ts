@@ -51,11 +51,11 @@ const CLAIM_SQL = `INSERT INTO idempotency_keys (key, request_hash, status_code,
     WHERE idempotency_keys.created_at < now() - ${KEY_TTL}
   RETURNING key`
 
-// COPY's column list: the same columns, in the order copyText writes them.
+// COPY's column list: the same columns, in the order copyChunks writes them.
 const COPY_TARGET = `audit_events (event_id, ${NAMES})`
 const COPY_LANE_TARGET = `audit_events (event_id, ${NAMES}, producer_id, lane, lane_seq, raw, chain_hash)`
 
-// The columns' names and whether each is jsonb, as flat arrays: copyText reads them once per cell.
+// The columns' names and whether each is jsonb, as flat arrays: copyChunks reads them once per cell.
 const COLUMN_NAMES: readonly string[] = COLUMNS.map(([name]) => name)
 const IS_JSONB: readonly boolean[] = COLUMNS.map(([, type]) => type === 'jsonb')
 
@@ -64,10 +64,11 @@ const IS_JSONB: readonly boolean[] = COLUMNS.map(([, type]) => type === 'jsonb')
  * row, `\N` for null, and backslash, tab, newline and carriage return
  * escaped. jsonb columns are their JSON text; the rest is the value's text,
  * which PostgreSQL parses with the same input functions as an INSERT.
- * One string is appended to, with no array per row or cell: this runs for
- * every event the server stores on PostgreSQL.
+ * Yielded {@link COPY_CHUNK_ROWS} rows at a time, each chunk encoded only
+ * when the COPY asks for it: PostgreSQL parses and indexes one chunk while
+ * this encodes the next, instead of waiting for the whole batch's text.
  */
-function copyText (events: readonly AuditEvent[], eventIds: readonly string[], lane?: LaneRows): string {
+function * copyChunks (events: readonly AuditEvent[], eventIds: readonly string[], lane?: LaneRows): Generator<string> {
   let text = ''
   for (let i = 0; i < events.length; i++) {
     const event = events[i] as Record<string, unknown>
@@ -81,9 +82,16 @@ function copyText (events: readonly AuditEvent[], eventIds: readonly string[], l
     // bytea's hex input is \x<hex>; COPY's text format wants that backslash doubled.
     if (lane !== undefined) text += `\t${lane.producerId}\t${lane.lane}\t${lane.seq + i}\t${escapeCopy(lane.raws[i]!)}\t\\\\x${lane.hashes.toString('hex', i * 32, i * 32 + 32)}`
     text += '\n'
+    if (i % COPY_CHUNK_ROWS === COPY_CHUNK_ROWS - 1) {
+      yield text
+      text = ''
+    }
   }
-  return text
+  if (text !== '') yield text
 }
+
+/** Rows per chunk of a COPY's input: about 60 KB of events of 550 B. */
+const COPY_CHUNK_ROWS = 100
 
 // Most values have none of these: the test is cheaper than a replace that finds nothing.
 const COPY_SPECIAL = /[\\\t\n\r]/
@@ -262,7 +270,7 @@ export class AuditRepository {
   // One batch into the table, by the engine's faster path; the lane columns only when `lane` is given.
   async #store (tx: SqlClient, events: readonly AuditEvent[], eventIds: readonly string[], lane?: LaneRows): Promise<void> {
     if (this.#ingest === 'copy' && tx.copyFrom !== undefined) {
-      await tx.copyFrom(lane === undefined ? COPY_TARGET : COPY_LANE_TARGET, copyText(events, eventIds, lane))
+      await tx.copyFrom(lane === undefined ? COPY_TARGET : COPY_LANE_TARGET, copyChunks(events, eventIds, lane))
     } else if (lane === undefined) {
       await tx.query(INSERT_SQL, [jsonbParameter(jsonRows(events)), `{${eventIds.join(',')}}`])
     } else {

@@ -14,10 +14,11 @@ export interface QueryResult<T> {
 export interface SqlClient {
   query<T = Record<string, unknown>> (sql: string, params?: unknown[]): Promise<QueryResult<T>>
   /**
-   * Runs `COPY <target> FROM STDIN` with `text` (COPY's text format) as the
-   * input, where the engine has a fast path for it; absent otherwise.
+   * Runs `COPY <target> FROM STDIN` with `chunks` (COPY's text format, split
+   * anywhere) as the input, where the engine has a fast path for it; absent
+   * otherwise. PostgreSQL takes each chunk as the iterator yields it.
    */
-  copyFrom?: (target: string, text: string) => Promise<void>
+  copyFrom?: (target: string, chunks: Iterable<string>) => Promise<void>
 }
 
 /** A database the server can use. @internal */

@@ -75,7 +75,7 @@ export class PgliteDatabase implements Database {
     return this.#db.transaction(async (tx) => fn({
       query: async <R>(sql: string, params: unknown[] = []) => ({ rows: (await tx.query<R>(sql, params)).rows }),
       // PGlite has no COPY FROM STDIN; it reads a COPY's input from the virtual file /dev/blob.
-      copyFrom: async (target, text) => { await tx.query(`COPY ${target} FROM '/dev/blob'`, [], { blob: new Blob([text]) }) }
+      copyFrom: async (target, chunks) => { await tx.query(`COPY ${target} FROM '/dev/blob'`, [], { blob: new Blob([...chunks]) }) }
     }))
   }
 

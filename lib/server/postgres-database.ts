@@ -94,7 +94,8 @@ export class PostgresDatabase implements Database {
         const tx: SqlClient = { query: async <R>(sql: string, params: unknown[] = []) => ({ rows: (await client.query(sql, params)).rows as R[] }) }
         const copyFrom = this.#copyFrom
         if (copyFrom !== undefined) {
-          tx.copyFrom = async (target, text) => { await pipeline(Readable.from([Buffer.from(text)]), client.query(copyFrom(`COPY ${target} FROM STDIN`))) }
+          // One chunk read ahead at a time: each goes to the server as it is made.
+          tx.copyFrom = async (target, chunks) => { await pipeline(Readable.from(chunks, { highWaterMark: 1 }), client.query(copyFrom(`COPY ${target} FROM STDIN`))) }
         }
         const value = await fn(tx)
         await client.query('COMMIT')

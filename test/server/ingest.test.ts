@@ -61,6 +61,33 @@ for (const engine of ['pglite', 'postgres'] as const) {
         assert.equal(retried.kind, 'stored', 'the key was rolled back with the batch')
       })
 
+      test('a batch of several COPY chunks whose refused value is in a late chunk stores nothing, and the connection serves the next batch', async (t) => {
+        const db = await openDatabase(engine === 'pglite' ? 'memory://' : process.env.DATABASE_URL!)
+        t.after(() => db.close())
+        await migrate(db)
+        await maintainPartitions(db, new Date())
+        const repo = new AuditRepository(db, method)
+        const cid = randomUUID()
+        // 350 rows: four chunks of COPY input; the bad one is in the third.
+        const events = Array.from({ length: 350 }, (_, i) => i === 250 ? { ...awkward(cid, i), duration_ms: 2 ** 40 } : awkward(cid, i))
+        await assert.rejects(repo.insert(events, `k-${cid}`, 'h', (ids) => ({ statusCode: 201, body: ids })), (err: { code?: string }) => err.code?.startsWith('22') === true)
+        assert.equal((await repo.find({ correlation_id: cid, limit: 10, offset: 0 })).total, 0)
+        // A value that cannot be encoded at all, in the last chunk: the input stops there and the COPY is abandoned.
+        const unencodable = events.map((e, i) => i === 320 ? { ...awkward(cid, i), event_data: { toJSON () { throw new Error('cannot encode') } } } as unknown as AuditEvent : { ...e, duration_ms: 1 })
+        await assert.rejects(repo.insert(unencodable, `k-${cid}`, 'h', (ids) => ({ statusCode: 201, body: ids })), /cannot encode/)
+        assert.equal((await repo.find({ correlation_id: cid, limit: 10, offset: 0 })).total, 0)
+        const good = events.map((e) => ({ ...e, duration_ms: 1 }))
+        // Again and again on the same pool: no connection was left inside a COPY.
+        for (let round = 0; round < 3; round++) {
+          assert.equal((await repo.insert(good, `k-${cid}-${round}`, 'h', (ids) => ({ statusCode: 201, body: ids }))).kind, 'stored')
+        }
+        const page = await repo.find({ correlation_id: cid, limit: 3 * 350, offset: 0 })
+        assert.equal(page.total, 3 * 350)
+        // The rounds share timestamps, so find's order interleaves them: count each seq instead.
+        const seen = page.data.map((row) => (row.event_data as { seq: number }).seq).sort((a, b) => a - b)
+        assert.deepEqual(seen, good.flatMap((_, i) => [i, i, i]))
+      })
+
       test('a field that is not a column is ignored, even one jsonb would refuse', async (t) => {
         const db = await openDatabase(engine === 'pglite' ? 'memory://' : process.env.DATABASE_URL!)
         t.after(() => db.close())

@@ -208,7 +208,7 @@ async function pglite (reps: number, events: AuditEvent[]): Promise<Row[]> {
   })
   const direct = (where: Where): Contender => inProcess(where, "direct COPY FROM '/dev/blob'", async (db) => {
     const started = performance.now()
-    for (const text of copies) await db.transaction(async (tx) => { await tx.copyFrom!(COPY_TARGET, text) })
+    for (const text of copies) await db.transaction(async (tx) => { await tx.copyFrom!(COPY_TARGET, [text]) })
     return rate(total, started)
   })
   const repository = (where: Where, method: IngestMethod): Contender =>
