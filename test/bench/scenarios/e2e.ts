@@ -7,6 +7,7 @@
  * - 2a. burst: the raw loop, audit-stream record() x N then flush(),
  *   OpenTelemetry emit x N then forceFlush();
  * - 2b. stream: the same three, and `await pipeline(Readable.from(gen), store)`.
+ * Each shape also runs the store with `lanes: 0` (no hash chain), as a reference figure.
  */
 import type { Pool } from 'undici'
 import { delivered, scaled, startDiscardServer, type DiscardServer, type Row } from '../common.js'
@@ -52,9 +53,10 @@ function judged (scenario: string, m: Measured, baseline: Measured, against: str
 export async function burst (reps: number): Promise<Row[]> {
   return withSetup(async ({ server, rawPool, otelPool, w, note }) => {
     const check = (name: string, run: () => Promise<number>) => ({ name, run: delivered(server, w.total, name, run) })
-    const [raw, store, ot] = await compare([
+    const [raw, store, unchained, ot] = await compare([
       check('raw loop: stringify, join, await POST, sequential', () => rawLoop(rawPool, w, 'burst')),
       check('audit-stream record() x N, flush()', () => storeRecord(w, 'burst')),
+      check(UNCHAINED_BURST, () => storeRecord(w, 'burst', { lanes: 0 })),
       check('OpenTelemetry BatchLogRecordProcessor: emit x N, forceFlush()', () => otel(otelPool, w, 'burst'))
     ], { reps, warmup: 1 })
     const scenario = '2a. burst over HTTP'
@@ -62,7 +64,8 @@ export async function burst (reps: number): Promise<Row[]> {
       row(scenario, raw!, `${note}; all N produced in one synchronous loop, then delivered`),
       judged(scenario, ot!, raw!, 'raw', undefined),
       judged(scenario, store!, raw!, 'raw', 1),
-      judged(scenario, store!, ot!, 'OpenTelemetry', 2)
+      judged(scenario, store!, ot!, 'OpenTelemetry', 2),
+      judged(scenario, unchained!, raw!, 'raw', undefined)
     ]
   })
 }
@@ -70,9 +73,10 @@ export async function burst (reps: number): Promise<Row[]> {
 export async function stream (reps: number): Promise<Row[]> {
   return withSetup(async ({ server, rawPool, otelPool, w, note }) => {
     const check = (name: string, run: () => Promise<number>) => ({ name, run: delivered(server, w.total, name, run) })
-    const [raw, record, piped, ot] = await compare([
+    const [raw, record, unchained, piped, ot] = await compare([
       check('raw loop: stringify, join, await POST, sequential', () => rawLoop(rawPool, w, 'stream')),
       check('audit-stream record() per event, flush()', () => storeRecord(w, 'stream')),
+      check(UNCHAINED_STREAM, () => storeRecord(w, 'stream', { lanes: 0 })),
       check('audit-stream await pipeline(Readable.from(gen), store)', () => storePipeline(w)),
       check('OpenTelemetry BatchLogRecordProcessor: emit, forceFlush()', () => otel(otelPool, w, 'stream'))
     ], { reps, warmup: 1 })
@@ -82,7 +86,12 @@ export async function stream (reps: number): Promise<Row[]> {
       judged(scenario, ot!, raw!, 'raw', undefined),
       judged(scenario, record!, raw!, 'raw', 1.5),
       judged(scenario, piped!, raw!, 'raw', 1.3),
-      judged(scenario, record!, ot!, 'OpenTelemetry', 2)
+      judged(scenario, record!, ot!, 'OpenTelemetry', 2),
+      judged(scenario, unchained!, raw!, 'raw', undefined)
     ]
   })
 }
+
+// The store without lanes (no hash chain): what the chain costs in each shape, beside the goals.
+const UNCHAINED_BURST = 'audit-stream record() x N, flush(), lanes: 0 (no chain)'
+const UNCHAINED_STREAM = 'audit-stream record() per event, flush(), lanes: 0 (no chain)'
