@@ -61,7 +61,7 @@ export function chart (rows: readonly Row[], caption: readonly string[]): string
       bars.push(bar)
     }
     const r = row.ratio
-    if (r !== undefined) bar.ratios.push(`${r.value.toFixed(2)}x ${r.against} ${r.target === '(reference)' ? '(reference)' : `(goal ${r.target}: ${r.met ? 'met' : 'not met'})`}`)
+    if (r !== undefined) bar.ratios.push(`${r.value.toFixed(2)}x ${r.against}${r.target === 'informational' ? '' : r.target === '(reference)' ? ' (reference)' : ` (goal ${r.target}: ${r.met ? 'met' : 'not met'})`}`)
   }
   const scenarios = [...new Set(bars.map((b) => b.scenario))]
   const labelWidth = Math.ceil(Math.max(20, ...bars.map((b) => b.contender.length)) * CHAR_WIDTH) + PADDING
