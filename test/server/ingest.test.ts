@@ -3,11 +3,11 @@
  * same rows, keep a batch atomic with its idempotency key, keep order,
  * ignore fields that are not columns, and let a key past its 24 hours be used again.
  */
-import { describe, test } from 'node:test'
+import { describe, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { newAuditEvent, type AuditEvent } from '../../lib/index.js'
-import { openDatabase } from '../../lib/server/database.js'
+import { openDatabase, type Database } from '../../lib/server/database.js'
 import { migrate } from '../../lib/server/migrations.js'
 import { maintainPartitions } from '../../lib/server/partitions.js'
 import { AuditRepository, type IngestMethod } from '../../lib/server/audit-repository.js'
@@ -21,16 +21,20 @@ const awkward = (cid: string, seq: number): AuditEvent => newAuditEvent({
   event_data: { seq, text: 'a\tb\nc\\d', nested: { list: [1, 'two', null, true], empty: {} }, unicode: '🎉' }
 })
 
+/** A migrated database of `engine` (closed after the test), its repository with `method`, and a fresh correlation id. */
+async function repositoryOn (t: TestContext, engine: 'pglite' | 'postgres', method: IngestMethod, { partitions = true } = {}): Promise<{ db: Database, repo: AuditRepository, cid: string }> {
+  const db = await openDatabase(engine === 'pglite' ? 'memory://' : process.env.DATABASE_URL!)
+  t.after(() => db.close())
+  await migrate(db)
+  if (partitions) await maintainPartitions(db, new Date())
+  return { db, repo: new AuditRepository(db, method), cid: randomUUID() }
+}
+
 for (const engine of ['pglite', 'postgres'] as const) {
   for (const method of ['copy', 'insert'] as IngestMethod[]) {
     describe(`${method} on ${engine === 'pglite' ? 'PGlite' : 'PostgreSQL'}`, { skip: engine === 'postgres' ? noPostgres : undefined }, () => {
       test('stores awkward text, nulls and jsonb exactly, in batch order', async (t) => {
-        const db = await openDatabase(engine === 'pglite' ? 'memory://' : process.env.DATABASE_URL!)
-        t.after(() => db.close())
-        await migrate(db)
-        await maintainPartitions(db, new Date())
-        const repo = new AuditRepository(db, method)
-        const cid = randomUUID()
+        const { repo, cid } = await repositoryOn(t, engine, method)
         const events = Array.from({ length: 50 }, (_, i) => awkward(cid, i))
         const outcome = await repo.insert(events, `k-${cid}`, 'h', (ids) => ({ statusCode: 201, body: { event_ids: ids } }))
         assert.equal(outcome.kind, 'stored')
@@ -49,11 +53,7 @@ for (const engine of ['pglite', 'postgres'] as const) {
       })
 
       test('a batch with one value the database refuses stores nothing and leaves its key unclaimed', async (t) => {
-        const db = await openDatabase(engine === 'pglite' ? 'memory://' : process.env.DATABASE_URL!)
-        t.after(() => db.close())
-        await migrate(db)
-        const repo = new AuditRepository(db, method)
-        const cid = randomUUID()
+        const { repo, cid } = await repositoryOn(t, engine, method, { partitions: false })
         const events = [awkward(cid, 0), { ...awkward(cid, 1), duration_ms: 2 ** 40 }, awkward(cid, 2)]
         await assert.rejects(repo.insert(events, `k-${cid}`, 'h', (ids) => ({ statusCode: 201, body: ids })), (err: { code?: string }) => err.code?.startsWith('22') === true)
         assert.equal((await repo.find({ correlation_id: cid, limit: 10, offset: 0 })).total, 0)
@@ -62,12 +62,7 @@ for (const engine of ['pglite', 'postgres'] as const) {
       })
 
       test('a batch of several COPY chunks whose refused value is in a late chunk stores nothing, and the connection serves the next batch', async (t) => {
-        const db = await openDatabase(engine === 'pglite' ? 'memory://' : process.env.DATABASE_URL!)
-        t.after(() => db.close())
-        await migrate(db)
-        await maintainPartitions(db, new Date())
-        const repo = new AuditRepository(db, method)
-        const cid = randomUUID()
+        const { repo, cid } = await repositoryOn(t, engine, method)
         // 350 rows: four chunks of COPY input; the bad one is in the third.
         const events = Array.from({ length: 350 }, (_, i) => i === 250 ? { ...awkward(cid, i), duration_ms: 2 ** 40 } : awkward(cid, i))
         await assert.rejects(repo.insert(events, `k-${cid}`, 'h', (ids) => ({ statusCode: 201, body: ids })), (err: { code?: string }) => err.code?.startsWith('22') === true)
@@ -89,12 +84,7 @@ for (const engine of ['pglite', 'postgres'] as const) {
       })
 
       test('a field that is not a column is ignored, even one jsonb would refuse', async (t) => {
-        const db = await openDatabase(engine === 'pglite' ? 'memory://' : process.env.DATABASE_URL!)
-        t.after(() => db.close())
-        await migrate(db)
-        await maintainPartitions(db, new Date())
-        const repo = new AuditRepository(db, method)
-        const cid = randomUUID()
+        const { repo, cid } = await repositoryOn(t, engine, method)
         const events = [awkward(cid, 0), { ...awkward(cid, 1), not_a_column: 'a\u0000b', lone: '\ud800' } as AuditEvent, awkward(cid, 2)]
         assert.equal((await repo.insert(events, undefined, 'h', (ids) => ({ statusCode: 201, body: ids }))).kind, 'stored')
         const page = await repo.find({ correlation_id: cid, limit: 10, offset: 0 })
@@ -103,12 +93,7 @@ for (const engine of ['pglite', 'postgres'] as const) {
       })
 
       test('a key past its 24 hours is taken over by another body, whose response a replay then gives', async (t) => {
-        const db = await openDatabase(engine === 'pglite' ? 'memory://' : process.env.DATABASE_URL!)
-        t.after(() => db.close())
-        await migrate(db)
-        await maintainPartitions(db, new Date())
-        const repo = new AuditRepository(db, method)
-        const cid = randomUUID()
+        const { db, repo, cid } = await repositoryOn(t, engine, method)
         const key = `k-${cid}`
         const respond = (ids: string[]): { statusCode: number, body: unknown } => ({ statusCode: 201, body: { event_ids: ids } })
         assert.equal((await repo.insert([awkward(cid, 0)], key, 'first', respond)).kind, 'stored')
