@@ -61,26 +61,59 @@ for (const engine of ['pglite', 'postgres'] as const) {
         assert.equal(retried.kind, 'stored', 'the key was rolled back with the batch')
       })
 
-      test('a batch of several COPY chunks whose refused value is in a late chunk stores nothing, and the connection serves the next batch', async (t) => {
-        const { repo, cid } = await repositoryOn(t, engine, method)
-        // 350 rows: four chunks of COPY input; the bad one is in the third.
+      test('a batch whose refused or unencodable value comes late (COPY\'s third or fourth chunk) stores nothing, leaves its key unclaimed, and the connection serves the next batches', async (t) => {
+        const { db, cid } = await repositoryOn(t, engine, method)
+        // The rows of each chunk of COPY input, per COPY, as the engine reads them.
+        const copies: number[][] = []
+        const watched: Database = {
+          engine: db.engine,
+          query: (sql, params) => db.query(sql, params),
+          close: () => db.close(),
+          transaction: (fn) => db.transaction((tx) => fn({
+            query: (sql, params) => tx.query(sql, params),
+            ...(tx.copyFrom === undefined
+              ? {}
+              : {
+                  copyFrom: (target: string, input: Iterable<string>) => {
+                    const rows: number[] = []
+                    copies.push(rows)
+                    return tx.copyFrom!(target, (function * () {
+                      for (const chunk of input) {
+                        assert.ok(chunk.endsWith('\n'), 'a chunk ends at a row')
+                        rows.push(chunk.split('\n').length - 1)
+                        yield chunk
+                      }
+                    })())
+                  }
+                })
+          }))
+        }
+        const repo = new AuditRepository(watched, method)
+        const key = `k-${cid}`
         const events = Array.from({ length: 350 }, (_, i) => i === 250 ? { ...awkward(cid, i), duration_ms: 2 ** 40 } : awkward(cid, i))
-        await assert.rejects(repo.insert(events, `k-${cid}`, 'h', (ids) => ({ statusCode: 201, body: ids })), (err: { code?: string }) => err.code?.startsWith('22') === true)
+        await assert.rejects(repo.insert(events, key, 'h', (ids) => ({ statusCode: 201, body: ids })), (err: { code?: string }) => err.code?.startsWith('22') === true)
         assert.equal((await repo.find({ correlation_id: cid, limit: 10, offset: 0 })).total, 0)
-        // A value that cannot be encoded at all, in the last chunk: the input stops there and the COPY is abandoned.
+        // A value that cannot be encoded at all, in the fourth chunk: the input stops there and the COPY is abandoned.
         const unencodable = events.map((e, i) => i === 320 ? { ...awkward(cid, i), event_data: { toJSON () { throw new Error('cannot encode') } } } as unknown as AuditEvent : { ...e, duration_ms: 1 })
-        await assert.rejects(repo.insert(unencodable, `k-${cid}`, 'h', (ids) => ({ statusCode: 201, body: ids })), /cannot encode/)
+        await assert.rejects(repo.insert(unencodable, key, 'h', (ids) => ({ statusCode: 201, body: ids })), /cannot encode/)
         assert.equal((await repo.find({ correlation_id: cid, limit: 10, offset: 0 })).total, 0)
         const good = events.map((e) => ({ ...e, duration_ms: 1 }))
+        // The key was rolled back both times: it stores now, once, and then answers as a replay.
+        assert.equal((await repo.insert(good, key, 'h', (ids) => ({ statusCode: 201, body: ids }))).kind, 'stored')
+        assert.equal((await repo.insert(good, key, 'h', (ids) => ({ statusCode: 201, body: ids }))).kind, 'replayed')
         // Again and again on the same pool: no connection was left inside a COPY.
-        for (let round = 0; round < 3; round++) {
-          assert.equal((await repo.insert(good, `k-${cid}-${round}`, 'h', (ids) => ({ statusCode: 201, body: ids }))).kind, 'stored')
+        for (let round = 1; round < 3; round++) {
+          assert.equal((await repo.insert(good, `${key}-${round}`, 'h', (ids) => ({ statusCode: 201, body: ids }))).kind, 'stored')
         }
         const page = await repo.find({ correlation_id: cid, limit: 3 * 350, offset: 0 })
         assert.equal(page.total, 3 * 350)
         // The rounds share timestamps, so find's order interleaves them: count each seq instead.
         const seen = page.data.map((row) => (row.event_data as { seq: number }).seq).sort((a, b) => a - b)
         assert.deepEqual(seen, good.flatMap((_, i) => [i, i, i]))
+        if (method === 'copy') {
+          // The unencodable batch stopped after its third chunk; each stored batch went as 100, 100, 100 and 50 rows.
+          assert.deepEqual(copies.slice(1), [[100, 100, 100], [100, 100, 100, 50], [100, 100, 100, 50], [100, 100, 100, 50]])
+        } else assert.equal(copies.length, 0)
       })
 
       test('a field that is not a column is ignored, even one jsonb would refuse', async (t) => {
