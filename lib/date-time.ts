@@ -20,7 +20,8 @@ function digitsAt (value: string, at: number, count: number): number {
  * Whether `value` is an RFC 3339 date-time, as `event_timestamp` must be:
  * `YYYY-MM-DDTHH:MM:SS`, an optional fraction, then `Z` or `±HH:MM`, with
  * real calendar dates, from year 0001 (PostgreSQL has no year 0000) to 9999,
- * also as the instant in UTC that the offset gives. Read
+ * also as the instant in UTC that the offset gives, and after PostgreSQL
+ * rounds the fraction to microseconds. Read
  * character by character: it runs on every recorded event, where a regex
  * plus `Date.parse` cost more than the rest of the validation together.
  * @internal
@@ -40,13 +41,18 @@ export function isDateTime (value: string): boolean {
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
   if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!)) return false
   let i = 19
+  // Whether PostgreSQL, which keeps microseconds, rounds the fraction up into the next second.
+  let carries = false
   if (value.charCodeAt(i) === 46) {
     i++
     const start = i
     while (i < n && value.charCodeAt(i) >= 48 && value.charCodeAt(i) <= 57) i++
     if (i === start) return false
+    carries = i - start > 6 && digitsAt(value, start, 6) === 999_999 && value.charCodeAt(start + 6) >= 53
   }
-  if (i === n - 1) return value.charCodeAt(i) === 90 || value.charCodeAt(i) === 122
+  // The last second of 9999 in UTC must not round into year 10000.
+  const lastSecond = carries && year === 9999 && month === 12 && day === 31 && second === 59
+  if (i === n - 1) return (value.charCodeAt(i) === 90 || value.charCodeAt(i) === 122) && !(lastSecond && hour === 23 && minute === 59)
   if (i !== n - 6 || (value.charCodeAt(i) !== 43 && value.charCodeAt(i) !== 45) || value.charCodeAt(i + 3) !== 58) return false
   const offsetHour = digitsAt(value, i + 1, 2)
   const offsetMinute = digitsAt(value, i + 4, 2)
@@ -57,5 +63,6 @@ export function isDateTime (value: string): boolean {
   const local = hour * 60 + minute
   if (year === 1 && month === 1 && day === 1 && local - offset < 0) return false
   if (year === 9999 && month === 12 && day === 31 && local - offset >= 24 * 60) return false
+  if (lastSecond && local - offset === 24 * 60 - 1) return false
   return true
 }
