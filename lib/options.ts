@@ -206,9 +206,10 @@ export interface DataStorageServerOptions {
   readonly host?: string
   /**
    * `'memory://'` (PGlite in memory), a directory (PGlite persisted there) or a
-   * `postgres://` URL (a real PostgreSQL server). A process's first in-memory
-   * database runs initdb; the later ones start from a copy of its fresh data
-   * directory, several times faster, each still a database of its own.
+   * `postgres://` URL (a real PostgreSQL server). A fresh in-memory database
+   * runs initdb; from its third one on, a process starts them from a copy of
+   * the second one's fresh data directory, several times faster, each still a
+   * database of its own.
    * @default 'memory://'
    */
   readonly database?: string
