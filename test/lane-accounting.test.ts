@@ -15,7 +15,8 @@ import { prng } from './helpers/prng.js'
 const seqOf = (json: string): number => (JSON.parse(json) as { event_data: { seq: number } }).event_data.seq
 
 interface Script {
-  readonly random: () => number
+  /** Seeds each attempt's draws, so a batch's fate follows from the seed, not from timing. */
+  readonly seed: number
   /** Probability that an attempt is answered 503. */
   readonly unavailable: number
   /** Probability that an attempt is stored but answered 503, as if the answer were lost. */
@@ -46,9 +47,20 @@ class FaultySink extends BatchSink {
     this.#script = script
   }
 
+  // Attempts so far of each batch id.
+  readonly #attempts = new Map<string, number>()
+
+  // A number in [0, 1) for this attempt of this batch: a function of the seed, the batch's
+  // first event, its size and the attempt, whatever order retry timers bring attempts in.
+  #draw (batch: Batch, kind: number): number {
+    const attempt = this.#attempts.get(batch.id) ?? 0
+    return prng((this.#script.seed * 31 + seqOf(batch.events[0]!)) * 1009 + batch.events.length * 97 + attempt * 7 + kind)()
+  }
+
   protected async sendBatch (batch: Batch): Promise<void> {
+    this.#attempts.set(batch.id, (this.#attempts.get(batch.id) ?? 0) + 1)
     await new Promise((resolve) => setImmediate(resolve))
-    if (this.#script.outage || this.#script.random() < this.#script.unavailable) {
+    if (this.#script.outage || this.#draw(batch, 1) < this.#script.unavailable) {
       throw new SinkError('HTTP 503 Service Unavailable', { retryable: true, statusCode: 503 })
     }
     const fieldErrors: Record<string, string> = {}
@@ -66,7 +78,7 @@ class FaultySink extends BatchSink {
         this.laneSeqs.set(batch.trail.lane, list)
       }
     })
-    if (this.#script.random() < this.#script.lostAnswer) {
+    if (this.#draw(batch, 2) < this.#script.lostAnswer) {
       batch.events.forEach((json, i) => {
         this.unanswered.add(seqOf(json))
         if (batch.trail !== undefined) {
@@ -122,7 +134,7 @@ async function runCase (seed: number): Promise<void> {
   const batchSize = 1 + pick(40)
   const count = 50 + pick(350)
   const bad = new Set(Array.from({ length: pick(12) }, () => pick(count)))
-  const script: Script = { random, unavailable: [0, 0.1, 0.3, 0.6][pick(4)]!, lostAnswer: [0, 0.1, 0.3][pick(3)]!, bad, outage: false }
+  const script: Script = { seed, unavailable: [0, 0.1, 0.3, 0.6][pick(4)]!, lostAnswer: [0, 0.1, 0.3][pick(3)]!, bad, outage: false }
   const sink = new FaultySink(script, 2 + pick(3))
   const deadLetter = new MemoryDeadLetter()
   const context = `seed ${seed} (lanes ${lanes}, in flight ${maxInFlightPerLane}, batchSize ${batchSize}, ${count} events, ${bad.size} refused, 503 at ${script.unavailable}, lost answers at ${script.lostAnswer})`
@@ -179,7 +191,7 @@ test('with lanes, random 503s and refusals: every event is stored or dead-letter
 })
 
 test('an outage that exhausts several batches of one lane, then recovery: the lane resumes, its skips are posted after the outage, and nothing is stored twice', async () => {
-  const script: Script = { random: prng(7), unavailable: 0, lostAnswer: 0, bad: new Set(), outage: true }
+  const script: Script = { seed: 7, unavailable: 0, lostAnswer: 0, bad: new Set(), outage: true }
   const sink = new FaultySink(script, 2)
   const deadLetter = new MemoryDeadLetter()
   const store = createAuditStore({ sink, deadLetter, logger: silentLogger, lanes: 1, maxInFlightPerLane: 2, batchSize: 5, flushIntervalMs: 60_000 })

@@ -61,7 +61,7 @@ for (const engine of ['pglite', 'postgres'] as const) {
         assert.equal(retried.kind, 'stored', 'the key was rolled back with the batch')
       })
 
-      test('a batch whose refused or unencodable value comes late (COPY\'s third or fourth chunk) stores nothing, leaves its key unclaimed, and the connection serves the next batches', async (t) => {
+      test('a batch whose refused or unencodable value comes late (COPY\'s third or fourth chunk) stores nothing, leaves its key unclaimed, and the connection serves the next batches', { timeout: 120_000 }, async (t) => {
         const { db, cid } = await repositoryOn(t, engine, method)
         // The rows of each chunk of COPY input, per COPY, as the engine reads them.
         const copies: number[][] = []
