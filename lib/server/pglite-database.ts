@@ -108,11 +108,10 @@ async function openInMemory (options: PGliteOptions): Promise<PGlite> {
   if (dump !== undefined) return new PGlite({ ...options, loadDataDir: dump })
   const db = new PGlite(options)
   if (pristine === undefined && inMemoryOpened++ > 0) {
-    let tarred!: (tar: Blob | undefined) => void
-    const tar = new Promise<Blob | undefined>((resolve) => { tarred = resolve })
-    pristine = tar.then(async (blob) => blob === undefined ? undefined : new Blob([await gzipAsync(new Uint8Array(await blob.arrayBuffer()), { level: 1 })]))
-      .catch(() => undefined)
-    await db.waitReady.then(() => db.dumpDataDir('none')).then(tarred, () => tarred(undefined))
+    const tar = db.waitReady.then(() => db.dumpDataDir('none'))
+    pristine = tar.then(async (blob) => new Blob([await gzipAsync(new Uint8Array(await blob.arrayBuffer()), { level: 1 })])).catch(() => undefined)
+    // Taken before the caller can touch the database; a failed dump only means no dump.
+    await tar.catch(() => {})
   }
   return db
 }
