@@ -2,7 +2,7 @@
  * Every error audit-stream throws or rejects with. Each class has a fixed
  * `code` string so callers can branch without `instanceof` across realms.
  */
-import type { FlushResult, StoreStats } from './stats.js'
+import type { FlushResult, StoreStats } from './accounting/stats.js'
 
 /**
  * One problem found in an event: where it is and what is wrong.

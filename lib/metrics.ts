@@ -4,11 +4,11 @@
  */
 import { createRequire } from 'node:module'
 import type * as Prometheus from 'prom-client'
-import type { DeadLetterEventInfo, BatchEventInfo } from './batch-sink.js'
+import type { DeadLetterEventInfo, BatchEventInfo } from './delivery/batch-sink.js'
 import { InvalidOptionError, MissingPeerError } from './errors.js'
-import type { EndpointHealth } from './health.js'
-import type { MetricsOptions } from './options.js'
-import { AuditStore, type DropEventInfo } from './store.js'
+import type { EndpointHealth } from './delivery/health.js'
+import type { MetricsOptions } from './options/options.js'
+import { AuditStore, type DropEventInfo } from './store/store.js'
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
 

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
 import { jsonlParser } from 'stream-chain/node/jsonl'
 import { FileDeadLetter } from '../dead-letter/file-dead-letter.js'
-import { AuditStore } from '../store.js'
+import { AuditStore } from '../store/store.js'
 import { SINK_ARGS, UsageError, cliLogger, envValue, sinkFor } from './common.js'
 import { Progress } from './progress.js'
 

@@ -7,8 +7,8 @@ import { statSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { FileDeadLetter } from '../dead-letter/file-dead-letter.js'
 import { AuditStoreError } from '../errors.js'
-import type { StoreStats } from '../stats.js'
-import { AuditStore } from '../store.js'
+import type { StoreStats } from '../accounting/stats.js'
+import { AuditStore } from '../store/store.js'
 import { SINK_ARGS, UsageError, cliLogger, envValue, sinkFor } from './common.js'
 
 /** @internal */

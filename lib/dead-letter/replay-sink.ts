@@ -9,9 +9,9 @@
  * entry's, in order: the same key with another body would be refused (422)
  * and would mean something else. Anything else keeps the store's fresh id.
  */
-import type { Batch } from '../batch.js'
-import { BatchSink, type SendContext } from '../batch-sink.js'
-import type { BatchSinkOptions } from '../options.js'
+import type { Batch } from '../batching/batch.js'
+import { BatchSink, type SendContext } from '../delivery/batch-sink.js'
+import type { BatchSinkOptions } from '../options/options.js'
 
 // BatchSink's hooks are protected; the wrapper calls the caller's sink through them.
 interface SinkHooks {

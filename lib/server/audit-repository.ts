@@ -3,7 +3,7 @@
  * SQL only: values never become part of a statement's text.
  */
 import { randomUUID } from 'node:crypto'
-import type { AuditEvent } from '../event.js'
+import type { AuditEvent } from '../event/event.js'
 import type { Database, SqlClient } from './database.js'
 import type { LaneBatch } from './lane-batch.js'
 import { admitBatch, advanceLane, lockLane } from './lane-state.js'

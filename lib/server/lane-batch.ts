@@ -10,7 +10,7 @@ import { chainHash, eventDigest } from '../chain/chain-hash.js'
 import { ArrayShapeError, arrayElements } from './array-elements.js'
 import { HttpProblem } from './problem.js'
 
-import { LANE_HEADERS } from '../chain/lane.js'
+import { LANE_HEADERS } from '../lanes/lane-choice.js'
 
 export { LANE_HEADERS }
 

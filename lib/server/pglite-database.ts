@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { gzip } from 'node:zlib'
-import { acquireLock } from '../dir-lock.js'
+import { acquireLock } from '../files/dir-lock.js'
 import { InvalidOptionError } from '../errors.js'
 import type { Database, QueryResult, SqlClient } from './database.js'
 
@@ -163,7 +163,7 @@ const LOCK_FILE = 'audit-stream.lock'
 /**
  * Takes the directory for this process: PGlite has no lock of its own, and
  * two instances on one directory corrupt it for good. A lock left by a
- * process that no longer runs is taken over (lib/dir-lock.ts).
+ * process that no longer runs is taken over (lib/files/dir-lock.ts).
  * @returns the release function
  * @throws {@link InvalidOptionError} when a running process holds it
  */

@@ -3,7 +3,7 @@
  * kubernaut's DataStorage OpenAPI document gives it: unknown parameters are
  * ignored, as the real service ignores them.
  */
-import { isDateTime } from '../date-time.js'
+import { isDateTime } from '../event/date-time.js'
 import type { EventFilters } from './audit-repository.js'
 import { HttpProblem } from './problem.js'
 

@@ -2,10 +2,10 @@
  * A sink that keeps what it receives in memory: for tests, examples and
  * local development.
  */
-import type { Batch } from '../batch.js'
-import { BatchSink, type NotesContext, type SendContext } from '../batch-sink.js'
-import { integerOption, type BatchSinkOptions } from '../options.js'
-import { sleep } from '../retry.js'
+import type { Batch } from '../batching/batch.js'
+import { BatchSink, type NotesContext, type SendContext } from '../delivery/batch-sink.js'
+import { integerOption, type BatchSinkOptions } from '../options/options.js'
+import { sleep } from '../delivery/retry.js'
 
 /**
  * Options of {@link MemorySink}.

@@ -17,7 +17,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import type { Dispatcher } from 'undici'
-import type { EndpointHealth } from '../health.js'
+import type { EndpointHealth } from '../delivery/health.js'
 
 /** Longest time a replica stays out before it is probed, in milliseconds. */
 const MAX_BACKOFF_MS = 5_000

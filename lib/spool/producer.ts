@@ -17,7 +17,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } f
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { InvalidOptionError } from '../errors.js'
-import type { LaneHead } from '../lane-chains.js'
+import type { LaneHead } from '../lanes/lane-chains.js'
 
 /** The producer file's name. @internal */
 export const PRODUCER_FILE = 'producer'

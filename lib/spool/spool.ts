@@ -5,7 +5,7 @@
  * # Order of file operations
  *
  * Opening (synchronous, in the store's constructor):
- *   O1. create `dir` if needed; take `dir/lock` (lib/dir-lock.ts, L1-L5: holding
+ *   O1. create `dir` if needed; take `dir/lock` (lib/files/dir-lock.ts, L1-L5: holding
  *       our pid, start time and a token; a lock whose process is gone is stale
  *       and taken over, by one process only).
  *   O2. read `checkpoint` (the floor F: every spool seq below F is settled).
@@ -65,9 +65,9 @@ import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { InvalidOptionError, SpoolError } from '../errors.js'
 import { CHECKPOINT_FILE, CHECKPOINT_TEMP_FILE, encodeCheckpoint } from './checkpoint.js'
-import { acquireLock } from '../dir-lock.js'
-import type { BatchTrail } from '../batch.js'
-import type { LaneHead } from '../lane-chains.js'
+import { acquireLock } from '../files/dir-lock.js'
+import type { BatchTrail } from '../batching/batch.js'
+import type { LaneHead } from '../lanes/lane-chains.js'
 import { encodeLanes, LANES_FILE, LANES_TEMP_FILE, PRODUCER_FILE, mergeHeads, producerIdOf, readLanes, toLaneHeads, type LaneHeads } from './producer.js'
 import { encodeBatch, encodeRun } from './record-format.js'
 import { recoverSpool, segmentName, type RecoveredSpool, type SpoolCorruption } from './recovery.js'

@@ -3,7 +3,7 @@
  * the given moment, tries acquireLock, reports whether it got the lock, and
  * holds it until the next message.
  */
-import { acquireLock } from '../../lib/dir-lock.js'
+import { acquireLock } from '../../lib/files/dir-lock.js'
 
 let release: (() => void) | undefined
 process.on('message', (m: { dir?: string, at?: number, exit?: boolean }) => {

@@ -1,6 +1,6 @@
 /** A worker thread that tries the lock its parent names and says whether it got it. */
 import { parentPort, workerData } from 'node:worker_threads'
-import { acquireLock } from '../../lib/dir-lock.js'
+import { acquireLock } from '../../lib/files/dir-lock.js'
 
 const { dir } = workerData as { dir: string }
 try {
