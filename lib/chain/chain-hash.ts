@@ -16,6 +16,7 @@
  */
 import crypto from 'node:crypto'
 import { InvalidOptionError } from '../errors.js'
+import { UUID } from '../protocol/wire.js'
 
 const DOMAIN = Buffer.from('audit-stream/v1', 'latin1')
 const OFF_PRODUCER = DOMAIN.length
@@ -25,7 +26,6 @@ const OFF_PREV = OFF_SEQ + 8
 const OFF_DIGEST = OFF_PREV + 32
 const PREIMAGE_BYTES = OFF_DIGEST + 32
 const TWO_32 = 2 ** 32
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /**
  * The hash before a lane's first event: 32 zero bytes.

@@ -9,6 +9,7 @@
  */
 import crypto, { type KeyObject } from 'node:crypto'
 import { InvalidOptionError, NoteFormatError } from '../errors.js'
+import { LOWERCASE_UUID } from '../protocol/wire.js'
 
 /**
  * A signed statement about a lane: a checkpoint or a skip.
@@ -115,7 +116,6 @@ const DEFAULT_KEY_NAME = 'audit-stream'
 const MAX_NOTE_BYTES = 4096
 const MAX_SIGNATURES = 16
 const MAX_U32 = 2 ** 32 - 1
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const HEX64 = /^[0-9a-f]{64}$/
 const INTEGER = /^(0|[1-9][0-9]{0,15})$/
 const TIME = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$/
@@ -336,7 +336,7 @@ function checked<T> (value: unknown, ok: (v: unknown) => v is T, field: string):
   return value
 }
 
-function isUuid (v: unknown): v is string { return typeof v === 'string' && UUID.test(v) }
+function isUuid (v: unknown): v is string { return typeof v === 'string' && LOWERCASE_UUID.test(v) }
 function isHex (v: unknown): v is string { return typeof v === 'string' && HEX64.test(v) }
 function isReason (v: unknown): v is string { return typeof v === 'string' && REASON.test(v) }
 function isLane (v: unknown): v is number { return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_U32 }
@@ -407,7 +407,7 @@ function parseBody (body: string): TrailNote {
     if (!Number.isSafeInteger(n) || n < min || n > max) throw new NoteFormatError(`Invalid ${key} in note: out of range`)
     return n
   }
-  const producerId = text('producer', (s) => UUID.test(s))
+  const producerId = text('producer', (s) => LOWERCASE_UUID.test(s))
   const lane = int('lane', 0, MAX_U32)
   if (kind === 'checkpoint') {
     return { kind, producerId, lane, seq: int('seq', 1, Number.MAX_SAFE_INTEGER), head: text('head', (s) => HEX64.test(s)), time: text('time', isTime) }

@@ -13,6 +13,7 @@ import { request } from 'undici'
 import { parseNote, parseNotes, publicKeyOf, noteVerifies, type ParsedNote } from '../chain/signed-note.js'
 import { verifyChain, type ChainRow, type VerifyResult } from '../chain/verify-chain.js'
 import { SINK_ARGS, UsageError, envValue } from './common.js'
+import { CHAIN_PATH, LANES_PATH, UUID } from '../protocol/wire.js'
 
 /** @internal */
 export const VERIFY_USAGE = `Usage: audit-stream verify --url <url> --public-key <pem file> [options]
@@ -41,11 +42,8 @@ failed (the first bad seq and why are named) or the server could not be read,
 2 bad usage.
 `
 
-const LANES_PATH = '/api/v1/audit/lanes'
-const CHAIN_PATH = '/api/v1/audit/chain'
 /** The contract's maximum page: fewest round trips. */
 const PAGE_LIMIT = 10_000
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 interface LaneRef { readonly producerId: string, readonly lane: number, readonly lastSeq: number }
 

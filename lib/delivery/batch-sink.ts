@@ -18,9 +18,9 @@ import { defaultLogger } from '../logger.js'
 import { resolveSinkOptions, type BatchSinkOptions, type ResolvedRetryOptions, type ResolvedTrailOptions } from '../options/options.js'
 import { backoffDelay, sleep } from './retry.js'
 import { TrailNotes } from '../lanes/trail-notes.js'
+import { SEQUENCE_GAP } from '../protocol/wire.js'
 
 /** The problem type of a 409 for a lane batch that arrived ahead of an earlier one. @internal */
-export const SEQUENCE_GAP = 'urn:audit-stream:problem:lane/sequence-gap'
 
 /**
  * What `sendBatch` gets besides the batch.

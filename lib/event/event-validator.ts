@@ -10,13 +10,13 @@ import { isDateTime } from './date-time.js'
 import type { ValidationIssue } from '../errors.js'
 import type { AuditEvent, AuditEventInit } from './event.js'
 import { unstorableEscape, unstorableString, unstorableValue } from './storable-json.js'
+import { INT32_MAX, INT32_MIN, UUID } from '../protocol/wire.js'
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 const EMAIL = /^[^\s@]+@[^\s@]+$/
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i
-const INT32 = { minimum: -2_147_483_648, maximum: 2_147_483_647 }
+const INT32 = { minimum: INT32_MIN, maximum: INT32_MAX }
 
 /**
  * The formats an event schema may use: JSON Schema's and OpenAPI 3.0's.

@@ -5,6 +5,7 @@
 import { AuditValidationError, type ValidationIssue } from '../errors.js'
 import type { EventRun } from '../batching/event-run.js'
 import { CompiledEventSchema } from './event-validator.js'
+import { INT32_MAX, INT32_MIN } from '../protocol/wire.js'
 
 /**
  * The generic schema of an audit event (a JSON Schema object),
@@ -46,10 +47,10 @@ export const AuditEventSchema: Readonly<Record<string, unknown>> = {
     cluster_id: { type: ['string', 'null'] },
     severity: { type: ['string', 'null'] },
     // int32: PostgreSQL's integer columns.
-    duration_ms: { type: ['integer', 'null'], minimum: -2_147_483_648, maximum: 2_147_483_647 },
+    duration_ms: { type: ['integer', 'null'], minimum: INT32_MIN, maximum: INT32_MAX },
     error_code: { type: ['string', 'null'] },
     error_message: { type: ['string', 'null'] },
-    retention_days: { type: ['integer', 'null'], minimum: -2_147_483_648, maximum: 2_147_483_647 },
+    retention_days: { type: ['integer', 'null'], minimum: INT32_MIN, maximum: INT32_MAX },
     is_sensitive: { type: ['boolean', 'null'] }
   }
 }

@@ -5,9 +5,6 @@
 import zlib from 'node:zlib'
 import { InvalidOptionError } from '../errors.js'
 
-/** The request headers of a lane batch, in the order the contract lists them. @internal */
-export const LANE_HEADERS = ['audit-stream-producer', 'audit-stream-lane', 'audit-stream-seq', 'audit-stream-prev-hash', 'audit-stream-head'] as const
-
 /**
  * The lane of a correlation id: CRC-32 of its UTF-8 bytes modulo `lanes`.
  *

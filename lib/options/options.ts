@@ -10,6 +10,7 @@ import { NoteSigner, publicKeyOf } from '../chain/signed-note.js'
 import { InvalidOptionError } from '../errors.js'
 import type { CompiledEventSchema } from '../event/event-validator.js'
 import { compileEventSchema, type OpenApiDocument } from '../event/openapi-schema.js'
+import { BATCH_PATH, CHECKPOINTS_PATH, LOWERCASE_UUID, READY_PATH } from '../protocol/wire.js'
 
 /**
  * How a sink retries a failed batch: exponential backoff with jitter.
@@ -639,6 +640,9 @@ export type ResolvedSpoolOptions = Required<SpoolOptions>
  * console.log(DEFAULTS.batchSize, DEFAULTS.retry.maxAttempts) // 1000 3
  * ```
  */
+/** setTimeout's longest delay: a longer one fires at once. */
+const MAX_DELAY_MS = 2_147_483_647
+
 export const DEFAULTS = Object.freeze({
   /** See {@link AuditStoreOptions.bufferSize}. */
   bufferSize: 10_000,
@@ -681,7 +685,7 @@ export const DEFAULTS = Object.freeze({
   /** See {@link BatchSinkOptions.concurrency}. */
   concurrency: 1,
   /** See {@link DataStorageSinkOptions.path}. */
-  path: '/api/v1/audit/events/batch',
+  path: BATCH_PATH,
   /** See {@link DataStorageSinkOptions.connections}. */
   connections: 4,
   /** See {@link DataStorageSinkOptions.requestTimeoutMs}. */
@@ -843,10 +847,10 @@ export function resolveStoreOptions (input: unknown): ResolvedStoreOptions {
     batchSize: integerOption('batchSize', o.batchSize, DEFAULTS.batchSize, 1),
     maxBatchBytes,
     maxEventBytes,
-    flushIntervalMs: integerOption('flushIntervalMs', o.flushIntervalMs, DEFAULTS.flushIntervalMs, 1, 2_147_483_647),
+    flushIntervalMs: integerOption('flushIntervalMs', o.flushIntervalMs, DEFAULTS.flushIntervalMs, 1, MAX_DELAY_MS),
     deadLetter,
     logger: loggerOption('logger', o.logger),
-    closeTimeoutMs: integerOption('closeTimeoutMs', o.closeTimeoutMs, DEFAULTS.closeTimeoutMs, 1, 2_147_483_647),
+    closeTimeoutMs: integerOption('closeTimeoutMs', o.closeTimeoutMs, DEFAULTS.closeTimeoutMs, 1, MAX_DELAY_MS),
     eventSchema: compileEventSchema(o.openapi, false),
     flushOnExit: booleanOption('flushOnExit', o.flushOnExit, DEFAULTS.flushOnExit),
     spool,
@@ -857,11 +861,10 @@ export function resolveStoreOptions (input: unknown): ResolvedStoreOptions {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 function producerIdOption (value: unknown): string | undefined {
   if (value === undefined) return undefined
-  if (typeof value !== 'string' || !UUID.test(value)) throw new InvalidOptionError('producerId', 'a lowercase UUID', value)
+  if (typeof value !== 'string' || !LOWERCASE_UUID.test(value)) throw new InvalidOptionError('producerId', 'a lowercase UUID', value)
   return value
 }
 
@@ -886,7 +889,7 @@ export function resolveTrailOptions (input: unknown): ResolvedTrailOptions | und
     signingKey: key as KeyObject | string,
     keyName,
     everyEvents: integerOption('trail.everyEvents', o.everyEvents, d.everyEvents, 1),
-    intervalMs: integerOption('trail.intervalMs', o.intervalMs, d.intervalMs, 1, 2_147_483_647),
+    intervalMs: integerOption('trail.intervalMs', o.intervalMs, d.intervalMs, 1, MAX_DELAY_MS),
     file: o.file as string | undefined
   }
 }
@@ -907,7 +910,7 @@ export function resolveSpoolOptions (input: unknown): ResolvedSpoolOptions | und
     durability,
     maxBytes: integerOption('spool.maxBytes', o.maxBytes, d.maxBytes, 1),
     segmentBytes: integerOption('spool.segmentBytes', o.segmentBytes, d.segmentBytes, 1, 2 ** 30),
-    checkpointIntervalMs: integerOption('spool.checkpointIntervalMs', o.checkpointIntervalMs, d.checkpointIntervalMs, 1, 2_147_483_647)
+    checkpointIntervalMs: integerOption('spool.checkpointIntervalMs', o.checkpointIntervalMs, d.checkpointIntervalMs, 1, MAX_DELAY_MS)
   }
 }
 
@@ -923,7 +926,7 @@ function booleanOption (name: string, value: unknown, fallback: boolean): boolea
  */
 export function timeoutOption (name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined
-  return integerOption(name, value, 0, 0, 2_147_483_647)
+  return integerOption(name, value, 0, 0, MAX_DELAY_MS)
 }
 
 /** DataStorage sink options with every default applied. @internal */
@@ -945,8 +948,6 @@ export interface ResolvedDataStorageSinkOptions {
   readonly compression: 'none' | 'gzip'
 }
 
-// Where DataStorageSink posts trail notes, under the URL's path like the batch endpoint.
-const NOTES_PATH = '/api/v1/audit/checkpoints'
 
 /**
  * Applies the DataStorage sink defaults and validates.
@@ -973,7 +974,7 @@ export function resolveDataStorageSinkOptions (input: unknown): ResolvedDataStor
     }
     const prefix = url.pathname.replace(/\/+$/, '')
     // The probe goes under the URL's path too: behind a proxy that routes by prefix, /health/ready alone reaches something else.
-    return { origin: url.origin, path: prefix + path, probePath: prefix + '/health/ready', notesPath: prefix + NOTES_PATH }
+    return { origin: url.origin, path: prefix + path, probePath: prefix + READY_PATH, notesPath: prefix + CHECKPOINTS_PATH }
   })
   if (new Set(endpoints.map((e) => e.origin)).size !== endpoints.length) throw new InvalidOptionError('url', 'URLs of distinct origins', o.url)
   const headers = objectOption('headers', o.headers)
@@ -1006,7 +1007,7 @@ export function resolveDataStorageSinkOptions (input: unknown): ResolvedDataStor
     tls: o.tls === undefined ? undefined : objectOption('tls', o.tls) as TlsOptions,
     dispatcher,
     connections: integerOption('connections', o.connections, DEFAULTS.connections, 1, 256),
-    requestTimeoutMs: integerOption('requestTimeoutMs', o.requestTimeoutMs, DEFAULTS.requestTimeoutMs, 1, 2_147_483_647),
+    requestTimeoutMs: integerOption('requestTimeoutMs', o.requestTimeoutMs, DEFAULTS.requestTimeoutMs, 1, MAX_DELAY_MS),
     compression
   }
 }
@@ -1096,7 +1097,7 @@ export function resolveShutdownOptions (input: unknown): ResolvedShutdownOptions
   if (typeof exit !== 'boolean') throw new InvalidOptionError('exit', 'a boolean', exit)
   return {
     signals: signals as NodeJS.Signals[],
-    timeoutMs: integerOption('timeoutMs', o.timeoutMs, d.timeoutMs, 1, 2_147_483_647),
+    timeoutMs: integerOption('timeoutMs', o.timeoutMs, d.timeoutMs, 1, MAX_DELAY_MS),
     exit,
     logger: loggerOption('logger', o.logger)
   }

@@ -14,7 +14,7 @@ import { answerClientError } from './client-error.js'
 import { DatabaseUnavailableError, openDatabase } from './database.js'
 import { checkBatch, checkEvent } from './field-errors.js'
 import { HEALTH_PATHS, health } from './health.js'
-import { LANE_HEADERS, laneBatch, type LaneBatch } from './lane-batch.js'
+import { laneBatch, type LaneBatch } from './lane-batch.js'
 import { LaneQueries } from './lane-queries.js'
 import { laneRoute, type LaneContext } from './lane-routes.js'
 import { migrate } from './migrations.js'
@@ -25,6 +25,7 @@ import { readJsonBody } from './request-body.js'
 import { TrailQueries } from './trail-queries.js'
 import { trailRoute } from './trail-routes.js'
 import { isUiPath, loadUiAssets, serveUi } from './ui/ui-routes.js'
+import { BATCH_PATH, EVENTS_PATH, LANE_HEADERS } from '../protocol/wire.js'
 
 /**
  * A running reference server.
@@ -51,8 +52,6 @@ export interface DataStorageServer {
   close (): Promise<void>
 }
 
-const BATCH_PATH = '/api/v1/audit/events/batch'
-const EVENTS_PATH = '/api/v1/audit/events'
 const KEY_PURGE_MS = 60 * 60 * 1000
 const PARTITION_MAINTENANCE_MS = 24 * 60 * 60 * 1000
 /** Longest `idempotency-key` header accepted, in characters. */

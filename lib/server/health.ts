@@ -5,9 +5,10 @@
  * the server is not shutting down.
  */
 import type { Database } from './database.js'
+import { HEALTH_PATH, LIVE_PATH, READY_PATH } from '../protocol/wire.js'
 
 /** Paths of the health endpoints. @internal */
-export const HEALTH_PATHS: ReadonlySet<string> = new Set(['/health', '/health/ready', '/health/live'])
+export const HEALTH_PATHS: ReadonlySet<string> = new Set([HEALTH_PATH, READY_PATH, LIVE_PATH])
 
 /** A health answer: status code and JSON body. @internal */
 export interface HealthAnswer {
@@ -22,7 +23,7 @@ export interface HealthAnswer {
  * @internal
  */
 export async function health (path: string, db: Database, shuttingDown: () => boolean): Promise<HealthAnswer> {
-  if (path === '/health/live') return { statusCode: 200, body: { status: 'healthy' } }
+  if (path === LIVE_PATH) return { statusCode: 200, body: { status: 'healthy' } }
   if (shuttingDown()) return { statusCode: 503, body: { status: 'unhealthy', database: db.engine, error: 'shutting down' } }
   try {
     await db.query('SELECT 1')

@@ -9,15 +9,11 @@ import type { IncomingHttpHeaders } from 'node:http'
 import { chainHash, eventDigest } from '../chain/chain-hash.js'
 import { ArrayShapeError, arrayElements } from './array-elements.js'
 import { HttpProblem } from './problem.js'
+import { HEAD_HEADER, INT32_MAX, LANE_HEADER, LANE_HEADERS, PREV_HASH_HEADER, PRODUCER_HEADER, SEQ_HEADER, UUID } from '../protocol/wire.js'
 
-import { LANE_HEADERS } from '../lanes/lane-choice.js'
 
-export { LANE_HEADERS }
 
-/** Largest lane: the column is a PostgreSQL integer. @internal */
-export const MAX_LANE = 2_147_483_647
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const HEX64 = /^[0-9a-f]{64}$/
 const DIGITS = /^(0|[1-9]\d{0,15})$/
 
@@ -62,15 +58,15 @@ export function laneBatch (headers: IncomingHttpHeaders, body: Buffer, count: nu
   }
   // A repeated header arrives joined with ', ' (or as an array): neither matches the patterns below.
   const [producer, lane, seq, prev, head] = values.map((v) => (typeof v === 'string' ? v.trim() : '')) as [string, string, string, string, string]
-  if (!UUID.test(producer)) throw badHeader('audit-stream-producer', 'a UUID')
-  if (!DIGITS.test(lane) || Number(lane) > MAX_LANE) throw badHeader('audit-stream-lane', `an integer 0 to ${MAX_LANE}`)
+  if (!UUID.test(producer)) throw badHeader(PRODUCER_HEADER, 'a UUID')
+  if (!DIGITS.test(lane) || Number(lane) > INT32_MAX) throw badHeader(LANE_HEADER, `an integer 0 to ${INT32_MAX}`)
   const first = Number(seq)
   // Subtracted, not added: past 2^53 an addition rounds and the test would pass.
   if (!DIGITS.test(seq) || first < 1 || first > Number.MAX_SAFE_INTEGER - (count - 1)) {
-    throw badHeader('audit-stream-seq', 'an integer >= 1 whose batch ends at or below 2^53 - 1')
+    throw badHeader(SEQ_HEADER, 'an integer >= 1 whose batch ends at or below 2^53 - 1')
   }
-  if (!HEX64.test(prev)) throw badHeader('audit-stream-prev-hash', '64 lowercase hex digits')
-  if (!HEX64.test(head)) throw badHeader('audit-stream-head', '64 lowercase hex digits')
+  if (!HEX64.test(prev)) throw badHeader(PREV_HASH_HEADER, '64 lowercase hex digits')
+  if (!HEX64.test(head)) throw badHeader(HEAD_HEADER, '64 lowercase hex digits')
   // The bytes must round-trip through a string exactly: the raw column is text.
   if (!isUtf8(body)) throw new HttpProblem(400, 'Bad Request', 'the body of a lane batch must be valid UTF-8')
   let offsets: number[]

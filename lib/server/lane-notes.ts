@@ -15,9 +15,9 @@
 import { createHash, type KeyObject } from 'node:crypto'
 import { noteVerifies, parseNote, publicKeyOf, type ParsedNote } from '../chain/signed-note.js'
 import type { Database, SqlClient } from './database.js'
-import { MAX_LANE } from './lane-batch.js'
 import { advanceLane, lockLane, sequenceConflict, sequenceGap } from './lane-state.js'
 import { HttpProblem } from './problem.js'
+import { INT32_MAX, NOTE_REFUSED } from '../protocol/wire.js'
 
 /** Most notes in one request. @internal */
 export const MAX_NOTES = 1_000
@@ -36,7 +36,7 @@ function badField (field: string, detail: string): HttpProblem {
 }
 
 function refused (detail: string): HttpProblem {
-  return new HttpProblem(422, 'Unprocessable Entity', detail, { type: 'urn:audit-stream:problem:lane/note-refused' })
+  return new HttpProblem(422, 'Unprocessable Entity', detail, { type: NOTE_REFUSED })
 }
 
 /**
@@ -59,7 +59,7 @@ export function parseNotesRequest (value: unknown): NotesRequest {
     } catch (err) {
       throw badField(`notes[${i}]`, `not a note: ${(err as Error).message}`)
     }
-    if (parsed.note.lane > MAX_LANE) throw badField(`notes[${i}]`, `lane above ${MAX_LANE}`)
+    if (parsed.note.lane > INT32_MAX) throw badField(`notes[${i}]`, `lane above ${INT32_MAX}`)
     notes.push(parsed)
   }
   let publicKey: KeyObject | undefined

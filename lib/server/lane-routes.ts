@@ -17,11 +17,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { parseNote, publicKeyOf, type ParsedNote } from '../chain/signed-note.js'
 import { verifyChain } from '../chain/verify-chain.js'
 import type { Database } from './database.js'
-import { MAX_LANE } from './lane-batch.js'
 import { parseNotesRequest, storeNotes } from './lane-notes.js'
 import type { LaneQueries, StoredNote } from './lane-queries.js'
 import { HttpProblem, sendJson } from './problem.js'
 import { readJsonBody } from './request-body.js'
+import { CHAIN_PATH, CHECKPOINTS_PATH, INT32_MAX, LANES_PATH, UUID, VERIFY_PATH } from '../protocol/wire.js'
 
 /** Most seqs one `GET /api/v1/audit/verify` covers: the rows are held in memory while verifying. @internal */
 export const MAX_VERIFY_SEQS = 100_000
@@ -32,7 +32,6 @@ const MAX_CHAIN_LIMIT = 10_000
 const MAX_LANES_LISTED = 10_000
 const MAX_CORRELATION_ID = 1_024
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const DIGITS = /^\d{1,16}$/
 
 /** What the lane endpoints need from the server. @internal */
@@ -73,7 +72,7 @@ function integerParam (search: URLSearchParams, name: string, min: number, max: 
 }
 
 function laneParam (search: URLSearchParams): number {
-  const lane = integerParam(search, 'lane', 0, MAX_LANE)
+  const lane = integerParam(search, 'lane', 0, INT32_MAX)
   if (lane === undefined) throw invalid('lane', 'required')
   return lane
 }
@@ -172,10 +171,10 @@ const chain: LaneRoute = async (req, res, search, context) => {
 }
 
 const ROUTES: ReadonlyMap<string, { readonly method: string, readonly route: LaneRoute }> = new Map([
-  ['/api/v1/audit/checkpoints', { method: 'POST', route: checkpoints }],
-  ['/api/v1/audit/verify', { method: 'GET', route: verify }],
-  ['/api/v1/audit/lanes', { method: 'GET', route: lanes }],
-  ['/api/v1/audit/chain', { method: 'GET', route: chain }]
+  [CHECKPOINTS_PATH, { method: 'POST', route: checkpoints }],
+  [VERIFY_PATH, { method: 'GET', route: verify }],
+  [LANES_PATH, { method: 'GET', route: lanes }],
+  [CHAIN_PATH, { method: 'GET', route: chain }]
 ])
 
 /**

@@ -9,14 +9,15 @@
 import type { SqlClient } from './database.js'
 import { hashAt, type LaneBatch } from './lane-batch.js'
 import { HttpProblem } from './problem.js'
+import { SEQUENCE_CONFLICT, SEQUENCE_GAP } from '../protocol/wire.js'
 
 /** h_0 as hex: the head of a lane nothing has been stored in. */
 const GENESIS_HEX = '0'.repeat(64)
 
 /** The problem type of a batch that starts past the lane's next seq (retryable once the earlier batches settle). @internal */
-export const SEQUENCE_GAP = 'urn:audit-stream:problem:lane/sequence-gap'
+export { SEQUENCE_GAP }
 /** The problem type of a batch that does not continue the lane's chain (not retryable). @internal */
-export const SEQUENCE_CONFLICT = 'urn:audit-stream:problem:lane/sequence-conflict'
+export { SEQUENCE_CONFLICT }
 
 /** A lane's state, read under its row lock. @internal */
 export interface LaneState {

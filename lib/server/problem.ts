@@ -4,6 +4,7 @@
  */
 import type { ServerResponse } from 'node:http'
 import type { ProblemDocument } from '../errors.js'
+import { PROBLEM_TYPE_PREFIX } from '../protocol/wire.js'
 
 /** A request failure that becomes a problem+json response. @internal */
 export class HttpProblem extends Error {
@@ -39,7 +40,7 @@ const TYPES: Record<number, string> = {
 
 /** The `type` URI of a problem with `status`. @internal */
 export function problemType (status: number): string {
-  return `urn:audit-stream:problem:${TYPES[status] ?? 'error'}`
+  return `${PROBLEM_TYPE_PREFIX}${TYPES[status] ?? 'error'}`
 }
 
 /** Writes `problem` as `application/problem+json`. Never throws. @internal */

@@ -15,12 +15,12 @@ import { pipeline } from 'node:stream/promises'
 import { HttpProblem, sendJson } from './problem.js'
 import { parseFilters } from './query-filters.js'
 import type { TrailQueries } from './trail-queries.js'
+import { EVENTS_PATH, UUID } from '../protocol/wire.js'
 
 /** Answers one trail request. @internal */
 export type TrailRoute = (res: ServerResponse, search: URLSearchParams, queries: TrailQueries) => Promise<void>
 
-const PREFIX = '/api/v1/audit/events/'
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const PREFIX = `${EVENTS_PATH}/`
 
 const exportEvents: TrailRoute = async (res, search, queries) => {
   const filters = parseFilters(search)

@@ -9,12 +9,12 @@ import { promisify } from 'node:util'
 import { gzip } from 'node:zlib'
 import { Pool, type Dispatcher } from 'undici'
 import { batchBuffer, type Batch } from '../batching/batch.js'
-import { BatchSink, SEQUENCE_GAP, type NotesContext, type SendContext } from '../delivery/batch-sink.js'
-import { LANE_HEADERS } from '../lanes/lane-choice.js'
+import { BatchSink, type NotesContext, type SendContext } from '../delivery/batch-sink.js'
 import { InvalidOptionError, SinkError, type ProblemDocument } from '../errors.js'
 import { DeliveryHealth, kDeliveryHealth, type EndpointHealth } from '../delivery/health.js'
 import { DEFAULTS, resolveDataStorageSinkOptions, type DataStorageSinkOptions, type ResolvedDataStorageSinkOptions } from '../options/options.js'
 import { ReplicaSet, type Replica } from './replica-set.js'
+import { HEAD_HEADER, LANE_HEADER, LANE_HEADERS, PREV_HASH_HEADER, PRODUCER_HEADER, SEQ_HEADER, SEQUENCE_GAP } from '../protocol/wire.js'
 
 const gzipAsync = promisify(gzip)
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
@@ -125,11 +125,11 @@ export class DataStorageSink extends BatchSink {
     const trail = batch.trail
     const headers: Record<string, string> = { 'idempotency-key': batch.id }
     if (trail !== undefined) {
-      headers['audit-stream-producer'] = trail.producerId
-      headers['audit-stream-lane'] = String(trail.lane)
-      headers['audit-stream-seq'] = String(trail.seq)
-      headers['audit-stream-prev-hash'] = trail.prev.toString('hex')
-      headers['audit-stream-head'] = trail.hashes.subarray(trail.hashes.length - 32).toString('hex')
+      headers[PRODUCER_HEADER] = trail.producerId
+      headers[LANE_HEADER] = String(trail.lane)
+      headers[SEQ_HEADER] = String(trail.seq)
+      headers[PREV_HASH_HEADER] = trail.prev.toString('hex')
+      headers[HEAD_HEADER] = trail.hashes.subarray(trail.hashes.length - 32).toString('hex')
     }
     await this.#post(replica, replica.path, () => batchBuffer(batch), headers, ctx.signal)
   }

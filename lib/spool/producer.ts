@@ -18,6 +18,7 @@ import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { InvalidOptionError } from '../errors.js'
 import type { LaneHead } from '../lanes/lane-chains.js'
+import { LOWERCASE_UUID } from '../protocol/wire.js'
 
 /** The producer file's name. @internal */
 export const PRODUCER_FILE = 'producer'
@@ -25,7 +26,6 @@ export const PRODUCER_FILE = 'producer'
 export const LANES_FILE = 'lanes'
 export const LANES_TEMP_FILE = 'lanes.tmp'
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const HEX64 = /^[0-9a-f]{64}$/
 
 /** Lane heads by lane, of one producer. @internal */
@@ -44,7 +44,7 @@ export function producerIdOf (dir: string, wanted: string | undefined): string {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
-  if (held !== undefined && UUID.test(held)) {
+  if (held !== undefined && LOWERCASE_UUID.test(held)) {
     if (wanted !== undefined && wanted !== held) {
       throw new InvalidOptionError('producerId', `the producer id the spool directory holds (${held})`, wanted)
     }
