@@ -5,11 +5,12 @@
 import { Transform } from 'readable-stream'
 
 type TransformCallback = (error?: Error | null, data?: unknown) => void
-import { createBatch, type Batch } from './batch.js'
+import { bodyBytesWith, createBatch, EMPTY_BODY_BYTES, type Batch } from './batch.js'
 import { EventRun } from './event-run.js'
 import { FlushMarker } from '../accounting/flush-marker.js'
 import { laneOf } from '../lanes/lane-choice.js'
 import type { LaneChains } from '../lanes/lane-chains.js'
+import { appendSeqs } from './seq-ranges.js'
 
 /** @internal */
 export interface BatchTransformOptions {
@@ -36,7 +37,6 @@ export class ReplayedBatch {
 }
 
 // Brackets of the JSON array body; each event after the first adds a comma.
-const EMPTY_BODY_BYTES = 2
 
 // The batch being filled for one lane (lane -1 without lanes).
 class Pending {
@@ -147,12 +147,10 @@ export class BatchTransform extends Transform {
   #add (p: Pending, json: string, bytes: number, seq: number): void {
     // Each event after the first adds a comma to the body.
     if (p.events.length > 0 && p.bytes + 1 + bytes > this.#maxBatchBytes) this.#emit(p)
-    p.bytes += (p.events.length === 0 ? 0 : 1) + bytes
+    p.bytes = bodyBytesWith(p.bytes, p.events.length, bytes)
     p.events.push(json)
     p.sizes.push(bytes)
-    const seqs = p.seqs
-    if (seqs.length > 0 && seqs[seqs.length - 1] === seq - 1) seqs[seqs.length - 1] = seq
-    else seqs.push(seq, seq)
+    appendSeqs(p.seqs, seq)
     if (p.events.length === 1) {
       p.timer = setTimeout(this.#onTimer, this.#flushIntervalMs, p)
       p.timer.unref()

@@ -3,6 +3,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { SeqRanges } from '../accounting/ledger.js'
+import { appendSeqs } from './seq-ranges.js'
 
 /**
  * Where a batch sits in its lane's chain (see `lanes` in {@link AuditStoreOptions}):
@@ -61,6 +62,18 @@ export interface Batch {
   readonly seqs: readonly number[]
   /** The batch's place in its lane's chain; absent when the store has `lanes: 0`. */
   readonly trail?: BatchTrail | undefined
+}
+
+/** The body size of a batch with no events: `[]`. @internal */
+export const EMPTY_BODY_BYTES = 2
+
+/**
+ * The body size once an event of `size` bytes joins a body of `bytes` bytes
+ * holding `count` events: each event after the first adds a comma.
+ * @internal
+ */
+export function bodyBytesWith (bytes: number, count: number, size: number): number {
+  return bytes + size + (count > 0 ? 1 : 0)
 }
 
 /**
@@ -137,14 +150,12 @@ export function subBatch (batch: Batch, indices: readonly number[], id: string):
   const events: string[] = []
   const sizes: number[] = []
   const seqs: number[] = []
-  let bytes = 2
+  let bytes = EMPTY_BODY_BYTES
   for (const i of indices) {
+    bytes = bodyBytesWith(bytes, events.length, batch.sizes[i]!)
     events.push(batch.events[i]!)
     sizes.push(batch.sizes[i]!)
-    bytes += batch.sizes[i]! + (events.length > 1 ? 1 : 0)
-    const seq = all[i]!
-    if (seqs.length > 0 && seqs.at(-1) === seq - 1) seqs[seqs.length - 1] = seq
-    else seqs.push(seq, seq)
+    appendSeqs(seqs, all[i]!)
   }
   const trail = batch.trail
   if (trail === undefined) return { id, events, sizes, bytes, firstSeq: seqs[0]!, lastSeq: seqs.at(-1)!, seqs }

@@ -10,6 +10,7 @@ import { closeSync, constants, fsyncSync, openSync, readdirSync, readFileSync, f
 import { join } from 'node:path'
 import { readCheckpoint } from './checkpoint.js'
 import { decodeRunEvents, readFrame, type BatchRecord, type SpooledTrail } from './record-format.js'
+import { appendSeqs, coversSeqs } from '../batching/seq-ranges.js'
 
 const SEGMENT_NAME = /^segment-(\d{10,})\.log$/
 
@@ -109,7 +110,7 @@ export function recoverSpool (dir: string): RecoveredSpool {
         const last = record.firstSeq + record.count - 1
         maxRef = Math.max(maxRef, last)
         nextSeq = Math.max(nextSeq, last + 1)
-        if (last >= floor) addRange(seqs, Math.max(record.firstSeq, floor), last)
+        if (last >= floor) appendSeqs(seqs, Math.max(record.firstSeq, floor), last)
       } else {
         maxRef = Math.max(maxRef, record.seqs.at(-1) ?? -1)
         batches.push(record)
@@ -166,31 +167,13 @@ function truncate (path: string, length: number): void {
   }
 }
 
-function addRange (ranges: number[], first: number, last: number): void {
-  if (ranges.length > 0 && ranges.at(-1) === first - 1) ranges[ranges.length - 1] = last
-  else ranges.push(first, last)
-}
-
-// Whether every number in [first, last] is in `ranges` (ascending, disjoint).
-function covered (ranges: readonly number[], first: number, last: number): boolean {
-  let lo = 0
-  let hi = ranges.length / 2 - 1
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1
-    if (ranges[2 * mid + 1]! < first) lo = mid + 1
-    else if (ranges[2 * mid]! > first) hi = mid - 1
-    else return ranges[2 * mid + 1]! >= last
-  }
-  return false
-}
-
 // Cut batches whose events are all at or above the floor and all present, and
 // that share no seq with another cut batch; the others' events are replayed as
 // uncut. With lanes, batches of different lanes interleave: their ranges alternate.
 function resendable (batches: BatchRecord[], seqs: readonly number[], floor: number): BatchRecord[] {
   const candidates = batches.filter((b) => {
     if (b.seqs.length < 2 || b.seqs[0]! < floor) return false
-    for (let i = 0; i + 1 < b.seqs.length; i += 2) if (!covered(seqs, b.seqs[i]!, b.seqs[i + 1]!)) return false
+    for (let i = 0; i + 1 < b.seqs.length; i += 2) if (!coversSeqs(seqs, b.seqs[i]!, b.seqs[i + 1]!)) return false
     return true
   })
   // Every range of every candidate, by first seq: two that overlap rule out both batches.

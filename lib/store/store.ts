@@ -18,7 +18,7 @@ import { EventRun } from '../batching/event-run.js'
 import { chainEvents } from '../chain/chain-hash.js'
 import { LaneChains } from '../lanes/lane-chains.js'
 import { InvalidEvent } from './invalid-event.js'
-import type { Batch } from '../batching/batch.js'
+import { bodyBytesWith, EMPTY_BODY_BYTES, type Batch } from '../batching/batch.js'
 import { replaySpool, type SpooledTrail } from '../spool/recovery.js'
 import { FlushMarker } from '../accounting/flush-marker.js'
 import { guardedEmit } from '../delivery/guarded-emit.js'
@@ -35,6 +35,7 @@ import {
 import { Spool } from '../spool/spool.js'
 import { kSpoolFiles, nodeSpoolFiles, type SpoolFiles } from '../spool/spool-files.js'
 import type { FlushResult, StoreStats } from '../accounting/stats.js'
+import { appendSeqs } from '../batching/seq-ranges.js'
 
 /**
  * Payload of the `'drop'` event: an event was refused or could not be taken in.
@@ -760,12 +761,10 @@ export class AuditStore extends Writable {
 // A batch read back from the spool: the same id and events, so the same body.
 function replayedBatch (id: string, events: string[], sizes: number[], ledgerSeqs: number[], trail: SpooledTrail | undefined): Batch {
   const seqs: number[] = []
-  let bytes = 2
+  let bytes = EMPTY_BODY_BYTES
   for (let i = 0; i < events.length; i++) {
-    bytes += sizes[i]! + (i > 0 ? 1 : 0)
-    const seq = ledgerSeqs[i]!
-    if (seqs.length > 0 && seqs.at(-1) === seq - 1) seqs[seqs.length - 1] = seq
-    else seqs.push(seq, seq)
+    bytes = bodyBytesWith(bytes, i, sizes[i]!)
+    appendSeqs(seqs, ledgerSeqs[i]!)
   }
   const batch = { id, events, sizes, bytes, firstSeq: seqs[0]!, lastSeq: seqs.at(-1)!, seqs }
   if (trail === undefined) return batch

@@ -32,7 +32,7 @@ test('of several processes racing for one stale lock, exactly one takes it', { t
   t.after(() => { for (const racer of racers) racer.kill() })
   const replies: Array<Array<{ got: boolean }>> = []
   for (let i = 0; i < 6; i++) {
-    const racer = fork(join(import.meta.dirname, 'helpers', 'lock-racer.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const racer = fork(join(import.meta.dirname, '..', 'helpers', 'lock-racer.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     racers.push(racer)
     replies.push([])
     racer.on('message', (m: { got?: boolean }) => { if (m.got !== undefined) replies[i]!.push({ got: m.got }) })

@@ -196,7 +196,7 @@ test('a second store on the same directory is refused with the pid that holds it
 
 test('a lock left by a killed process is taken over and its spool replayed', async (t) => {
   const dir = tempDir(t)
-  const child = fork(join(import.meta.dirname, 'integration', 'spool-crash', 'child.ts'), [dir, 'http://127.0.0.1:9', 'x', 'process', '65536'], {
+  const child = fork(join(import.meta.dirname, '..', 'integration', 'spool-crash', 'child.ts'), [dir, 'http://127.0.0.1:9', 'x', 'process', '65536'], {
     execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'ignore', 'ipc']
   })
   await new Promise<void>((resolve) => child.on('message', (m: { acked?: number }) => { if ((m.acked ?? 0) > 0) resolve() }))
