@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { PGlite } from '@electric-sql/pglite'
-import { openDatabase } from '../../lib/server/database.js'
+import { openDatabase } from '../../lib/server/open-database.js'
 
 test('a failed dump of the fresh data directory leaves every in-memory database working, each fresh', async (t) => {
   const dump = PGlite.prototype.dumpDataDir

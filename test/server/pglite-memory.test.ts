@@ -6,7 +6,8 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { openDatabase, type Database } from '../../lib/server/database.js'
+import type { Database } from '../../lib/server/database.js'
+import { openDatabase } from '../../lib/server/open-database.js'
 
 async function tables (db: Database): Promise<string[]> {
   const { rows } = await db.query<{ name: string }>("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1")
