@@ -2,8 +2,7 @@
  * A batch: what the batcher emits and a sink sends as one request.
  */
 import { randomUUID } from 'node:crypto'
-import type { SeqRanges } from '../accounting/ledger.js'
-import { appendSeqs } from './seq-ranges.js'
+import { appendSeqs, type SeqRanges } from './seq-ranges.js'
 
 /**
  * Where a batch sits in its lane's chain (see `lanes` in {@link AuditStoreOptions}):
