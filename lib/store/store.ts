@@ -7,7 +7,7 @@ import { inspect } from 'node:util'
 import type { Logger } from 'pino'
 import { Writable, pipeline } from 'readable-stream'
 import { BatchSink, type BatchEventInfo, type DeadLetterEventInfo, type RetryEventInfo } from '../delivery/batch-sink.js'
-import { BatchTransform, ReplayedBatch } from '../batching/batch-transform.js'
+import { BatchTransform, RecoveredBatch } from '../batching/batch-transform.js'
 import { errorInfo, handOff } from '../dead-letter/hand-off.js'
 import type { AuditValidationError} from '../errors.js';
 import {
@@ -659,7 +659,7 @@ export class AuditStore extends Writable {
     try {
       for (const item of replaySpool(spool.recovered)) {
         if (this.destroyed) return
-        let chunk: EventRun | ReplayedBatch
+        let chunk: EventRun | RecoveredBatch
         if (item.kind === 'run') {
           chunk = new EventRun()
           for (let i = 0; i < item.events.length; i++) chunk.push(item.events[i]!, item.sizes[i]!, correlationIdOfJson(item.events[i]!))
@@ -667,7 +667,7 @@ export class AuditStore extends Writable {
           handed.push([item.firstLedgerSeq, item.firstLedgerSeq + item.events.length - 1])
         } else {
           const batch = replayedBatch(item.id, item.events, item.sizes, item.ledgerSeqs, item.trail)
-          chunk = new ReplayedBatch(batch)
+          chunk = new RecoveredBatch(batch)
           for (let i = 0; i + 1 < batch.seqs.length; i += 2) handed.push([batch.seqs[i]!, batch.seqs[i + 1]!])
         }
         this.#unreplayed -= item.events.length
