@@ -3,12 +3,10 @@
  * here, then flow into the batcher and on to the sink.
  */
 import { randomUUID } from 'node:crypto'
-import { inspect } from 'node:util'
 import type { Logger } from 'pino'
 import { Writable, pipeline } from 'readable-stream'
 import { BatchSink, type BatchEventInfo, type DeadLetterEventInfo, type RetryEventInfo } from '../delivery/batch-sink.js'
 import { BatchTransform, RecoveredBatch } from '../batching/batch-transform.js'
-import { errorInfo, handOff } from '../dead-letter/hand-off.js'
 import type { AuditValidationError} from '../errors.js';
 import {
   AuditLossError, CloseTimeoutError, InvalidOptionError, SpoolError, StoreClosedError
@@ -17,7 +15,8 @@ import { encodeAuditEvent, type AuditEvent } from '../event/event.js'
 import { EventRun } from '../batching/event-run.js'
 import { chainEvents } from '../chain/chain-hash.js'
 import { LaneChains } from '../lanes/lane-chains.js'
-import { InvalidEvent } from './invalid-event.js'
+import { deadLetterInvalid, InvalidEvent } from './invalid-event.js'
+import type { DropEventInfo } from './drop-event.js'
 import { bodyBytesWith, EMPTY_BODY_BYTES, type Batch } from '../batching/batch.js'
 import { replaySpool, type SpooledTrail } from '../spool/recovery.js'
 import { FlushMarker } from '../accounting/flush-marker.js'
@@ -36,26 +35,6 @@ import { Spool } from '../spool/spool.js'
 import { kSpoolFiles, nodeSpoolFiles, type SpoolFiles } from '../spool/spool-files.js'
 import type { FlushResult, StoreStats } from '../accounting/stats.js'
 import { appendSeqs } from '../batching/seq-ranges.js'
-
-/**
- * Payload of the `'drop'` event: an event was refused or could not be taken in.
- *
- * @example
- * ```ts
- * store.on('drop', (info: DropEventInfo) => metrics.drops.inc({ reason: info.reason }, info.count))
- * ```
- */
-export interface DropEventInfo {
-  /**
-   * `full`: bufferSize reached; `spool-full`: the spool reached its maxBytes; `closed`: the store is
-   * closing; `invalid`: an invalid event arrived through the stream.
-   */
-  readonly reason: 'full' | 'spool-full' | 'closed' | 'invalid'
-  /** Events concerned. */
-  readonly count: number
-  /** The validation error, for reason `invalid`. */
-  readonly error?: AuditValidationError
-}
 
 type WriteCallback = (error?: Error | null) => void
 
@@ -724,7 +703,7 @@ export class AuditStore extends Writable {
       } else {
         // Refused at write(): dead-lettered here, in its place behind the events before it.
         const resume = (): void => this.#forward(chunks, i + 1, callback)
-        this.#rejectInvalid(chunk.value, chunk.error, this.#entrySeq++).then(resume, (bug: unknown) => {
+        this.#rejectInvalid(chunk, this.#entrySeq++).then(resume, (bug: unknown) => {
           this.#log.error({ err: bug }, 'invalid event not settled')
           resume()
         })
@@ -737,22 +716,9 @@ export class AuditStore extends Writable {
   }
 
   // Never rejects: the event settles as dead-lettered or lost; listeners are guarded by emit().
-  async #rejectInvalid (value: unknown, error: AuditValidationError, seq: number): Promise<void> {
+  async #rejectInvalid (invalid: InvalidEvent, seq: number): Promise<void> {
     this.#invalid++
-    // Not from within _writev: a listener's write would land in the buffer the stream then clears.
-    await null
-    this.emit('drop', { reason: 'invalid', count: 1, error } satisfies DropEventInfo)
-    const info = errorInfo(error)
-    const outcome = await handOff(this.#options.deadLetter, {
-      reason: 'invalid',
-      events: [describeInvalid(value)],
-      ...(info === undefined ? {} : { error: info }),
-      attempts: 0,
-      at: new Date().toISOString()
-    }, this.#log)
-    // Never spooled: its loss holds no spooled event back (see Ledger.keptFloor).
-    this.#ledger.settle([seq, seq], outcome === 'dead-lettered' ? 'deadLettered' : 'lost', undefined, false)
-    this.emit('dead-letter', { reason: 'invalid', batchId: undefined, count: 1, attempts: 0, stored: outcome === 'dead-lettered', error } satisfies DeadLetterEventInfo)
+    await deadLetterInvalid(invalid, seq, this, this.#options.deadLetter, this.#ledger, this.#log)
     this.#maybeDrain()
   }
 
@@ -785,22 +751,6 @@ function correlationIdOfJson (json: string): string {
 
 // Trail options without a signing key: skip notes, unsigned; no checkpoints.
 const UNSIGNED_TRAIL = Object.freeze({ signingKey: undefined, keyName: DEFAULTS.trail.keyName, everyEvents: DEFAULTS.trail.everyEvents, intervalMs: DEFAULTS.trail.intervalMs, file: undefined })
-
-// What a dead-letter entry keeps of an invalid event: its JSON when it has one.
-function describeInvalid (value: unknown): string {
-  try {
-    const json = JSON.stringify(value)
-    if (typeof json === 'string') return json
-  } catch {
-    // falls through to a printable description
-  }
-  try {
-    return inspect(value, { depth: 4, breakLength: Infinity })
-  } catch {
-    // A value whose toJSON() and inspect hook both throw still gets an entry.
-    return '[an invalid event that cannot be printed]'
-  }
-}
 
 /**
  * Creates a store. The same as `new AuditStore(options)`.
