@@ -6,19 +6,17 @@ import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import { Writable, pipeline } from 'readable-stream'
 import { BatchSink, type BatchEventInfo, type DeadLetterEventInfo, type RetryEventInfo } from '../delivery/batch-sink.js'
-import { BatchTransform, RecoveredBatch } from '../batching/batch-transform.js'
+import { BatchTransform } from '../batching/batch-transform.js'
 import type { AuditValidationError} from '../errors.js';
 import {
   AuditLossError, CloseTimeoutError, InvalidOptionError, SpoolError, StoreClosedError
 } from '../errors.js'
 import { encodeAuditEvent, type AuditEvent } from '../event/event.js'
 import { EventRun } from '../batching/event-run.js'
-import { chainEvents } from '../chain/chain-hash.js'
 import { LaneChains } from '../lanes/lane-chains.js'
 import { deadLetterInvalid, InvalidEvent } from './invalid-event.js'
 import type { DropEventInfo } from './drop-event.js'
-import { bodyBytesWith, EMPTY_BODY_BYTES, type Batch } from '../batching/batch.js'
-import { replaySpool, type SpooledTrail } from '../spool/recovery.js'
+import { recoverSpooledEvents } from './spool-recovery.js'
 import { FlushMarker } from '../accounting/flush-marker.js'
 import { guardedEmit } from '../delivery/guarded-emit.js'
 import { deliveryHealthOf, type DeliveryHealth, type StoreHealth } from '../delivery/health.js'
@@ -34,7 +32,6 @@ import {
 import { Spool } from '../spool/spool.js'
 import { kSpoolFiles, nodeSpoolFiles, type SpoolFiles } from '../spool/spool-files.js'
 import type { FlushResult, StoreStats } from '../accounting/stats.js'
-import { appendSeqs } from '../batching/seq-ranges.js'
 
 type WriteCallback = (error?: Error | null) => void
 
@@ -114,9 +111,9 @@ export class AuditStore extends Writable {
   readonly #spool: Spool | undefined
   // Invariant: recovered events (numbered 0 .. n - 1 by the ledger) not yet handed to the batcher;
   // they are on disk, not in memory, so record()'s bound does not count them.
-  #unreplayed = 0
-  // Set while recovered events are replayed: the entry stays corked so that new events follow them.
-  #replaying: Promise<void> | undefined
+  #unrecovered = 0
+  // Set while recovered events are handed to the batcher: the entry stays corked so that new events follow them.
+  #recovering: Promise<void> | undefined
 
   /**
    * @param options - see {@link AuditStoreOptions}
@@ -178,9 +175,9 @@ export class AuditStore extends Writable {
       const count = spool.recovered.count
       this.#ledger.accept(count)
       this.#entrySeq = count
-      this.#unreplayed = count
+      this.#unrecovered = count
       this.cork()
-      this.#replaying = this.#replay(spool)
+      this.#recovering = this.#recover(spool)
     }
     watchProcessExit(this, { exit: AuditStore.#atExit, beforeExit: resolved.flushOnExit ? AuditStore.#beforeExit : undefined })
   }
@@ -235,7 +232,7 @@ export class AuditStore extends Writable {
   record (event: AuditEvent): boolean {
     const closing = this.#closing !== undefined || this.writableEnded || this.destroyed
     const spoolFull = this.#spool?.full === true
-    if (closing || spoolFull || this.#ledger.pending - this.#unreplayed >= this.#options.bufferSize) {
+    if (closing || spoolFull || this.#ledger.pending - this.#unrecovered >= this.#options.bufferSize) {
       // An invalid event throws even when it would be dropped: the caller's bug shows either way.
       this.#encodeOrThrow(event, new EventRun())
       return this.#drop(closing ? 'closed' : spoolFull ? 'spool-full' : 'full')
@@ -335,7 +332,7 @@ export class AuditStore extends Writable {
   // Whether a producer may keep writing: bufferSize bounds what is pending across every stage
   // (the entry forwards at once, so its own buffer rarely fills), and a full spool pushes back.
   #admit (): boolean {
-    if (this.#ledger.pending - this.#unreplayed < this.#options.bufferSize && this.#spool?.full !== true) return true
+    if (this.#ledger.pending - this.#unrecovered < this.#options.bufferSize && this.#spool?.full !== true) return true
     return this.#oweDrain()
   }
 
@@ -395,9 +392,9 @@ export class AuditStore extends Writable {
    * @returns the store
    */
   override end (...args: unknown[]): this {
-    // Ending uncorks the entry: new events must not pass recovered ones still being replayed.
-    if (this.#replaying !== undefined && !this.destroyed) {
-      void this.#replaying.then(() => this.end(...args))
+    // Ending uncorks the entry: new events must not pass recovered ones still being handed over.
+    if (this.#recovering !== undefined && !this.destroyed) {
+      void this.#recovering.then(() => this.end(...args))
       return this
     }
     // A last chunk goes through write(), so that the ledger numbers it like any other.
@@ -614,7 +611,7 @@ export class AuditStore extends Writable {
   }
 
   #maybeDrain (): void {
-    if (this.#owesDrain && (this.destroyed || (this.#ledger.pending - this.#unreplayed < this.#options.bufferSize && this.#spool?.full !== true))) {
+    if (this.#owesDrain && (this.destroyed || (this.#ledger.pending - this.#unrecovered < this.#options.bufferSize && this.#spool?.full !== true))) {
       this.#owesDrain = false
       this.#keepAlive.release()
       if (!this.destroyed) this.emit('drain')
@@ -628,48 +625,23 @@ export class AuditStore extends Writable {
     return false
   }
 
-  // Hands the recovered events to the batcher, a segment at a time, with
-  // backpressure; then uncorks the entry so that new events follow them.
-  async #replay (spool: Spool): Promise<void> {
-    // Never done within the constructor: #replaying is set before it is cleared.
+  // Hands the recovered events to the batcher ahead of anything new; then uncorks the entry so that new events follow them.
+  async #recover (spool: Spool): Promise<void> {
+    // Never done within the constructor: #recovering is set before it is cleared.
     await null
-    // Ledger seqs handed to the batcher, as ranges: on a failure, the others are counted lost.
-    const handed: Array<[number, number]> = []
     try {
-      for (const item of replaySpool(spool.recovered)) {
-        if (this.destroyed) return
-        let chunk: EventRun | RecoveredBatch
-        if (item.kind === 'run') {
-          chunk = new EventRun()
-          for (let i = 0; i < item.events.length; i++) chunk.push(item.events[i]!, item.sizes[i]!, correlationIdOfJson(item.events[i]!))
-          chunk.firstSeq = item.firstLedgerSeq
-          handed.push([item.firstLedgerSeq, item.firstLedgerSeq + item.events.length - 1])
-        } else {
-          const batch = replayedBatch(item.id, item.events, item.sizes, item.ledgerSeqs, item.trail)
-          chunk = new RecoveredBatch(batch)
-          for (let i = 0; i + 1 < batch.seqs.length; i += 2) handed.push([batch.seqs[i]!, batch.seqs[i + 1]!])
-        }
-        this.#unreplayed -= item.events.length
-        if (!this.#batcher.write(chunk)) await new Promise<void>((resolve) => {
-          const done = (): void => { this.#batcher.off('drain', done); this.#batcher.off('close', done); resolve() }
-          this.#batcher.on('drain', done)
-          this.#batcher.on('close', done)
-        })
-      }
-    } catch (err) {
-      // What could not be read back is lost, and counted so: every recovered number not handed over.
-      let lost = 0
-      let next = 0
-      for (const [first, last] of handed.sort((a, b) => a[0] - b[0])) {
-        if (first > next) lost += this.#ledger.settle([next, first - 1], 'lost')
-        next = Math.max(next, last + 1)
-      }
-      if (next < spool.recovered.count) lost += this.#ledger.settle([next, spool.recovered.count - 1], 'lost')
-      this.#log.error({ err, count: lost }, 'spool replay failed')
+      await recoverSpooledEvents(spool.recovered, {
+        batcher: this.#batcher,
+        ledger: this.#ledger,
+        log: this.#log,
+        stopped: () => this.destroyed,
+        handing: (count) => { this.#unrecovered -= count }
+      })
     } finally {
+      // From now on the spool may unlink the recovered segments.
       spool.replayed()
-      this.#unreplayed = 0
-      this.#replaying = undefined
+      this.#unrecovered = 0
+      this.#recovering = undefined
       if (!this.destroyed) this.uncork()
       this.#maybeDrain()
     }
@@ -720,32 +692,6 @@ export class AuditStore extends Writable {
     this.#invalid++
     await deadLetterInvalid(invalid, seq, this, this.#options.deadLetter, this.#ledger, this.#log)
     this.#maybeDrain()
-  }
-
-}
-
-// A batch read back from the spool: the same id and events, so the same body.
-function replayedBatch (id: string, events: string[], sizes: number[], ledgerSeqs: number[], trail: SpooledTrail | undefined): Batch {
-  const seqs: number[] = []
-  let bytes = EMPTY_BODY_BYTES
-  for (let i = 0; i < events.length; i++) {
-    bytes = bodyBytesWith(bytes, i, sizes[i]!)
-    appendSeqs(seqs, ledgerSeqs[i]!)
-  }
-  const batch = { id, events, sizes, bytes, firstSeq: seqs[0]!, lastSeq: seqs.at(-1)!, seqs }
-  if (trail === undefined) return batch
-  // The hashes are recomputed from the same bytes: the same chain, the same headers.
-  const prev = Buffer.from(trail.prev, 'hex')
-  return { ...batch, trail: { producerId: trail.producerId, lane: trail.lane, seq: trail.seq, prev, hashes: chainEvents(trail.producerId, trail.lane, trail.seq, prev, events) } }
-}
-
-// The lane key of a recovered event: its correlation_id, read back from its bytes.
-function correlationIdOfJson (json: string): string {
-  try {
-    const id = (JSON.parse(json) as { correlation_id?: unknown }).correlation_id
-    return typeof id === 'string' ? id : ''
-  } catch {
-    return ''
   }
 }
 
