@@ -18,6 +18,7 @@ import { deadLetterInvalid, InvalidEvent } from './invalid-event.js'
 import type { DropEventInfo } from './drop-event.js'
 import { recoverSpooledEvents } from './spool-recovery.js'
 import { FlushMarker } from '../accounting/flush-marker.js'
+import { MarkerChain } from '../accounting/marker-chain.js'
 import { guardedEmit } from '../delivery/guarded-emit.js'
 import { deliveryHealthOf, type DeliveryHealth, type StoreHealth } from '../delivery/health.js'
 import { withDeadline } from './deadline.js'
@@ -85,21 +86,16 @@ export class AuditStore extends Writable {
   // Invariant: the sequence number of the next event to reach #forward. Chunks
   // reach it in the order the ledger numbered them, so it recounts the same numbers.
   #entrySeq = 0
-  // Events refused by record() or by a write after the end, and events that failed validation.
+  // Events refused by record() or by a write after the end (never accepted, so not in the ledger).
   #dropped = 0
+  // Events that failed validation, whether thrown by record() or dead-lettered from the stream.
   #invalid = 0
-  // Invariant: #dropped when the latest marker was made; later drops belong to the next flush.
-  #droppedAtMarker = 0
   readonly #dropLog: DropLog
   // Set when write() returned false because bufferSize events are pending
   // downstream; 'drain' is then owed once a settlement brings them below it.
   #owesDrain = false
-  // Markers written and not yet settled; failed if the pipeline is torn down.
-  readonly #markers = new Set<FlushMarker>()
-  // Created once, at end: settles when the sink has finished.
-  #endMarker: FlushMarker | undefined
-  // The latest marker made; the next one covers the events after it.
-  #lastMarker: FlushMarker | undefined
+  // Every flush marker, the end marker included; each covers the events since the one before.
+  readonly #markers: MarkerChain
   #closing: Promise<StoreStats> | undefined
   // Held while a flush, close, end or owed 'drain' is awaited.
   readonly #keepAlive = new KeepAlive()
@@ -128,7 +124,8 @@ export class AuditStore extends Writable {
     const logger = resolved.logger ?? defaultLogger()
     this.#log = logger.child({ component: 'audit-store' })
     this.#ledger = new Ledger(this.#log)
-    this.#dropLog = new DropLog(this.#log)
+    this.#markers = new MarkerChain(this.#ledger)
+    this.#dropLog = new DropLog(this.#log, () => this.#dropped)
     // Before the spool takes its directory's lock: a sink another store has is refused first.
     this.#sink.assertAttachable()
     let spool: Spool | undefined
@@ -435,22 +432,19 @@ export class AuditStore extends Writable {
     const signal = options.signal
     if (signal?.aborted === true) return withDeadline(Promise.resolve(EMPTY_RESULT), 'flush', undefined, signal)
     // A destroyed store answers at once: with its end's outcome once it finished, otherwise closed.
-    if (this.destroyed) return this.#endMarker?.promise ?? Promise.reject(new StoreClosedError('the store was destroyed: nothing can be flushed'))
+    if (this.destroyed) return this.#markers.end?.promise ?? Promise.reject(new StoreClosedError('the store was destroyed: nothing can be flushed'))
     let marker: FlushMarker
     if (this.writableEnded) {
-      marker = this.#endMarkerFor()
+      marker = this.#markers.forEnd(this.#dropped)
     } else {
       this.#writeRun()
-      marker = this.#newMarker()
-      this.#markers.add(marker)
-      const forget = (): void => { this.#markers.delete(marker) }
-      void marker.promise.then(forget, forget)
+      marker = this.#markers.forFlush(this.#dropped)
       // Corked so the marker and everything pending reach _writev together.
       this.cork()
       super.write(marker)
       process.nextTick(() => this.uncork())
     }
-    const settled = marker === this.#endMarker ? this.#pipelineDone.then(() => marker.promise) : marker.promise
+    const settled = marker === this.#markers.end ? this.#pipelineDone.then(() => marker.promise) : marker.promise
     const waited = withDeadline(settled, 'flush', timeoutMs, signal)
     // The process stays up for the caller's wait only: a flush that timed out or aborted holds nothing.
     this.#keepAlive.hold()
@@ -580,7 +574,7 @@ export class AuditStore extends Writable {
 
   /** @internal */
   override _final (callback: WriteCallback): void {
-    const marker = this.#endMarkerFor()
+    const marker = this.#markers.forEnd(this.#dropped)
     this.#batcher.end(marker)
     void this.#pipelineDone.then(async () => {
       // The sink settled the marker on its way through; this covers a torn-down pipeline.
@@ -602,8 +596,7 @@ export class AuditStore extends Writable {
     const pending = this.#ledger.settleUnsettled(this.#ledger.accepted - 1, 'store destroyed')
     if (pending > 0) this.#log.error({ count: pending, err }, 'events lost: store destroyed')
     const failure = new StoreClosedError(`the store was destroyed before the flush settled (${pending} events pending)`)
-    for (const marker of this.#markers) marker.fail(failure)
-    this.#endMarker?.fail(failure)
+    this.#markers.failAll(failure)
     this.#maybeDrain()
     this.#batcher.destroy()
     this.#sink.destroy()
@@ -645,19 +638,6 @@ export class AuditStore extends Writable {
       if (!this.destroyed) this.uncork()
       this.#maybeDrain()
     }
-  }
-
-  // A marker covering every event accepted since the latest one, and the drops since.
-  #newMarker (): FlushMarker {
-    const marker = new FlushMarker(this.#ledger, this.#dropped - this.#droppedAtMarker, this.#lastMarker)
-    this.#droppedAtMarker = this.#dropped
-    this.#lastMarker = marker
-    return marker
-  }
-
-  #endMarkerFor (): FlushMarker {
-    this.#endMarker ??= this.#newMarker()
-    return this.#endMarker
   }
 
   // Moves chunks into the batcher, validating stream events on the way. Stays
