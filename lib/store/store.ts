@@ -17,6 +17,7 @@ import { LaneChains } from '../lanes/lane-chains.js'
 import { deadLetterInvalid, InvalidEvent } from './invalid-event.js'
 import type { DropEventInfo } from './drop-event.js'
 import { recoverSpooledEvents } from './spool-recovery.js'
+import { CloseTimer } from './close-timer.js'
 import { FlushMarker } from '../accounting/flush-marker.js'
 import { MarkerChain } from '../accounting/marker-chain.js'
 import { guardedEmit } from '../delivery/guarded-emit.js'
@@ -25,6 +26,8 @@ import { withDeadline } from './deadline.js'
 import { KeepAlive } from './keep-alive.js'
 import { DropLog } from '../accounting/drop-log.js'
 import { unwatchProcessExit, watchProcessExit } from './exit-hooks.js'
+import { AtExit } from './at-exit.js'
+import { storeStats } from './store-stats.js'
 import { Ledger } from '../accounting/ledger.js'
 import { defaultLogger } from '../logger.js'
 import {
@@ -99,8 +102,8 @@ export class AuditStore extends Writable {
   #closing: Promise<StoreStats> | undefined
   // Held while a flush, close, end or owed 'drain' is awaited.
   readonly #keepAlive = new KeepAlive()
-  // Invariant: the accepted count when the store last flushed by itself at beforeExit.
-  #exitFlushedTo = 0
+  // What the store does when the process is about to exit.
+  readonly #exitHooks: AtExit
   // The sink's own health tracker when it has one (it probes), else the store's; fed by every stored batch.
   readonly #health: DeliveryHealth
   // The durable copy, when option `spool` is set: every accepted event is appended at acceptance.
@@ -176,31 +179,17 @@ export class AuditStore extends Writable {
       this.cork()
       this.#recovering = this.#recover(spool)
     }
+    this.#exitHooks = new AtExit(this.#ledger, this.#log, resolved.closeTimeoutMs, this.#sink)
     watchProcessExit(this, { exit: AuditStore.#atExit, beforeExit: resolved.flushOnExit ? AuditStore.#beforeExit : undefined })
   }
 
-  // At exit nothing can be delivered any more: say how much was not.
+  // The exit hooks get the store as their argument and hold nothing of it.
   static #atExit (store: AuditStore): void {
-    const count = store.#ledger.pending
-    if (count === 0) return
-    store.#log.error({ count, accepted: store.#ledger.accepted }, 'events unsettled at exit')
-    // A process that lost audit events must not look successful to its supervisor or CI.
-    if (process.exitCode === undefined || process.exitCode === 0) process.exitCode = 1
+    store.#exitHooks.exit()
   }
 
-  // The event loop ran dry with events undelivered: flush them, once for
-  // each new lot, bounded by closeTimeoutMs. The flush keeps the process up
-  // while it waits; beforeExit then comes again and finds nothing new.
   static #beforeExit (store: AuditStore): void {
-    if (store.writableEnded || store.destroyed) return
-    const accepted = store.#ledger.accepted
-    if (store.#ledger.pending === 0 || accepted === store.#exitFlushedTo) return
-    store.#exitFlushedTo = accepted
-    store.#log.info({ pending: store.#ledger.pending }, 'flushing at exit')
-    store.flush({ timeoutMs: store.#options.closeTimeoutMs })
-      .catch((err: unknown) => store.#log.error({ err }, 'flush at exit incomplete'))
-      // No close comes: what the lanes settled is checkpointed here instead.
-      .finally(() => store.#sink.checkpointLanes())
+    store.#exitHooks.beforeExit(store)
   }
 
   /**
@@ -402,8 +391,7 @@ export class AuditStore extends Writable {
     }
     this.#writeRun()
     if (!this.writableEnded && !this.destroyed) {
-      this.#keepAlive.hold()
-      void this.#pipelineDone.then(() => this.#keepAlive.release())
+      void this.#keepAlive.during(this.#pipelineDone)
     }
     return (super.end as (...a: unknown[]) => this)(...args)
   }
@@ -445,12 +433,8 @@ export class AuditStore extends Writable {
       process.nextTick(() => this.uncork())
     }
     const settled = marker === this.#markers.end ? this.#pipelineDone.then(() => marker.promise) : marker.promise
-    const waited = withDeadline(settled, 'flush', timeoutMs, signal)
     // The process stays up for the caller's wait only: a flush that timed out or aborted holds nothing.
-    this.#keepAlive.hold()
-    const release = (): void => this.#keepAlive.release()
-    waited.then(release, release)
-    return waited
+    return this.#keepAlive.during(withDeadline(settled, 'flush', timeoutMs, signal))
   }
 
   /**
@@ -474,29 +458,23 @@ export class AuditStore extends Writable {
     const timeoutMs = timeoutOption('timeoutMs', options.timeoutMs) ?? this.#options.closeTimeoutMs
     this.#keepAlive.hold()
     this.#closing = new Promise<StoreStats>((resolve, reject) => {
-      let timedOut = false
       let settled = false
-      let timer = setTimeout(() => {
-        timedOut = true
+      // Unsent events go straight to the dead letter once the close timed out; what is still
+      // pending once the dead letter has had as long again is counted lost when the store is torn down.
+      const timer = new CloseTimer(timeoutMs, () => {
         this.#log.error({ timeoutMs, pending: this.#ledger.pending }, 'close timed out: aborting delivery')
         this.#sink.abortDelivery()
-        // Unsent events now go straight to the dead letter. One that never
-        // answers gets as long again; then the store is torn down and what is
-        // still pending is counted lost.
-        timer = setTimeout(() => {
-          this.#log.error({ timeoutMs, pending: this.#ledger.pending }, 'dead letter did not answer: destroying the store')
-          this.destroy()
-        }, timeoutMs)
-        timer.unref()
-      }, timeoutMs)
-      timer.unref()
+      }, () => {
+        this.#log.error({ timeoutMs, pending: this.#ledger.pending }, 'dead letter did not answer: destroying the store')
+        this.destroy()
+      })
       const settle = (): void => {
         if (settled) return
         settled = true
-        clearTimeout(timer)
+        timer.clear()
         this.#keepAlive.release()
         const stats = this.stats()
-        if (timedOut) reject(new CloseTimeoutError(timeoutMs, stats))
+        if (timer.expired) reject(new CloseTimeoutError(timeoutMs, stats))
         else if (stats.dropped > 0 || stats.lost > 0) reject(new AuditLossError(stats))
         else resolve(stats)
       }
@@ -526,23 +504,7 @@ export class AuditStore extends Writable {
    * @returns the store's {@link StoreStats}
    */
   stats (): StoreStats {
-    const sink = this.#sink.counters()
-    const settled = this.#ledger.settled()
-    return {
-      accepted: this.#ledger.accepted,
-      dropped: this.#dropped,
-      invalid: this.#invalid,
-      written: settled.written,
-      deadLettered: settled.deadLettered,
-      lost: settled.lost,
-      retries: sink.retries,
-      batches: sink.batches,
-      pending: this.#ledger.pending,
-      inFlight: this.#sink.inFlight,
-      recovered: this.#spool?.recovered.count ?? 0,
-      spooled: { events: this.#spool?.events ?? 0, bytes: this.#spool?.bytes ?? 0 },
-      spoolCorrupt: { ...(this.#spool?.corruption ?? { bytes: 0, events: 0 }) }
-    }
+    return storeStats(this.#ledger, { dropped: this.#dropped, invalid: this.#invalid }, this.#sink, this.#spool)
   }
 
   /**
@@ -559,7 +521,7 @@ export class AuditStore extends Writable {
    * ```
    */
   health (): StoreHealth {
-    return this.#health.summary({ pending: this.stats().pending, bufferSize: this.#options.bufferSize, closing: this.#closing !== undefined || this.destroyed, spoolFailed: this.#spool?.failed === true })
+    return this.#health.summary({ pending: this.#ledger.pending, bufferSize: this.#options.bufferSize, closing: this.#closing !== undefined || this.destroyed, spoolFailed: this.#spool?.failed === true })
   }
 
   /** @internal */
