@@ -1,16 +1,29 @@
 /**
- * The store: the entry of the pipeline. Events are validated and serialized
- * here, then flow into the batcher and on to the sink.
+ * The store: the entry of the pipeline and its public API. It wires the
+ * pipeline (entry -> batcher -> sink, with the ledger, the spool and the
+ * lanes), admits events (validated and serialized once, at the call, and
+ * numbered by the ledger), and answers flush, close and stats.
+ *
+ * Every event enters through one admission path, #encode(). record() and a
+ * write() without a callback gather the tick's events into one run, so the
+ * stream pays its overhead per run; nothing else runs per event. Chunks reach
+ * the batcher in the order the ledger numbered them: a tick's run is written
+ * out before anything else enters the stream.
+ *
+ * Longer than a file should be, for two reasons: the public API's TSDoc is a
+ * third of it, and the hot path (record(), write() and the entry they feed)
+ * stays in the class, since moving it behind another object would add a call
+ * layer per event. Every job that is off that path lives in its own file:
+ * the marker chain, the close timer, the exit hooks, spool recovery, invalid
+ * events, stats.
  */
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import { Writable, pipeline } from 'readable-stream'
 import { BatchSink, type BatchEventInfo, type DeadLetterEventInfo, type RetryEventInfo } from '../delivery/batch-sink.js'
 import { BatchTransform } from '../batching/batch-transform.js'
-import type { AuditValidationError} from '../errors.js';
-import {
-  AuditLossError, CloseTimeoutError, InvalidOptionError, SpoolError, StoreClosedError
-} from '../errors.js'
+import type { AuditValidationError } from '../errors.js'
+import { AuditLossError, CloseTimeoutError, InvalidOptionError, SpoolError, StoreClosedError } from '../errors.js'
 import { encodeAuditEvent, type AuditEvent } from '../event/event.js'
 import { EventRun } from '../batching/event-run.js'
 import { LaneChains } from '../lanes/lane-chains.js'
@@ -84,8 +97,8 @@ export class AuditStore extends Writable {
   readonly #pipelineDone: Promise<void>
   // The one owner of event accounting: every accepted event is numbered and settles there once.
   readonly #ledger: Ledger
-  // Events recorded in this tick, not yet written into the stream.
-  #run: EventRun | undefined
+  // Events admitted in this tick through record() or a write() without a callback, not yet written into the stream.
+  #eventRun: EventRun | undefined
   // Invariant: the sequence number of the next event to reach #forward. Chunks
   // reach it in the order the ledger numbered them, so it recounts the same numbers.
   #entrySeq = 0
@@ -218,38 +231,44 @@ export class AuditStore extends Writable {
   record (event: AuditEvent): boolean {
     const closing = this.#closing !== undefined || this.writableEnded || this.destroyed
     const spoolFull = this.#spool?.full === true
-    if (closing || spoolFull || this.#ledger.pending - this.#unrecovered >= this.#options.bufferSize) {
-      // An invalid event throws even when it would be dropped: the caller's bug shows either way.
-      this.#encodeOrThrow(event, new EventRun())
-      return this.#drop(closing ? 'closed' : spoolFull ? 'spool-full' : 'full')
+    const refused = closing || spoolFull || this.#ledger.pending - this.#unrecovered >= this.#options.bufferSize
+    // An invalid event throws even when it would be dropped: the caller's bug shows either way.
+    const run = refused ? new EventRun() : this.#eventRun ?? this.#openEventRun()
+    const error = this.#encode(event, run)
+    if (error !== undefined) {
+      this.#invalid++
+      throw error
     }
-    let run = this.#run
-    if (run === undefined) {
-      run = this.#run = new EventRun()
-      process.nextTick(this.#writeRun)
-    }
-    this.#encodeOrThrow(event, run)
+    if (refused) return this.#drop(closing ? 'closed' : spoolFull ? 'spool-full' : 'full')
     this.#ledger.accept()
     if (run.length >= this.#options.batchSize) this.#writeRun()
     return true
   }
 
-  #encodeOrThrow (event: unknown, run: EventRun): void {
+  // The one admission path: validates and serializes `event` into `run`, or returns why it is
+  // invalid and takes nothing. Judged once, here: a value completed after the call stays refused.
+  #encode (event: unknown, run: EventRun): AuditValidationError | undefined {
     try {
       encodeAuditEvent(event, this.#options.maxEventBytes, run, this.#options.eventSchema)
     } catch (err) {
-      this.#invalid++
-      throw err
+      return err as AuditValidationError
     }
+    return undefined
   }
 
-  // Writes the events recorded so far as one chunk. Called once per tick, when
-  // a run reaches batchSize, and before anything else enters the stream, so
-  // record() and write() keep their order.
+  // The tick's run, written out at the end of the tick unless it fills first. Once per tick, not per event.
+  #openEventRun (): EventRun {
+    process.nextTick(this.#writeRun)
+    return this.#eventRun = new EventRun()
+  }
+
+  // Writes the events admitted to the tick's run as one chunk. Called once per
+  // tick, when the run reaches batchSize, and before anything else enters the
+  // stream, so record() and write() keep their order.
   readonly #writeRun = (): void => {
-    const run = this.#run
+    const run = this.#eventRun
     if (run === undefined) return
-    this.#run = undefined
+    this.#eventRun = undefined
     if (run.length === 0) return
     this.#spool?.appendRun(this.#ledger.accepted - run.length, run.events, run.sizes)
     Writable.prototype.write.call(this, run)
@@ -282,37 +301,31 @@ export class AuditStore extends Writable {
     // one does, and the stream pays its overhead per run. An invalid event (or null) takes the
     // stream's own path behind the run, to be dead-lettered (or refused) in its place.
     if (cb === undefined && chunk !== null && chunk !== undefined) {
-      const error = this.#runWrite(chunk)
-      if (error === undefined) return this.#admit()
+      const run = this.#eventRun ?? this.#openEventRun()
+      const error = this.#encode(chunk, run)
+      if (error === undefined) {
+        this.#ledger.accept()
+        if (run.length >= this.#options.batchSize) this.#writeRun()
+        return this.#admit()
+      }
       chunk = new InvalidEvent(chunk, error)
     }
     // write(null) throws here, as for any stream, counting nothing.
     if (chunk === null) return super.write(chunk)
     this.#writeRun()
-    if (!(chunk instanceof InvalidEvent)) chunk = this.#encodeChunk(chunk)
+    if (!(chunk instanceof InvalidEvent)) {
+      // With a callback the event enters the stream in a run of its own, serialized at acceptance
+      // like a recorded one (and spooled); an invalid one goes on with why, to be dead-lettered in its place.
+      const run = new EventRun()
+      const error = this.#encode(chunk, run)
+      if (error === undefined) this.#spool?.appendRun(this.#ledger.accepted, run.events, run.sizes)
+      chunk = error === undefined ? run : new InvalidEvent(chunk, error)
+    }
     // Numbered before the stream takes it: a write from a listener that the stream's own write
     // runs is numbered after this one, in the spool as at the entry.
     this.#ledger.accept()
     const below = cb === undefined ? super.write(chunk) : super.write(chunk, cb)
     return below ? this.#admit() : this.#oweDrain()
-  }
-
-  // Adds a valid event to the tick's run, like record(); for an invalid one, takes nothing and
-  // returns why.
-  #runWrite (chunk: unknown): AuditValidationError | undefined {
-    let run = this.#run
-    if (run === undefined) {
-      run = this.#run = new EventRun()
-      process.nextTick(this.#writeRun)
-    }
-    try {
-      encodeAuditEvent(chunk, this.#options.maxEventBytes, run, this.#options.eventSchema)
-    } catch (err) {
-      return err as AuditValidationError
-    }
-    this.#ledger.accept()
-    if (run.length >= this.#options.batchSize) this.#writeRun()
-    return undefined
   }
 
   // Whether a producer may keep writing: bufferSize bounds what is pending across every stage
@@ -327,20 +340,6 @@ export class AuditStore extends Writable {
     if (!this.#owesDrain) this.#keepAlive.hold()
     this.#owesDrain = true
     return false
-  }
-
-  // A stream event is serialized at acceptance, like a recorded one (and
-  // spooled); an invalid one goes on with why, to be dead-lettered in its place.
-  // Judged once, here: a value completed after the call stays refused.
-  #encodeChunk (chunk: unknown): EventRun | InvalidEvent {
-    const run = new EventRun()
-    try {
-      encodeAuditEvent(chunk, this.#options.maxEventBytes, run, this.#options.eventSchema)
-    } catch (err) {
-      return new InvalidEvent(chunk, err as AuditValidationError)
-    }
-    this.#spool?.appendRun(this.#ledger.accepted, run.events, run.sizes)
-    return run
   }
 
   /**
@@ -637,7 +636,7 @@ export class AuditStore extends Writable {
   }
 }
 
-// Trail options without a signing key: skip notes, unsigned; no checkpoints.
+// Trail options without a signing key: skip notes, unsigned; no lane checkpoints.
 const UNSIGNED_TRAIL = Object.freeze({ signingKey: undefined, keyName: DEFAULTS.trail.keyName, everyEvents: DEFAULTS.trail.everyEvents, intervalMs: DEFAULTS.trail.intervalMs, file: undefined })
 
 /**
