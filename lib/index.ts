@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 export { AuditStore, createAuditStore } from './store/store.js'
-export type { DropEventInfo } from './store/store.js'
+export type { DropEventInfo } from './store/drop-event.js'
 export { BatchSink } from './delivery/batch-sink.js'
 export type { SendContext, NotesContext, BatchEventInfo, RetryEventInfo, DeadLetterEventInfo } from './delivery/batch-sink.js'
 export { batchBody, batchBuffer } from './batching/batch.js'

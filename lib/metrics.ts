@@ -8,7 +8,8 @@ import type { DeadLetterEventInfo, BatchEventInfo } from './delivery/batch-sink.
 import { InvalidOptionError, MissingPeerError } from './errors.js'
 import type { EndpointHealth } from './delivery/health.js'
 import type { MetricsOptions } from './options/options.js'
-import { AuditStore, type DropEventInfo } from './store/store.js'
+import { AuditStore } from './store/store.js'
+import type { DropEventInfo } from './store/drop-event.js'
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
 

@@ -18,21 +18,25 @@ export class DropLog {
   #timer: NodeJS.Timeout | undefined
   // Invariant: drops since the last line, by reason; zero while no interval is open.
   #unlogged = { full: 0, 'spool-full': 0, closed: 0 }
-  // Invariant: every drop counted, for the lines' `dropped` field.
-  #total = 0
+  // The store's count of every drop, for the lines' `dropped` field: asked only when a line is written.
+  readonly #dropped: () => number
 
-  constructor (log: Logger) {
+  /**
+   * @param log - where the lines go
+   * @param dropped - the store's drop count, which owns it; read only when a line is written
+   */
+  constructor (log: Logger, dropped: () => number) {
     this.#log = log
+    this.#dropped = dropped
   }
 
-  /** Counts one drop and logs it when no interval is open. */
+  /** Logs a drop the store just counted when no interval is open; otherwise keeps it for the summary. */
   record (reason: 'full' | 'spool-full' | 'closed'): void {
-    this.#total++
     if (this.#timer !== undefined) {
       this.#unlogged[reason]++
       return
     }
-    this.#log.warn({ reason, count: 1, dropped: this.#total }, 'event dropped')
+    this.#log.warn({ reason, count: 1, dropped: this.#dropped() }, 'event dropped')
     this.#open()
   }
 
@@ -56,7 +60,7 @@ export class DropLog {
   #summary (): boolean {
     const { full, closed } = this.#unlogged
     if (full + closed === 0) return false
-    this.#log.warn({ count: full + closed, full, closed, dropped: this.#total, intervalMs: DROP_LOG_INTERVAL_MS }, 'events dropped')
+    this.#log.warn({ count: full + closed, full, closed, dropped: this.#dropped(), intervalMs: DROP_LOG_INTERVAL_MS }, 'events dropped')
     this.#unlogged = { full: 0, 'spool-full': 0, closed: 0 }
     return true
   }

@@ -6,9 +6,12 @@
  * gets a contiguous range). Every accepted event later settles exactly once,
  * as written, dead-lettered or lost. Like a write-ahead log's positions, the
  * ledger keeps a floor below which everything is settled and the settled
- * ranges above it; a flush asks it for what happened up to its position.
+ * ranges above it. A flush asks it for what happened up to its position: the
+ * ledger takes a tally (the outcome counts below a watched position) as its
+ * floor passes that position.
  */
 import type { Logger } from 'pino'
+import type { SeqRanges } from '../batching/seq-ranges.js'
 
 /** How an event settled. @internal */
 export type Outcome = 'written' | 'deadLettered' | 'lost'
@@ -19,13 +22,6 @@ export interface SettledCounts {
   deadLettered: number
   lost: number
 }
-
-/**
- * Sequence numbers as ascending, disjoint, inclusive ranges, flattened:
- * `[first0, last0, first1, last1, ...]`. One range when the events are contiguous.
- * @internal
- */
-export type SeqRanges = readonly number[]
 
 interface Segment {
   readonly first: number
@@ -57,10 +53,14 @@ export class Ledger {
   #ahead: Segment[] = []
   // Invariant: totals of every settlement counted; written + deadLettered + lost <= #next.
   readonly #totals = zero()
-  // Positions a flush will ask about, ascending, all above #floor; their counts are taken as the floor passes.
-  #wanted: number[] = []
-  // Outcome counts of the numbers below each position the floor has passed.
-  readonly #checkpoints = new Map<number, SettledCounts>()
+  // Invariant: watched positions still above #floor, ascending; each one's tally is taken as the floor passes it.
+  #watched: number[] = []
+  // Tallies: for each watched position the floor has reached, the outcome counts of the numbers below it.
+  readonly #tallies = new Map<number, SettledCounts>()
+  // Batches being delivered in pieces: keptFloor stays at or below each one's first number.
+  readonly #holds: number[] = []
+  // Invariant: the lowest number ever settled lost that the spool had; Infinity when none.
+  #firstLost = Infinity
 
   /** @param log - where refused settlements and losses are logged */
   constructor (log: Logger) {
@@ -80,7 +80,7 @@ export class Ledger {
   /**
    * Every sequence number below this one is settled as written or
    * dead-lettered (or lost without ever being spooled: an invalid event).
-   * The spool checkpoints it: an event counted lost was never stored
+   * The spool keeps it as its floor: an event counted lost was never stored
    * anywhere, so it stays spooled for the next store.
    */
   get keptFloor (): number {
@@ -88,9 +88,6 @@ export class Ledger {
     for (const seq of this.#holds) floor = Math.min(floor, seq)
     return floor
   }
-
-  // Batches being delivered in pieces: keptFloor stays at or below each one's first number.
-  readonly #holds: number[] = []
 
   /**
    * Keeps {@link Ledger.keptFloor} at or below `seq` until the returned
@@ -106,9 +103,6 @@ export class Ledger {
       this.#holds.splice(this.#holds.indexOf(seq), 1)
     }
   }
-
-  // Invariant: the lowest number ever settled lost that the spool had; Infinity when none.
-  #firstLost = Infinity
 
   /** Events accepted and not settled yet. */
   get pending (): number {
@@ -190,28 +184,29 @@ export class Ledger {
   }
 
   /**
-   * Asks for the outcome counts below `position` to be kept once every
-   * event below it has settled. A flush marks its end this way.
+   * Asks for the tally at `position` (the outcome counts of the numbers
+   * below it) to be taken once every event below it has settled. A flush
+   * marks its end this way.
    */
   watch (position: number): void {
     if (position <= this.#floor) {
-      if (!this.#checkpoints.has(position)) this.#checkpoints.set(position, this.#countsBelowFloorAt(position))
+      if (!this.#tallies.has(position)) this.#tallies.set(position, this.#tallyAtFloor(position))
       return
     }
-    if (this.#wanted.at(-1) !== position) this.#wanted.push(position)
-    if (this.#wanted.length > 1 && this.#wanted.at(-2)! > position) this.#wanted.sort((a, b) => a - b)
+    if (this.#watched.at(-1) !== position) this.#watched.push(position)
+    if (this.#watched.length > 1 && this.#watched.at(-2)! > position) this.#watched.sort((a, b) => a - b)
   }
 
   /**
    * The outcome counts of the events numbered `from` to `to - 1`: both positions
-   * watched and every event below `to` settled. Forgets `from`.
+   * watched and every event below `to` settled. Forgets the tally at `from`.
    * @returns the counts, or undefined when an event below `to` is unsettled
    */
   between (from: number, to: number): SettledCounts | undefined {
-    const upper = this.#checkpoints.get(to)
-    const lower = from === 0 ? zero() : this.#checkpoints.get(from)
+    const upper = this.#tallies.get(to)
+    const lower = from === 0 ? zero() : this.#tallies.get(from)
     if (upper === undefined || lower === undefined) return undefined
-    if (from !== to) this.#checkpoints.delete(from)
+    if (from !== to) this.#tallies.delete(from)
     return {
       written: upper.written - lower.written,
       deadLettered: upper.deadLettered - lower.deadLettered,
@@ -219,8 +214,8 @@ export class Ledger {
     }
   }
 
-  // Only reachable before the floor passes a position: then the floor's own counts apply.
-  #countsBelowFloorAt (position: number): SettledCounts {
+  // Only reachable before the floor passes a position: then the floor's own counts are its tally.
+  #tallyAtFloor (position: number): SettledCounts {
     if (position === this.#floor) return { ...this.#floorCounts }
     throw new Error(`position ${position} is below the floor ${this.#floor} and was not watched`)
   }
@@ -281,12 +276,12 @@ export class Ledger {
   }
 
   #pass (first: number, last: number, outcome: Outcome): void {
-    // Watched positions in (first, last + 1] get the counts of the numbers below them.
-    while (this.#wanted.length > 0 && this.#wanted[0]! <= last + 1) {
-      const position = this.#wanted.shift()!
-      const counts = { ...this.#floorCounts }
-      counts[outcome] += position - first
-      this.#checkpoints.set(position, counts)
+    // Watched positions in (first, last + 1] get their tallies: the counts of the numbers below them.
+    while (this.#watched.length > 0 && this.#watched[0]! <= last + 1) {
+      const position = this.#watched.shift()!
+      const tally = { ...this.#floorCounts }
+      tally[outcome] += position - first
+      this.#tallies.set(position, tally)
     }
     this.#floorCounts[outcome] += last - first + 1
     this.#floor = last + 1

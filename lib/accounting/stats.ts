@@ -55,9 +55,9 @@ export interface StoreStats {
   readonly pending: number
   /** Batches the sink is sending right now. */
   readonly inFlight: number
-  /** Events a spool held when the store opened it, replayed ahead of new ones (0 without a spool). Included in `accepted`. */
+  /** Events a spool held when the store opened it, recovered and delivered ahead of new ones (0 without a spool). Included in `accepted`. */
   readonly recovered: number
-  /** What the spool holds on disk: events and bytes of segments not yet deleted (settled events until the next checkpoint). */
+  /** What the spool holds on disk: events and bytes of segments not yet deleted (settled events stay until the spool next writes its floor). */
   readonly spooled: {
     /** Events in the spool's segments. */
     readonly events: number

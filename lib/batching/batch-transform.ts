@@ -2,15 +2,16 @@
  * The batcher: serialized events in, batches out, flush markers passed through
  * right behind the partial batch they close.
  */
+import { randomUUID } from 'node:crypto'
 import { Transform } from 'readable-stream'
-
-type TransformCallback = (error?: Error | null, data?: unknown) => void
 import { bodyBytesWith, createBatch, EMPTY_BODY_BYTES, type Batch } from './batch.js'
 import { EventRun } from './event-run.js'
 import { FlushMarker } from '../accounting/flush-marker.js'
 import { laneOf } from '../lanes/lane-choice.js'
 import type { LaneChains } from '../lanes/lane-chains.js'
 import { appendSeqs } from './seq-ranges.js'
+
+type TransformCallback = (error?: Error | null, data?: unknown) => void
 
 /** @internal */
 export interface BatchTransformOptions {
@@ -28,18 +29,16 @@ export interface BatchTransformOptions {
 }
 
 /**
- * A batch cut before a crash and read back from the spool: passed through
+ * A batch cut before a crash and recovered from the spool: passed through
  * as it is, with the same id and the same events, behind the partial batch.
  * @internal
  */
-export class ReplayedBatch {
+export class RecoveredBatch {
   constructor (readonly batch: Batch) {}
 }
 
-// Brackets of the JSON array body; each event after the first adds a comma.
-
 // The batch being filled for one lane (lane -1 without lanes).
-class Pending {
+class PartialBatch {
   // Invariant: bytes is the body size of events as a JSON array.
   events: string[] = []
   sizes: number[] = []
@@ -73,7 +72,7 @@ export class BatchTransform extends Transform {
   readonly #flushIntervalMs: number
   readonly #chains: LaneChains | undefined
   // One per lane, or one for all without lanes.
-  readonly #pending: Pending[]
+  readonly #partials: PartialBatch[]
   readonly #onCut: BatchTransformOptions['onCut']
   // Invariant: set while a cut waits for onCut; settles once everything emitted so far is pushed.
   #gate: Promise<void> | undefined
@@ -87,27 +86,27 @@ export class BatchTransform extends Transform {
     this.#flushIntervalMs = options.flushIntervalMs
     this.#onCut = options.onCut
     this.#chains = options.chains
-    this.#pending = this.#chains === undefined ? [new Pending(-1)] : Array.from({ length: this.#chains.lanes }, (_, lane) => new Pending(lane))
+    this.#partials = this.#chains === undefined ? [new PartialBatch(-1)] : Array.from({ length: this.#chains.lanes }, (_, lane) => new PartialBatch(lane))
   }
 
-  override _transform (chunk: EventRun | FlushMarker | ReplayedBatch, _encoding: BufferEncoding, callback: TransformCallback): void {
+  override _transform (chunk: EventRun | FlushMarker | RecoveredBatch, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (chunk instanceof EventRun) {
       const { events, sizes, keys, firstSeq } = chunk
       const chains = this.#chains
       if (chains === undefined) {
-        const pending = this.#pending[0]!
-        for (let i = 0; i < events.length; i++) this.#add(pending, events[i]!, sizes[i]!, firstSeq + i)
+        const partial = this.#partials[0]!
+        for (let i = 0; i < events.length; i++) this.#add(partial, events[i]!, sizes[i]!, firstSeq + i)
       } else {
-        for (let i = 0; i < events.length; i++) this.#add(this.#pending[laneOf(keys[i]!, chains.lanes)]!, events[i]!, sizes[i]!, firstSeq + i)
+        for (let i = 0; i < events.length; i++) this.#add(this.#partials[laneOf(keys[i]!, chains.lanes)]!, events[i]!, sizes[i]!, firstSeq + i)
       }
     } else if (chunk instanceof FlushMarker) {
       this.#emitAll()
       this.#push(chunk)
-    } else if (chunk instanceof ReplayedBatch) {
+    } else if (chunk instanceof RecoveredBatch) {
       const trail = chunk.batch.trail
       if (trail !== undefined) {
         // Behind its lane's partial batch only: that one was cut later, by this store.
-        this.#emit(this.#pending[trail.lane] ?? this.#pending[0]!)
+        this.#emit(this.#partials[trail.lane] ?? this.#partials[0]!)
         this.#chains?.observe(trail)
       } else this.#emitAll()
       this.#push(chunk.batch)
@@ -140,11 +139,11 @@ export class BatchTransform extends Transform {
   }
 
   override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
-    for (const pending of this.#pending) this.#clearTimer(pending)
+    for (const partial of this.#partials) this.#clearTimer(partial)
     callback(err)
   }
 
-  #add (p: Pending, json: string, bytes: number, seq: number): void {
+  #add (p: PartialBatch, json: string, bytes: number, seq: number): void {
     // Each event after the first adds a comma to the body.
     if (p.events.length > 0 && p.bytes + 1 + bytes > this.#maxBatchBytes) this.#emit(p)
     p.bytes = bodyBytesWith(p.bytes, p.events.length, bytes)
@@ -158,20 +157,20 @@ export class BatchTransform extends Transform {
     if (p.events.length >= this.#batchSize) this.#emit(p)
   }
 
-  readonly #onTimer = (p: Pending): void => {
+  readonly #onTimer = (p: PartialBatch): void => {
     p.timer = undefined
     if (!this.destroyed) this.#emit(p)
   }
 
   #emitAll (): void {
-    for (const pending of this.#pending) this.#emit(pending)
+    for (const partial of this.#partials) this.#emit(partial)
   }
 
-  #emit (p: Pending): void {
+  #emit (p: PartialBatch): void {
     if (p.events.length === 0) return
     this.#clearTimer(p)
     const trail = this.#chains?.cut(p.lane, p.events)
-    const batch = createBatch(p.events, p.sizes, p.bytes, p.seqs, trail)
+    const batch = createBatch(randomUUID(), p.events, p.sizes, p.bytes, p.seqs, trail)
     p.events = []
     p.sizes = []
     p.seqs = []
@@ -179,7 +178,7 @@ export class BatchTransform extends Transform {
     this.#push(batch, this.#onCut?.(batch))
   }
 
-  #clearTimer (p: Pending): void {
+  #clearTimer (p: PartialBatch): void {
     if (p.timer !== undefined) {
       clearTimeout(p.timer)
       p.timer = undefined

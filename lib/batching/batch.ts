@@ -1,9 +1,7 @@
 /**
  * A batch: what the batcher emits and a sink sends as one request.
  */
-import { randomUUID } from 'node:crypto'
-import type { SeqRanges } from '../accounting/ledger.js'
-import { appendSeqs } from './seq-ranges.js'
+import { appendSeqs, type SeqRanges } from './seq-ranges.js'
 
 /**
  * Where a batch sits in its lane's chain (see `lanes` in {@link AuditStoreOptions}):
@@ -77,11 +75,12 @@ export function bodyBytesWith (bytes: number, count: number, size: number): numb
 }
 
 /**
- * Makes a batch with a fresh id.
+ * Makes a batch: the one place a {@link Batch} is put together, whether cut
+ * by the batcher (a fresh id), split from another or recovered from a spool.
  * @internal
  */
-export function createBatch (events: readonly string[], sizes: readonly number[], bytes: number, seqs: SeqRanges, trail?: BatchTrail): Batch {
-  const batch = { id: randomUUID(), events, sizes, bytes, firstSeq: seqs[0]!, lastSeq: seqs.at(-1)!, seqs }
+export function createBatch (id: string, events: readonly string[], sizes: readonly number[], bytes: number, seqs: SeqRanges, trail?: BatchTrail): Batch {
+  const batch = { id, events, sizes, bytes, firstSeq: seqs[0]!, lastSeq: seqs.at(-1)!, seqs }
   return trail === undefined ? batch : { ...batch, trail }
 }
 
@@ -158,19 +157,16 @@ export function subBatch (batch: Batch, indices: readonly number[], id: string):
     appendSeqs(seqs, all[i]!)
   }
   const trail = batch.trail
-  if (trail === undefined) return { id, events, sizes, bytes, firstSeq: seqs[0]!, lastSeq: seqs.at(-1)!, seqs }
+  if (trail === undefined) return createBatch(id, events, sizes, bytes, seqs)
   const first = indices[0]!
   if (indices.at(-1)! - first !== indices.length - 1) throw new Error('a sub-batch of a lane batch takes contiguous events')
-  return {
-    id, events, sizes, bytes, firstSeq: seqs[0]!, lastSeq: seqs.at(-1)!, seqs,
-    trail: {
-      producerId: trail.producerId,
-      lane: trail.lane,
-      seq: trail.seq + first,
-      prev: first === 0 ? trail.prev : trail.hashes.subarray((first - 1) * 32, first * 32),
-      hashes: trail.hashes.subarray(first * 32, (first + indices.length) * 32)
-    }
-  }
+  return createBatch(id, events, sizes, bytes, seqs, {
+    producerId: trail.producerId,
+    lane: trail.lane,
+    seq: trail.seq + first,
+    prev: first === 0 ? trail.prev : trail.hashes.subarray((first - 1) * 32, first * 32),
+    hashes: trail.hashes.subarray(first * 32, (first + indices.length) * 32)
+  })
 }
 
 /**

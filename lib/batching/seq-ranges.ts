@@ -1,10 +1,15 @@
 /**
  * Ledger sequence numbers as ranges: a flat array `[first0, last0, first1,
- * last1, ...]`, ascending and disjoint (see {@link SeqRanges}). Batches, the
- * ledger and spool recovery all keep seqs this way; these are its two
- * operations.
+ * last1, ...]`, ascending and disjoint. Batches, the ledger and spool
+ * recovery all keep seqs this way; this is the type and its two operations.
  */
-import type { SeqRanges } from '../accounting/ledger.js'
+
+/**
+ * Sequence numbers as ascending, disjoint, inclusive ranges, flattened:
+ * `[first0, last0, first1, last1, ...]`. One range when the events are contiguous.
+ * @internal
+ */
+export type SeqRanges = readonly number[]
 
 /**
  * Appends `[first, last]` to `ranges`, merging it into the last range when it

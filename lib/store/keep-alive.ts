@@ -24,4 +24,12 @@ export class KeepAlive {
       this.#handle = undefined
     }
   }
+
+  /** Holds until `promise` settles, either way; returns `promise`. */
+  during<T> (promise: Promise<T>): Promise<T> {
+    this.hold()
+    const release = (): void => this.release()
+    promise.then(release, release)
+    return promise
+  }
 }

@@ -1,32 +1,46 @@
 /**
- * The store: the entry of the pipeline. Events are validated and serialized
- * here, then flow into the batcher and on to the sink.
+ * The store: the entry of the pipeline and its public API. It wires the
+ * pipeline (entry -> batcher -> sink, with the ledger, the spool and the
+ * lanes), admits events (validated and serialized once, at the call, and
+ * numbered by the ledger), and answers flush, close and stats.
+ *
+ * Every event enters through one admission path, #encode(). record() and a
+ * write() without a callback gather the tick's events into one run, so the
+ * stream pays its overhead per run; nothing else runs per event. Chunks reach
+ * the batcher in the order the ledger numbered them: a tick's run is written
+ * out before anything else enters the stream.
+ *
+ * Longer than a file should be, for two reasons: the public API's TSDoc is a
+ * third of it, and the hot path (record(), write() and the entry they feed)
+ * stays in the class, since moving it behind another object would add a call
+ * layer per event. Every job that is off that path lives in its own file:
+ * the marker chain, the close timer, the exit hooks, spool recovery, invalid
+ * events, stats.
  */
 import { randomUUID } from 'node:crypto'
-import { inspect } from 'node:util'
 import type { Logger } from 'pino'
 import { Writable, pipeline } from 'readable-stream'
 import { BatchSink, type BatchEventInfo, type DeadLetterEventInfo, type RetryEventInfo } from '../delivery/batch-sink.js'
-import { BatchTransform, ReplayedBatch } from '../batching/batch-transform.js'
-import { errorInfo, handOff } from '../dead-letter/hand-off.js'
-import type { AuditValidationError} from '../errors.js';
-import {
-  AuditLossError, CloseTimeoutError, InvalidOptionError, SpoolError, StoreClosedError
-} from '../errors.js'
+import { BatchTransform } from '../batching/batch-transform.js'
+import type { AuditValidationError } from '../errors.js'
+import { AuditLossError, CloseTimeoutError, InvalidOptionError, SpoolError, StoreClosedError } from '../errors.js'
 import { encodeAuditEvent, type AuditEvent } from '../event/event.js'
 import { EventRun } from '../batching/event-run.js'
-import { chainEvents } from '../chain/chain-hash.js'
 import { LaneChains } from '../lanes/lane-chains.js'
-import { InvalidEvent } from './invalid-event.js'
-import { bodyBytesWith, EMPTY_BODY_BYTES, type Batch } from '../batching/batch.js'
-import { replaySpool, type SpooledTrail } from '../spool/recovery.js'
+import { deadLetterInvalid, InvalidEvent } from './invalid-event.js'
+import type { DropEventInfo } from './drop-event.js'
+import { recoverSpooledEvents } from './spool-recovery.js'
+import { CloseTimer } from './close-timer.js'
 import { FlushMarker } from '../accounting/flush-marker.js'
+import { MarkerChain } from '../accounting/marker-chain.js'
 import { guardedEmit } from '../delivery/guarded-emit.js'
 import { deliveryHealthOf, type DeliveryHealth, type StoreHealth } from '../delivery/health.js'
 import { withDeadline } from './deadline.js'
 import { KeepAlive } from './keep-alive.js'
 import { DropLog } from '../accounting/drop-log.js'
 import { unwatchProcessExit, watchProcessExit } from './exit-hooks.js'
+import { AtExit } from './at-exit.js'
+import { storeStats } from './store-stats.js'
 import { Ledger } from '../accounting/ledger.js'
 import { defaultLogger } from '../logger.js'
 import {
@@ -35,27 +49,6 @@ import {
 import { Spool } from '../spool/spool.js'
 import { kSpoolFiles, nodeSpoolFiles, type SpoolFiles } from '../spool/spool-files.js'
 import type { FlushResult, StoreStats } from '../accounting/stats.js'
-import { appendSeqs } from '../batching/seq-ranges.js'
-
-/**
- * Payload of the `'drop'` event: an event was refused or could not be taken in.
- *
- * @example
- * ```ts
- * store.on('drop', (info: DropEventInfo) => metrics.drops.inc({ reason: info.reason }, info.count))
- * ```
- */
-export interface DropEventInfo {
-  /**
-   * `full`: bufferSize reached; `spool-full`: the spool reached its maxBytes; `closed`: the store is
-   * closing; `invalid`: an invalid event arrived through the stream.
-   */
-  readonly reason: 'full' | 'spool-full' | 'closed' | 'invalid'
-  /** Events concerned. */
-  readonly count: number
-  /** The validation error, for reason `invalid`. */
-  readonly error?: AuditValidationError
-}
 
 type WriteCallback = (error?: Error | null) => void
 
@@ -104,40 +97,35 @@ export class AuditStore extends Writable {
   readonly #pipelineDone: Promise<void>
   // The one owner of event accounting: every accepted event is numbered and settles there once.
   readonly #ledger: Ledger
-  // Events recorded in this tick, not yet written into the stream.
-  #run: EventRun | undefined
+  // Events admitted in this tick through record() or a write() without a callback, not yet written into the stream.
+  #eventRun: EventRun | undefined
   // Invariant: the sequence number of the next event to reach #forward. Chunks
   // reach it in the order the ledger numbered them, so it recounts the same numbers.
   #entrySeq = 0
-  // Events refused by record() or by a write after the end, and events that failed validation.
+  // Events refused by record() or by a write after the end (never accepted, so not in the ledger).
   #dropped = 0
+  // Events that failed validation, whether thrown by record() or dead-lettered from the stream.
   #invalid = 0
-  // Invariant: #dropped when the latest marker was made; later drops belong to the next flush.
-  #droppedAtMarker = 0
   readonly #dropLog: DropLog
   // Set when write() returned false because bufferSize events are pending
   // downstream; 'drain' is then owed once a settlement brings them below it.
   #owesDrain = false
-  // Markers written and not yet settled; failed if the pipeline is torn down.
-  readonly #markers = new Set<FlushMarker>()
-  // Created once, at end: settles when the sink has finished.
-  #endMarker: FlushMarker | undefined
-  // The latest marker made; the next one covers the events after it.
-  #lastMarker: FlushMarker | undefined
+  // Every flush marker, the end marker included; each covers the events since the one before.
+  readonly #markers: MarkerChain
   #closing: Promise<StoreStats> | undefined
   // Held while a flush, close, end or owed 'drain' is awaited.
   readonly #keepAlive = new KeepAlive()
-  // Invariant: the accepted count when the store last flushed by itself at beforeExit.
-  #exitFlushedTo = 0
+  // What the store does when the process is about to exit.
+  readonly #exitHooks: AtExit
   // The sink's own health tracker when it has one (it probes), else the store's; fed by every stored batch.
   readonly #health: DeliveryHealth
   // The durable copy, when option `spool` is set: every accepted event is appended at acceptance.
   readonly #spool: Spool | undefined
   // Invariant: recovered events (numbered 0 .. n - 1 by the ledger) not yet handed to the batcher;
   // they are on disk, not in memory, so record()'s bound does not count them.
-  #unreplayed = 0
-  // Set while recovered events are replayed: the entry stays corked so that new events follow them.
-  #replaying: Promise<void> | undefined
+  #unrecovered = 0
+  // Set while recovered events are handed to the batcher: the entry stays corked so that new events follow them.
+  #recovering: Promise<void> | undefined
 
   /**
    * @param options - see {@link AuditStoreOptions}
@@ -152,7 +140,8 @@ export class AuditStore extends Writable {
     const logger = resolved.logger ?? defaultLogger()
     this.#log = logger.child({ component: 'audit-store' })
     this.#ledger = new Ledger(this.#log)
-    this.#dropLog = new DropLog(this.#log)
+    this.#markers = new MarkerChain(this.#ledger)
+    this.#dropLog = new DropLog(this.#log, () => this.#dropped)
     // Before the spool takes its directory's lock: a sink another store has is refused first.
     this.#sink.assertAttachable()
     let spool: Spool | undefined
@@ -199,35 +188,21 @@ export class AuditStore extends Writable {
       const count = spool.recovered.count
       this.#ledger.accept(count)
       this.#entrySeq = count
-      this.#unreplayed = count
+      this.#unrecovered = count
       this.cork()
-      this.#replaying = this.#replay(spool)
+      this.#recovering = this.#recover(spool)
     }
+    this.#exitHooks = new AtExit(this.#ledger, this.#log, resolved.closeTimeoutMs, this.#sink)
     watchProcessExit(this, { exit: AuditStore.#atExit, beforeExit: resolved.flushOnExit ? AuditStore.#beforeExit : undefined })
   }
 
-  // At exit nothing can be delivered any more: say how much was not.
+  // The exit hooks get the store as their argument and hold nothing of it.
   static #atExit (store: AuditStore): void {
-    const count = store.#ledger.pending
-    if (count === 0) return
-    store.#log.error({ count, accepted: store.#ledger.accepted }, 'events unsettled at exit')
-    // A process that lost audit events must not look successful to its supervisor or CI.
-    if (process.exitCode === undefined || process.exitCode === 0) process.exitCode = 1
+    store.#exitHooks.exit()
   }
 
-  // The event loop ran dry with events undelivered: flush them, once for
-  // each new lot, bounded by closeTimeoutMs. The flush keeps the process up
-  // while it waits; beforeExit then comes again and finds nothing new.
   static #beforeExit (store: AuditStore): void {
-    if (store.writableEnded || store.destroyed) return
-    const accepted = store.#ledger.accepted
-    if (store.#ledger.pending === 0 || accepted === store.#exitFlushedTo) return
-    store.#exitFlushedTo = accepted
-    store.#log.info({ pending: store.#ledger.pending }, 'flushing at exit')
-    store.flush({ timeoutMs: store.#options.closeTimeoutMs })
-      .catch((err: unknown) => store.#log.error({ err }, 'flush at exit incomplete'))
-      // No close comes: what the lanes settled is checkpointed here instead.
-      .finally(() => store.#sink.checkpointLanes())
+    store.#exitHooks.beforeExit(store)
   }
 
   /**
@@ -256,38 +231,44 @@ export class AuditStore extends Writable {
   record (event: AuditEvent): boolean {
     const closing = this.#closing !== undefined || this.writableEnded || this.destroyed
     const spoolFull = this.#spool?.full === true
-    if (closing || spoolFull || this.#ledger.pending - this.#unreplayed >= this.#options.bufferSize) {
-      // An invalid event throws even when it would be dropped: the caller's bug shows either way.
-      this.#encodeOrThrow(event, new EventRun())
-      return this.#drop(closing ? 'closed' : spoolFull ? 'spool-full' : 'full')
+    const refused = closing || spoolFull || this.#ledger.pending - this.#unrecovered >= this.#options.bufferSize
+    // An invalid event throws even when it would be dropped: the caller's bug shows either way.
+    const run = refused ? new EventRun() : this.#eventRun ?? this.#openEventRun()
+    const error = this.#encode(event, run)
+    if (error !== undefined) {
+      this.#invalid++
+      throw error
     }
-    let run = this.#run
-    if (run === undefined) {
-      run = this.#run = new EventRun()
-      process.nextTick(this.#writeRun)
-    }
-    this.#encodeOrThrow(event, run)
+    if (refused) return this.#drop(closing ? 'closed' : spoolFull ? 'spool-full' : 'full')
     this.#ledger.accept()
     if (run.length >= this.#options.batchSize) this.#writeRun()
     return true
   }
 
-  #encodeOrThrow (event: unknown, run: EventRun): void {
+  // The one admission path: validates and serializes `event` into `run`, or returns why it is
+  // invalid and takes nothing. Judged once, here: a value completed after the call stays refused.
+  #encode (event: unknown, run: EventRun): AuditValidationError | undefined {
     try {
       encodeAuditEvent(event, this.#options.maxEventBytes, run, this.#options.eventSchema)
     } catch (err) {
-      this.#invalid++
-      throw err
+      return err as AuditValidationError
     }
+    return undefined
   }
 
-  // Writes the events recorded so far as one chunk. Called once per tick, when
-  // a run reaches batchSize, and before anything else enters the stream, so
-  // record() and write() keep their order.
+  // The tick's run, written out at the end of the tick unless it fills first. Once per tick, not per event.
+  #openEventRun (): EventRun {
+    process.nextTick(this.#writeRun)
+    return this.#eventRun = new EventRun()
+  }
+
+  // Writes the events admitted to the tick's run as one chunk. Called once per
+  // tick, when the run reaches batchSize, and before anything else enters the
+  // stream, so record() and write() keep their order.
   readonly #writeRun = (): void => {
-    const run = this.#run
+    const run = this.#eventRun
     if (run === undefined) return
-    this.#run = undefined
+    this.#eventRun = undefined
     if (run.length === 0) return
     this.#spool?.appendRun(this.#ledger.accepted - run.length, run.events, run.sizes)
     Writable.prototype.write.call(this, run)
@@ -320,14 +301,26 @@ export class AuditStore extends Writable {
     // one does, and the stream pays its overhead per run. An invalid event (or null) takes the
     // stream's own path behind the run, to be dead-lettered (or refused) in its place.
     if (cb === undefined && chunk !== null && chunk !== undefined) {
-      const error = this.#runWrite(chunk)
-      if (error === undefined) return this.#admit()
+      const run = this.#eventRun ?? this.#openEventRun()
+      const error = this.#encode(chunk, run)
+      if (error === undefined) {
+        this.#ledger.accept()
+        if (run.length >= this.#options.batchSize) this.#writeRun()
+        return this.#admit()
+      }
       chunk = new InvalidEvent(chunk, error)
     }
     // write(null) throws here, as for any stream, counting nothing.
     if (chunk === null) return super.write(chunk)
     this.#writeRun()
-    if (!(chunk instanceof InvalidEvent)) chunk = this.#encodeChunk(chunk)
+    if (!(chunk instanceof InvalidEvent)) {
+      // With a callback the event enters the stream in a run of its own, serialized at acceptance
+      // like a recorded one (and spooled); an invalid one goes on with why, to be dead-lettered in its place.
+      const run = new EventRun()
+      const error = this.#encode(chunk, run)
+      if (error === undefined) this.#spool?.appendRun(this.#ledger.accepted, run.events, run.sizes)
+      chunk = error === undefined ? run : new InvalidEvent(chunk, error)
+    }
     // Numbered before the stream takes it: a write from a listener that the stream's own write
     // runs is numbered after this one, in the spool as at the entry.
     this.#ledger.accept()
@@ -335,28 +328,10 @@ export class AuditStore extends Writable {
     return below ? this.#admit() : this.#oweDrain()
   }
 
-  // Adds a valid event to the tick's run, like record(); for an invalid one, takes nothing and
-  // returns why.
-  #runWrite (chunk: unknown): AuditValidationError | undefined {
-    let run = this.#run
-    if (run === undefined) {
-      run = this.#run = new EventRun()
-      process.nextTick(this.#writeRun)
-    }
-    try {
-      encodeAuditEvent(chunk, this.#options.maxEventBytes, run, this.#options.eventSchema)
-    } catch (err) {
-      return err as AuditValidationError
-    }
-    this.#ledger.accept()
-    if (run.length >= this.#options.batchSize) this.#writeRun()
-    return undefined
-  }
-
   // Whether a producer may keep writing: bufferSize bounds what is pending across every stage
   // (the entry forwards at once, so its own buffer rarely fills), and a full spool pushes back.
   #admit (): boolean {
-    if (this.#ledger.pending - this.#unreplayed < this.#options.bufferSize && this.#spool?.full !== true) return true
+    if (this.#ledger.pending - this.#unrecovered < this.#options.bufferSize && this.#spool?.full !== true) return true
     return this.#oweDrain()
   }
 
@@ -365,20 +340,6 @@ export class AuditStore extends Writable {
     if (!this.#owesDrain) this.#keepAlive.hold()
     this.#owesDrain = true
     return false
-  }
-
-  // A stream event is serialized at acceptance, like a recorded one (and
-  // spooled); an invalid one goes on with why, to be dead-lettered in its place.
-  // Judged once, here: a value completed after the call stays refused.
-  #encodeChunk (chunk: unknown): EventRun | InvalidEvent {
-    const run = new EventRun()
-    try {
-      encodeAuditEvent(chunk, this.#options.maxEventBytes, run, this.#options.eventSchema)
-    } catch (err) {
-      return new InvalidEvent(chunk, err as AuditValidationError)
-    }
-    this.#spool?.appendRun(this.#ledger.accepted, run.events, run.sizes)
-    return run
   }
 
   /**
@@ -416,9 +377,9 @@ export class AuditStore extends Writable {
    * @returns the store
    */
   override end (...args: unknown[]): this {
-    // Ending uncorks the entry: new events must not pass recovered ones still being replayed.
-    if (this.#replaying !== undefined && !this.destroyed) {
-      void this.#replaying.then(() => this.end(...args))
+    // Ending uncorks the entry: new events must not pass recovered ones still being handed over.
+    if (this.#recovering !== undefined && !this.destroyed) {
+      void this.#recovering.then(() => this.end(...args))
       return this
     }
     // A last chunk goes through write(), so that the ledger numbers it like any other.
@@ -429,8 +390,7 @@ export class AuditStore extends Writable {
     }
     this.#writeRun()
     if (!this.writableEnded && !this.destroyed) {
-      this.#keepAlive.hold()
-      void this.#pipelineDone.then(() => this.#keepAlive.release())
+      void this.#keepAlive.during(this.#pipelineDone)
     }
     return (super.end as (...a: unknown[]) => this)(...args)
   }
@@ -459,28 +419,21 @@ export class AuditStore extends Writable {
     const signal = options.signal
     if (signal?.aborted === true) return withDeadline(Promise.resolve(EMPTY_RESULT), 'flush', undefined, signal)
     // A destroyed store answers at once: with its end's outcome once it finished, otherwise closed.
-    if (this.destroyed) return this.#endMarker?.promise ?? Promise.reject(new StoreClosedError('the store was destroyed: nothing can be flushed'))
+    if (this.destroyed) return this.#markers.end?.promise ?? Promise.reject(new StoreClosedError('the store was destroyed: nothing can be flushed'))
     let marker: FlushMarker
     if (this.writableEnded) {
-      marker = this.#endMarkerFor()
+      marker = this.#markers.forEnd(this.#dropped)
     } else {
       this.#writeRun()
-      marker = this.#newMarker()
-      this.#markers.add(marker)
-      const forget = (): void => { this.#markers.delete(marker) }
-      void marker.promise.then(forget, forget)
+      marker = this.#markers.forFlush(this.#dropped)
       // Corked so the marker and everything pending reach _writev together.
       this.cork()
       super.write(marker)
       process.nextTick(() => this.uncork())
     }
-    const settled = marker === this.#endMarker ? this.#pipelineDone.then(() => marker.promise) : marker.promise
-    const waited = withDeadline(settled, 'flush', timeoutMs, signal)
+    const settled = marker === this.#markers.end ? this.#pipelineDone.then(() => marker.promise) : marker.promise
     // The process stays up for the caller's wait only: a flush that timed out or aborted holds nothing.
-    this.#keepAlive.hold()
-    const release = (): void => this.#keepAlive.release()
-    waited.then(release, release)
-    return waited
+    return this.#keepAlive.during(withDeadline(settled, 'flush', timeoutMs, signal))
   }
 
   /**
@@ -504,29 +457,23 @@ export class AuditStore extends Writable {
     const timeoutMs = timeoutOption('timeoutMs', options.timeoutMs) ?? this.#options.closeTimeoutMs
     this.#keepAlive.hold()
     this.#closing = new Promise<StoreStats>((resolve, reject) => {
-      let timedOut = false
       let settled = false
-      let timer = setTimeout(() => {
-        timedOut = true
+      // Unsent events go straight to the dead letter once the close timed out; what is still
+      // pending once the dead letter has had as long again is counted lost when the store is torn down.
+      const timer = new CloseTimer(timeoutMs, () => {
         this.#log.error({ timeoutMs, pending: this.#ledger.pending }, 'close timed out: aborting delivery')
         this.#sink.abortDelivery()
-        // Unsent events now go straight to the dead letter. One that never
-        // answers gets as long again; then the store is torn down and what is
-        // still pending is counted lost.
-        timer = setTimeout(() => {
-          this.#log.error({ timeoutMs, pending: this.#ledger.pending }, 'dead letter did not answer: destroying the store')
-          this.destroy()
-        }, timeoutMs)
-        timer.unref()
-      }, timeoutMs)
-      timer.unref()
+      }, () => {
+        this.#log.error({ timeoutMs, pending: this.#ledger.pending }, 'dead letter did not answer: destroying the store')
+        this.destroy()
+      })
       const settle = (): void => {
         if (settled) return
         settled = true
-        clearTimeout(timer)
+        timer.clear()
         this.#keepAlive.release()
         const stats = this.stats()
-        if (timedOut) reject(new CloseTimeoutError(timeoutMs, stats))
+        if (timer.expired) reject(new CloseTimeoutError(timeoutMs, stats))
         else if (stats.dropped > 0 || stats.lost > 0) reject(new AuditLossError(stats))
         else resolve(stats)
       }
@@ -556,23 +503,7 @@ export class AuditStore extends Writable {
    * @returns the store's {@link StoreStats}
    */
   stats (): StoreStats {
-    const sink = this.#sink.counters()
-    const settled = this.#ledger.settled()
-    return {
-      accepted: this.#ledger.accepted,
-      dropped: this.#dropped,
-      invalid: this.#invalid,
-      written: settled.written,
-      deadLettered: settled.deadLettered,
-      lost: settled.lost,
-      retries: sink.retries,
-      batches: sink.batches,
-      pending: this.#ledger.pending,
-      inFlight: this.#sink.inFlight,
-      recovered: this.#spool?.recovered.count ?? 0,
-      spooled: { events: this.#spool?.events ?? 0, bytes: this.#spool?.bytes ?? 0 },
-      spoolCorrupt: { ...(this.#spool?.corruption ?? { bytes: 0, events: 0 }) }
-    }
+    return storeStats(this.#ledger, { dropped: this.#dropped, invalid: this.#invalid }, this.#sink, this.#spool)
   }
 
   /**
@@ -589,7 +520,7 @@ export class AuditStore extends Writable {
    * ```
    */
   health (): StoreHealth {
-    return this.#health.summary({ pending: this.stats().pending, bufferSize: this.#options.bufferSize, closing: this.#closing !== undefined || this.destroyed, spoolFailed: this.#spool?.failed === true })
+    return this.#health.summary({ pending: this.#ledger.pending, bufferSize: this.#options.bufferSize, closing: this.#closing !== undefined || this.destroyed, spoolFailed: this.#spool?.failed === true })
   }
 
   /** @internal */
@@ -604,7 +535,7 @@ export class AuditStore extends Writable {
 
   /** @internal */
   override _final (callback: WriteCallback): void {
-    const marker = this.#endMarkerFor()
+    const marker = this.#markers.forEnd(this.#dropped)
     this.#batcher.end(marker)
     void this.#pipelineDone.then(async () => {
       // The sink settled the marker on its way through; this covers a torn-down pipeline.
@@ -626,8 +557,7 @@ export class AuditStore extends Writable {
     const pending = this.#ledger.settleUnsettled(this.#ledger.accepted - 1, 'store destroyed')
     if (pending > 0) this.#log.error({ count: pending, err }, 'events lost: store destroyed')
     const failure = new StoreClosedError(`the store was destroyed before the flush settled (${pending} events pending)`)
-    for (const marker of this.#markers) marker.fail(failure)
-    this.#endMarker?.fail(failure)
+    this.#markers.failAll(failure)
     this.#maybeDrain()
     this.#batcher.destroy()
     this.#sink.destroy()
@@ -635,7 +565,7 @@ export class AuditStore extends Writable {
   }
 
   #maybeDrain (): void {
-    if (this.#owesDrain && (this.destroyed || (this.#ledger.pending - this.#unreplayed < this.#options.bufferSize && this.#spool?.full !== true))) {
+    if (this.#owesDrain && (this.destroyed || (this.#ledger.pending - this.#unrecovered < this.#options.bufferSize && this.#spool?.full !== true))) {
       this.#owesDrain = false
       this.#keepAlive.release()
       if (!this.destroyed) this.emit('drain')
@@ -649,64 +579,26 @@ export class AuditStore extends Writable {
     return false
   }
 
-  // Hands the recovered events to the batcher, a segment at a time, with
-  // backpressure; then uncorks the entry so that new events follow them.
-  async #replay (spool: Spool): Promise<void> {
-    // Never done within the constructor: #replaying is set before it is cleared.
+  // Hands the recovered events to the batcher ahead of anything new; then uncorks the entry so that new events follow them.
+  async #recover (spool: Spool): Promise<void> {
+    // Never done within the constructor: #recovering is set before it is cleared.
     await null
-    // Ledger seqs handed to the batcher, as ranges: on a failure, the others are counted lost.
-    const handed: Array<[number, number]> = []
     try {
-      for (const item of replaySpool(spool.recovered)) {
-        if (this.destroyed) return
-        let chunk: EventRun | ReplayedBatch
-        if (item.kind === 'run') {
-          chunk = new EventRun()
-          for (let i = 0; i < item.events.length; i++) chunk.push(item.events[i]!, item.sizes[i]!, correlationIdOfJson(item.events[i]!))
-          chunk.firstSeq = item.firstLedgerSeq
-          handed.push([item.firstLedgerSeq, item.firstLedgerSeq + item.events.length - 1])
-        } else {
-          const batch = replayedBatch(item.id, item.events, item.sizes, item.ledgerSeqs, item.trail)
-          chunk = new ReplayedBatch(batch)
-          for (let i = 0; i + 1 < batch.seqs.length; i += 2) handed.push([batch.seqs[i]!, batch.seqs[i + 1]!])
-        }
-        this.#unreplayed -= item.events.length
-        if (!this.#batcher.write(chunk)) await new Promise<void>((resolve) => {
-          const done = (): void => { this.#batcher.off('drain', done); this.#batcher.off('close', done); resolve() }
-          this.#batcher.on('drain', done)
-          this.#batcher.on('close', done)
-        })
-      }
-    } catch (err) {
-      // What could not be read back is lost, and counted so: every recovered number not handed over.
-      let lost = 0
-      let next = 0
-      for (const [first, last] of handed.sort((a, b) => a[0] - b[0])) {
-        if (first > next) lost += this.#ledger.settle([next, first - 1], 'lost')
-        next = Math.max(next, last + 1)
-      }
-      if (next < spool.recovered.count) lost += this.#ledger.settle([next, spool.recovered.count - 1], 'lost')
-      this.#log.error({ err, count: lost }, 'spool replay failed')
+      await recoverSpooledEvents(spool.recovered, {
+        batcher: this.#batcher,
+        ledger: this.#ledger,
+        log: this.#log,
+        stopped: () => this.destroyed,
+        handing: (count) => { this.#unrecovered -= count }
+      })
     } finally {
+      // From now on the spool may unlink the recovered segments.
       spool.replayed()
-      this.#unreplayed = 0
-      this.#replaying = undefined
+      this.#unrecovered = 0
+      this.#recovering = undefined
       if (!this.destroyed) this.uncork()
       this.#maybeDrain()
     }
-  }
-
-  // A marker covering every event accepted since the latest one, and the drops since.
-  #newMarker (): FlushMarker {
-    const marker = new FlushMarker(this.#ledger, this.#dropped - this.#droppedAtMarker, this.#lastMarker)
-    this.#droppedAtMarker = this.#dropped
-    this.#lastMarker = marker
-    return marker
-  }
-
-  #endMarkerFor (): FlushMarker {
-    this.#endMarker ??= this.#newMarker()
-    return this.#endMarker
   }
 
   // Moves chunks into the batcher, validating stream events on the way. Stays
@@ -724,7 +616,7 @@ export class AuditStore extends Writable {
       } else {
         // Refused at write(): dead-lettered here, in its place behind the events before it.
         const resume = (): void => this.#forward(chunks, i + 1, callback)
-        this.#rejectInvalid(chunk.value, chunk.error, this.#entrySeq++).then(resume, (bug: unknown) => {
+        this.#rejectInvalid(chunk, this.#entrySeq++).then(resume, (bug: unknown) => {
           this.#log.error({ err: bug }, 'invalid event not settled')
           resume()
         })
@@ -737,70 +629,15 @@ export class AuditStore extends Writable {
   }
 
   // Never rejects: the event settles as dead-lettered or lost; listeners are guarded by emit().
-  async #rejectInvalid (value: unknown, error: AuditValidationError, seq: number): Promise<void> {
+  async #rejectInvalid (invalid: InvalidEvent, seq: number): Promise<void> {
     this.#invalid++
-    // Not from within _writev: a listener's write would land in the buffer the stream then clears.
-    await null
-    this.emit('drop', { reason: 'invalid', count: 1, error } satisfies DropEventInfo)
-    const info = errorInfo(error)
-    const outcome = await handOff(this.#options.deadLetter, {
-      reason: 'invalid',
-      events: [describeInvalid(value)],
-      ...(info === undefined ? {} : { error: info }),
-      attempts: 0,
-      at: new Date().toISOString()
-    }, this.#log)
-    // Never spooled: its loss holds no spooled event back (see Ledger.keptFloor).
-    this.#ledger.settle([seq, seq], outcome === 'dead-lettered' ? 'deadLettered' : 'lost', undefined, false)
-    this.emit('dead-letter', { reason: 'invalid', batchId: undefined, count: 1, attempts: 0, stored: outcome === 'dead-lettered', error } satisfies DeadLetterEventInfo)
+    await deadLetterInvalid(invalid, seq, this, this.#options.deadLetter, this.#ledger, this.#log)
     this.#maybeDrain()
   }
-
 }
 
-// A batch read back from the spool: the same id and events, so the same body.
-function replayedBatch (id: string, events: string[], sizes: number[], ledgerSeqs: number[], trail: SpooledTrail | undefined): Batch {
-  const seqs: number[] = []
-  let bytes = EMPTY_BODY_BYTES
-  for (let i = 0; i < events.length; i++) {
-    bytes = bodyBytesWith(bytes, i, sizes[i]!)
-    appendSeqs(seqs, ledgerSeqs[i]!)
-  }
-  const batch = { id, events, sizes, bytes, firstSeq: seqs[0]!, lastSeq: seqs.at(-1)!, seqs }
-  if (trail === undefined) return batch
-  // The hashes are recomputed from the same bytes: the same chain, the same headers.
-  const prev = Buffer.from(trail.prev, 'hex')
-  return { ...batch, trail: { producerId: trail.producerId, lane: trail.lane, seq: trail.seq, prev, hashes: chainEvents(trail.producerId, trail.lane, trail.seq, prev, events) } }
-}
-
-// The lane key of a recovered event: its correlation_id, read back from its bytes.
-function correlationIdOfJson (json: string): string {
-  try {
-    const id = (JSON.parse(json) as { correlation_id?: unknown }).correlation_id
-    return typeof id === 'string' ? id : ''
-  } catch {
-    return ''
-  }
-}
-
-// Trail options without a signing key: skip notes, unsigned; no checkpoints.
+// Trail options without a signing key: skip notes, unsigned; no lane checkpoints.
 const UNSIGNED_TRAIL = Object.freeze({ signingKey: undefined, keyName: DEFAULTS.trail.keyName, everyEvents: DEFAULTS.trail.everyEvents, intervalMs: DEFAULTS.trail.intervalMs, file: undefined })
-
-// What a dead-letter entry keeps of an invalid event: its JSON when it has one.
-function describeInvalid (value: unknown): string {
-  try {
-    const json = JSON.stringify(value)
-    if (typeof json === 'string') return json
-  } catch {
-    // falls through to a printable description
-  }
-  try {
-    return inspect(value, { depth: 4, breakLength: Infinity })
-  } catch {
-    // A value whose toJSON() and inspect hook both throw still gets an entry.
-    return '[an invalid event that cannot be printed]'
-  }
-}
 
 /**
  * Creates a store. The same as `new AuditStore(options)`.
