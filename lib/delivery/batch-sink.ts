@@ -17,10 +17,8 @@ import type { Ledger, Outcome } from '../accounting/ledger.js'
 import { defaultLogger } from '../logger.js'
 import { resolveSinkOptions, type BatchSinkOptions, type ResolvedRetryOptions, type ResolvedTrailOptions } from '../options/options.js'
 import { backoffDelay, sleep } from './retry.js'
-import { TrailNotes } from '../lanes/trail-notes.js'
+import { LaneNotes } from '../lanes/lane-notes.js'
 import { SEQUENCE_GAP } from '../protocol/wire.js'
-
-/** The problem type of a 409 for a lane batch that arrived ahead of an earlier one. @internal */
 
 /**
  * What `sendBatch` gets besides the batch.
@@ -233,7 +231,7 @@ export abstract class BatchSink extends Writable {
   // With lanes: each lane's slots and open batches, and the notes (skips, checkpoints).
   readonly #lanes = new Map<number, LaneSlot>()
   #perLane = 0
-  #notes: TrailNotes | undefined
+  #notes: LaneNotes | undefined
   readonly #ownLogger: Logger | undefined
   #log: Logger
   #deadLetter: DeadLetter | undefined
@@ -325,14 +323,14 @@ export abstract class BatchSink extends Writable {
       this.#perLane = lanes.maxInFlightPerLane
       this.#concurrency = lanes.count * lanes.maxInFlightPerLane
       const signal = this.#shutdown.signal
-      this.#notes = new TrailNotes(lanes.trail, this.#log, (notes, publicKeyPem) => this.sendNotes(notes, { signal, publicKeyPem }))
+      this.#notes = new LaneNotes(lanes.trail, this.#log, (notes, publicKeyPem) => this.sendNotes(notes, { signal, publicKeyPem }))
     }
     // Each send, retry sleep and note post in flight listens for the shutdown: that many, not a leak.
     setMaxListeners(this.#concurrency * 3 + 10, this.#shutdown.signal)
   }
 
   /** The trail's note counts, with lanes. @internal */
-  noteCounts (): Readonly<TrailNotes['counts']> | undefined {
+  noteCounts (): Readonly<LaneNotes['counts']> | undefined {
     return this.#notes === undefined ? undefined : { ...this.#notes.counts }
   }
 
@@ -523,7 +521,7 @@ export abstract class BatchSink extends Writable {
           continue
         }
         if (!failure.retryable || attempt >= this.#retry.maxAttempts) {
-          notes.counts.failed++
+          notes.postFailed(1)
           this.#slot(trail).unposted.push(text)
           this.#log.error({ batchId: batch.id, lane: trail.lane, from: trail.seq, count: batch.events.length, err: failure.error }, 'skip note not posted: posted again before the lane\'s next batch')
           return
@@ -531,7 +529,7 @@ export abstract class BatchSink extends Writable {
         await sleep(backoffDelay(this.#retry, attempt, failure.retryAfterMs), signal)
       }
     }
-    notes.counts.failed++
+    notes.postFailed(1)
     this.#log.warn({ batchId: batch.id, lane: trail.lane, from: trail.seq, count: batch.events.length }, 'skip note not posted: delivery aborted')
   }
 
