@@ -6,7 +6,7 @@ import type { Batch } from '../batching/batch.js'
 import { BatchSink } from '../delivery/batch-sink.js'
 import type { NotesContext, SendContext } from '../delivery/send-context.js'
 import { integerOption, type BatchSinkOptions } from '../options/options.js'
-import { sleep } from '../delivery/retry.js'
+import { sleep } from '../delivery/retry-policy.js'
 
 /**
  * Options of {@link MemorySink}.
