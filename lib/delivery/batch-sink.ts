@@ -16,9 +16,8 @@ import { guardedEmit } from './guarded-emit.js'
 import type { Ledger, Outcome } from '../accounting/ledger.js'
 import { defaultLogger } from '../logger.js'
 import { resolveSinkOptions, type BatchSinkOptions, type ResolvedRetryOptions, type ResolvedTrailOptions } from '../options/options.js'
-import { backoffDelay, sleep } from './retry-policy.js'
+import { runAttempts, type Failure, type RetryTarget } from './retry-policy.js'
 import { LaneNotes } from '../lanes/lane-notes.js'
-import { SEQUENCE_GAP } from '../protocol/wire.js'
 import type { NotesContext, SendContext } from './send-context.js'
 import type { BatchEventInfo, DeadLetterEventInfo, RetryEventInfo } from './sink-events.js'
 
@@ -82,20 +81,6 @@ export function refusedIndices (error: Error, count: number): number[] | undefin
   return indices.size === 0 ? undefined : [...indices].sort((a, b) => a - b)
 }
 
-type Classified = { retryable: boolean, split: boolean, statusCode: number | undefined, retryAfterMs: number | undefined, error: Error }
-
-function isGap (error: Error): boolean {
-  return error instanceof SinkError && error.statusCode === 409 && error.problem?.type === SEQUENCE_GAP
-}
-
-function classify (err: unknown): Classified {
-  const error = err instanceof Error ? err : new Error(String(err))
-  if (error instanceof SinkError) {
-    return { retryable: error.retryable, split: error.split, statusCode: error.statusCode, retryAfterMs: error.retryAfterMs, error }
-  }
-  return { retryable: true, split: false, statusCode: undefined, retryAfterMs: undefined, error }
-}
-
 /**
  * An object-mode Writable that delivers {@link Batch}es. Subclasses
  * implement {@link BatchSink.sendBatch}; this class does the retries with
@@ -146,6 +131,9 @@ export abstract class BatchSink extends Writable {
   readonly #counters: SinkCounters = { retries: 0, batches: 0 }
   // Set on the first release(), so finish and destroy release once.
   #released: Promise<void> | undefined
+  // How a batch, and with lanes a skip note, is attempted; made once, so that delivering one makes no closure.
+  readonly #batchAttempts: RetryTarget<Batch>
+  #skipAttempts: RetryTarget<{ readonly text: string, readonly trail: BatchTrail }> | undefined
 
   /**
    * @param options - `retry`, `logger` and `concurrency`; unknown keys are ignored
@@ -160,6 +148,16 @@ export abstract class BatchSink extends Writable {
     this.#concurrency = resolved.concurrency
     this.#ownLogger = resolved.logger
     this.#log = (resolved.logger ?? defaultLogger()).child({ component: 'batch-sink' })
+    const signal = this.#shutdown.signal
+    this.#batchAttempts = {
+      retry: this.#retry,
+      signal,
+      splittable: true,
+      attempt: (batch, attempt) => this.sendBatch(batch, { signal, attempt }),
+      earlier: (batch) => batch.trail === undefined ? [] : this.#earlier(batch.trail),
+      fillsGap: (batch) => batch.trail === undefined ? undefined : this.#fillsGap(batch.trail),
+      retrying: (batch, failure, attempt, delayMs) => this.#retrying(batch, failure, attempt, delayMs)
+    }
   }
 
   /**
@@ -223,7 +221,15 @@ export abstract class BatchSink extends Writable {
       this.#perLane = lanes.maxInFlightPerLane
       this.#concurrency = lanes.count * lanes.maxInFlightPerLane
       const signal = this.#shutdown.signal
-      this.#notes = new LaneNotes(lanes.trail, this.#log, (notes, publicKeyPem) => this.sendNotes(notes, { signal, publicKeyPem }))
+      const notes = this.#notes = new LaneNotes(lanes.trail, this.#log, (texts, publicKeyPem) => this.sendNotes(texts, { signal, publicKeyPem }))
+      this.#skipAttempts = {
+        retry: this.#retry,
+        signal,
+        splittable: false,
+        attempt: (skip) => notes.post([skip.text]),
+        earlier: (skip) => this.#earlier(skip.trail),
+        fillsGap: (skip) => this.#fillsGap(skip.trail)
+      }
     }
     // Each send, retry sleep and note post in flight listens for the shutdown: that many, not a leak.
     setMaxListeners(this.#concurrency * 3 + 10, this.#shutdown.signal)
@@ -400,37 +406,15 @@ export abstract class BatchSink extends Writable {
   async #postSkip (batch: Batch, trail: BatchTrail, reason: DeadLetterReason): Promise<void> {
     const notes = this.#notes!
     const text = notes.skip(trail, batch.events.length, reason)
-    const signal = this.#shutdown.signal
-    let attempt = 0
-    while (!signal.aborted) {
-      attempt++
-      try {
-        await notes.post([text])
-        return
-      } catch (err) {
-        const failure = classify(err)
-        if (signal.aborted) break
-        const earlier = isGap(failure.error) ? this.#earlier(trail) : []
-        if (earlier.length > 0) {
-          attempt--
-          await Promise.all(earlier)
-          continue
-        }
-        if (isGap(failure.error) && await this.#fillsGap(trail)) {
-          attempt--
-          continue
-        }
-        if (!failure.retryable || attempt >= this.#retry.maxAttempts) {
-          notes.postFailed(1)
-          this.#slot(trail).unposted.push(text)
-          this.#log.error({ batchId: batch.id, lane: trail.lane, from: trail.seq, count: batch.events.length, err: failure.error }, 'skip note not posted: posted again before the lane\'s next batch')
-          return
-        }
-        await sleep(backoffDelay(this.#retry, attempt, failure.retryAfterMs), signal)
-      }
-    }
+    const ended = await runAttempts(this.#skipAttempts!, { text, trail })
+    if (typeof ended === 'number') return
     notes.postFailed(1)
-    this.#log.warn({ batchId: batch.id, lane: trail.lane, from: trail.seq, count: batch.events.length }, 'skip note not posted: delivery aborted')
+    if (ended.why === 'aborted') {
+      this.#log.warn({ batchId: batch.id, lane: trail.lane, from: trail.seq, count: batch.events.length }, 'skip note not posted: delivery aborted')
+      return
+    }
+    this.#slot(trail).unposted.push(text)
+    this.#log.error({ batchId: batch.id, lane: trail.lane, from: trail.seq, count: batch.events.length, err: ended.failure.error }, 'skip note not posted: posted again before the lane\'s next batch')
   }
 
   #attachedLedger (): Ledger {
@@ -459,55 +443,39 @@ export abstract class BatchSink extends Writable {
 
   // Never rejects: every outcome is settled in the ledger as written, dead-lettered or lost.
   async #deliver (batch: Batch, depth: number): Promise<void> {
-    const signal = this.#shutdown.signal
     const started = performance.now()
-    let attempt = 0
-    while (!signal.aborted) {
-      attempt++
-      try {
-        await this.sendBatch(batch, { signal, attempt })
-      } catch (err) {
-        const failure = classify(err)
-        if (signal.aborted) break
-        // Ahead of an earlier batch of its lane: sent again once that one settles, not counted as a retry.
-        const earlier = batch.trail !== undefined && isGap(failure.error) ? this.#earlier(batch.trail) : []
-        if (earlier.length > 0) {
-          attempt--
-          await Promise.all(earlier)
-          continue
-        }
-        if (batch.trail !== undefined && isGap(failure.error) && await this.#fillsGap(batch.trail)) {
-          attempt--
-          continue
-        }
-        if (failure.split && batch.events.length > 1) return this.#isolate(batch, depth, attempt, failure)
-        if (!failure.retryable || failure.split) return this.#deadLetterBatch(batch, 'rejected', attempt, failure.error)
-        if (attempt >= this.#retry.maxAttempts) return this.#deadLetterBatch(batch, 'exhausted', attempt, failure.error)
-        const delayMs = backoffDelay(this.#retry, attempt, failure.retryAfterMs)
-        this.#counters.retries++
-        this.#log.warn({ batchId: batch.id, count: batch.events.length, attempt, delayMs, statusCode: failure.statusCode, err: failure.error }, 'batch send failed')
-        this.emit('retry', { batchId: batch.id, count: batch.events.length, attempt, delayMs, statusCode: failure.statusCode, error: failure.error } satisfies RetryEventInfo)
-        await sleep(delayMs, signal)
-        continue
+    const ended = await runAttempts(this.#batchAttempts, batch)
+    if (typeof ended !== 'number') {
+      if (ended.why === 'aborted') {
+        const reason: unknown = this.#shutdown.signal.reason
+        return this.#deadLetterBatch(batch, 'shutdown', ended.attempts, reason instanceof Error ? reason : new Error('delivery aborted'))
       }
-      const count = batch.events.length
-      if (batch.trail !== undefined) this.#notes?.settled(batch.trail, count)
-      if (!this.#settle(batch, 'written')) return
-      this.#counters.batches++
-      const durationMs = performance.now() - started
-      if (this.#log.isLevelEnabled('debug')) this.#log.debug({ batchId: batch.id, count, bytes: batch.bytes, attempt, durationMs }, 'batch written')
-      this.emit('batch', { id: batch.id, count, bytes: batch.bytes, attempts: attempt, durationMs } satisfies BatchEventInfo)
-      return
+      const failure = ended.failure
+      if (ended.why === 'exhausted') return this.#deadLetterBatch(batch, 'exhausted', ended.attempts, failure.error)
+      if (failure.split && batch.events.length > 1) return this.#isolate(batch, depth, ended.attempts, failure)
+      return this.#deadLetterBatch(batch, 'rejected', ended.attempts, failure.error)
     }
-    const reason = signal.reason instanceof Error ? signal.reason : new Error('delivery aborted')
-    return this.#deadLetterBatch(batch, 'shutdown', attempt, reason)
+    const count = batch.events.length
+    if (batch.trail !== undefined) this.#notes?.settled(batch.trail, count)
+    if (!this.#settle(batch, 'written')) return
+    this.#counters.batches++
+    const durationMs = performance.now() - started
+    if (this.#log.isLevelEnabled('debug')) this.#log.debug({ batchId: batch.id, count, bytes: batch.bytes, attempt: ended, durationMs }, 'batch written')
+    this.emit('batch', { id: batch.id, count, bytes: batch.bytes, attempts: ended, durationMs } satisfies BatchEventInfo)
+  }
+
+  // An attempt failed and another follows after `delayMs`.
+  #retrying (batch: Batch, failure: Failure, attempt: number, delayMs: number): void {
+    this.#counters.retries++
+    this.#log.warn({ batchId: batch.id, count: batch.events.length, attempt, delayMs, statusCode: failure.statusCode, err: failure.error }, 'batch send failed')
+    this.emit('retry', { batchId: batch.id, count: batch.events.length, attempt, delayMs, statusCode: failure.statusCode, error: failure.error } satisfies RetryEventInfo)
   }
 
   // Poison isolation for a refused batch. When the server names the refused
   // items, in one step: they go to the dead letter as one entry (`<id>.r`)
   // and the rest is resent as one batch (`<id>.k`). Otherwise the batch is
   // halved (`<id>.0`, `<id>.1`), at most MAX_BISECT_DEPTH times.
-  async #isolate (batch: Batch, depth: number, attempts: number, failure: Classified): Promise<void> {
+  async #isolate (batch: Batch, depth: number, attempts: number, failure: Failure): Promise<void> {
     const count = batch.events.length
     const refused = refusedIndices(failure.error, count)
     if (refused !== undefined) {
