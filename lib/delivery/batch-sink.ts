@@ -7,16 +7,17 @@ import { setMaxListeners } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { Writable } from 'readable-stream'
-import { contiguousRuns, splitBatch, subBatch, type Batch, type BatchTrail } from '../batching/batch.js'
+import type { Batch, BatchTrail } from '../batching/batch.js'
 import type { DeadLetter, DeadLetterReason } from '../dead-letter/dead-letter.js'
-import { errorInfo, handOff } from '../dead-letter/hand-off.js'
-import { InvalidOptionError, SinkError } from '../errors.js'
+import { deadLetterEvents } from '../dead-letter/hand-off.js'
+import { InvalidOptionError } from '../errors.js'
 import { FlushMarker } from '../accounting/flush-marker.js'
 import { guardedEmit } from './guarded-emit.js'
-import type { Ledger, Outcome } from '../accounting/ledger.js'
+import type { Ledger } from '../accounting/ledger.js'
 import { defaultLogger } from '../logger.js'
 import { resolveSinkOptions, type BatchSinkOptions, type ResolvedRetryOptions, type ResolvedTrailOptions } from '../options/options.js'
 import { runAttempts, type Failure, type RetryTarget } from './retry-policy.js'
+import { isolateRefused } from './poison-isolation.js'
 import { LaneNotes } from '../lanes/lane-notes.js'
 import type { NotesContext, SendContext } from './send-context.js'
 import type { BatchEventInfo, DeadLetterEventInfo, RetryEventInfo } from './sink-events.js'
@@ -48,37 +49,6 @@ interface LaneSlot {
   readonly unposted: string[]
   // Set while the unposted skips are being posted again.
   reposting: Promise<boolean> | undefined
-}
-
-/**
- * How many times a refused batch is halved, at most, when the server names
- * no refused items: 10 halvings isolate single events in batches of up to
- * 1024 and bound any batch to 2047 requests. A piece still refused at that
- * depth goes to the dead letter whole.
- * @internal
- */
-export const MAX_BISECT_DEPTH = 10
-
-// `[17].event_type` or `[17]`: the index of a refused item in the batch body.
-const INDEXED_FIELD = /^\[(\d+)\]/
-
-/**
- * The indices of the items a problem document's `field_errors` names, when
- * every index fits the batch; undefined when it names none.
- * @internal
- */
-export function refusedIndices (error: Error, count: number): number[] | undefined {
-  const fieldErrors = error instanceof SinkError ? error.problem?.field_errors : undefined
-  if (fieldErrors === undefined) return undefined
-  const indices = new Set<number>()
-  for (const key of Object.keys(fieldErrors)) {
-    const match = INDEXED_FIELD.exec(key)
-    if (match === null) continue
-    const index = Number(match[1])
-    if (index >= count) return undefined
-    indices.add(index)
-  }
-  return indices.size === 0 ? undefined : [...indices].sort((a, b) => a - b)
 }
 
 /**
@@ -422,11 +392,6 @@ export abstract class BatchSink extends Writable {
     return this.#ledger
   }
 
-  // Records a settlement; false when the ledger refused it (already settled, e.g. by a destroy).
-  #settle (batch: Batch, outcome: Outcome): boolean {
-    return this.#attachedLedger().settle(batch.seqs, outcome, { batchId: batch.id }) > 0
-  }
-
   #whenIdle (fn: () => void): void {
     if (this.#inFlight.size === 0) fn()
     else this.#waiting = { callback: fn, idle: true }
@@ -457,7 +422,7 @@ export abstract class BatchSink extends Writable {
     }
     const count = batch.events.length
     if (batch.trail !== undefined) this.#notes?.settled(batch.trail, count)
-    if (!this.#settle(batch, 'written')) return
+    if (this.#attachedLedger().settle(batch.seqs, 'written', { batchId: batch.id }) === 0) return
     this.#counters.batches++
     const durationMs = performance.now() - started
     if (this.#log.isLevelEnabled('debug')) this.#log.debug({ batchId: batch.id, count, bytes: batch.bytes, attempt: ended, durationMs }, 'batch written')
@@ -471,56 +436,46 @@ export abstract class BatchSink extends Writable {
     this.emit('retry', { batchId: batch.id, count: batch.events.length, attempt, delayMs, statusCode: failure.statusCode, error: failure.error } satisfies RetryEventInfo)
   }
 
-  // Poison isolation for a refused batch. When the server names the refused
-  // items, in one step: they go to the dead letter as one entry (`<id>.r`)
-  // and the rest is resent as one batch (`<id>.k`). Otherwise the batch is
-  // halved (`<id>.0`, `<id>.1`), at most MAX_BISECT_DEPTH times.
+  // A refused batch of two events or more, cut by poison isolation: each piece resent or dead-lettered, in order.
   async #isolate (batch: Batch, depth: number, attempts: number, failure: Failure): Promise<void> {
+    const isolation = isolateRefused(batch, depth, failure.error)
+    if (isolation === undefined) return this.#deadLetterBatch(batch, 'rejected', attempts, failure.error)
     const count = batch.events.length
-    const refused = refusedIndices(failure.error, count)
-    if (refused !== undefined) {
-      if (refused.length === count) return this.#deadLetterBatch(batch, 'rejected', attempts, failure.error)
-      const kept = batch.events.map((_, i) => i).filter((i) => !refused.includes(i))
-      this.#log.warn({ batchId: batch.id, count, refused: refused.length, statusCode: failure.statusCode }, 'batch split on field errors')
-      if (batch.trail !== undefined) {
-        // A lane batch's pieces go in seq order, each contiguous: stored runs, and refused runs skipped.
-        const pieces = [...contiguousRuns(kept).map((run) => ({ run, ok: true })), ...contiguousRuns(refused).map((run) => ({ run, ok: false }))]
-        pieces.sort((a, b) => a.run[0]! - b.run[0]!)
-        for (const [i, { run, ok }] of pieces.entries()) {
-          if (ok) await this.#deliver(subBatch(batch, run, `${batch.id}.k${i}`), depth + 1)
-          else await this.#deadLetterBatch(subBatch(batch, run, `${batch.id}.r${i}`), 'rejected', attempts, failure.error)
-        }
-        return
-      }
-      await this.#deadLetterBatch(subBatch(batch, refused, `${batch.id}.r`), 'rejected', attempts, failure.error)
-      return this.#deliver(subBatch(batch, kept, `${batch.id}.k`), depth + 1)
+    if (isolation.named) this.#log.warn({ batchId: batch.id, count, refused: isolation.refused, statusCode: failure.statusCode }, 'batch split on field errors')
+    else this.#log.warn({ batchId: batch.id, count, depth, statusCode: failure.statusCode }, 'batch split after rejection')
+    for (const piece of isolation.pieces) {
+      if (piece.refused) await this.#deadLetterBatch(piece.batch, 'rejected', attempts, failure.error)
+      else await this.#deliver(piece.batch, depth + 1)
     }
-    if (depth >= MAX_BISECT_DEPTH) return this.#deadLetterBatch(batch, 'rejected', attempts, failure.error)
-    const [first, second] = splitBatch(batch)
-    this.#log.warn({ batchId: batch.id, count, depth, statusCode: failure.statusCode }, 'batch split after rejection')
-    await this.#deliver(first, depth + 1)
-    await this.#deliver(second, depth + 1)
   }
 
-  async #deadLetterBatch (batch: Batch, reason: DeadLetterReason, attempts: number, error: Error): Promise<void> {
-    const count = batch.events.length
-    const info = errorInfo(error)
-    const outcome = await handOff(this.#deadLetter, {
+  // Hands a batch to the dead letter. A lane goes on past the range, and says so: a skip note, never a silent gap.
+  #deadLetterBatch (batch: Batch, reason: DeadLetterReason, attempts: number, error: Error): Promise<void> {
+    const trail = batch.trail
+    const notes = this.#notes
+    return deadLetterEvents({
+      deadLetter: this.#deadLetter,
+      ledger: this.#attachedLedger(),
+      log: this.#log,
       reason,
       batchId: batch.id,
       events: batch.events,
-      ...(info === undefined ? {} : { error: info }),
+      seqs: batch.seqs,
+      spooled: true,
       attempts,
-      at: new Date().toISOString()
-    }, this.#log)
-    // The lane goes on past the range, and says so: a skip note, never a silent gap.
-    if (batch.trail !== undefined && this.#notes !== undefined) {
-      await this.#postSkip(batch, batch.trail, reason)
-      this.#notes.settled(batch.trail, count)
-    }
-    if (!this.#settle(batch, outcome === 'dead-lettered' ? 'deadLettered' : 'lost')) return
-    this.#counters.batches++
-    if (outcome === 'dead-lettered') this.#log.warn({ reason, batchId: batch.id, count, attempts }, 'batch dead-lettered')
-    this.emit('dead-letter', { reason, batchId: batch.id, count, attempts, stored: outcome === 'dead-lettered', error } satisfies DeadLetterEventInfo)
+      error,
+      beforeSettle: trail === undefined || notes === undefined
+        ? undefined
+        : async () => {
+          await this.#postSkip(batch, trail, reason)
+          notes.settled(trail, batch.events.length)
+        },
+      report: (info: DeadLetterEventInfo, settled: boolean) => {
+        if (!settled) return
+        this.#counters.batches++
+        if (info.stored) this.#log.warn({ reason, batchId: batch.id, count: info.count, attempts }, 'batch dead-lettered')
+        this.emit('dead-letter', info)
+      }
+    })
   }
 }
