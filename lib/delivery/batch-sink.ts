@@ -1,32 +1,29 @@
 /**
- * The sink: the last stage. It sends batches with retries, dead-letters what
- * cannot be delivered, and settles flush markers once everything ahead of
- * them is settled.
+ * The sink: the last stage of the pipeline, as a stream. It takes batches
+ * and flush markers in order, delivers up to `concurrency` batches at once
+ * (with lanes: `lanes * maxInFlightPerLane`, and batch-delivery.ts keeps
+ * each lane's bound and order), and settles a flush marker once everything
+ * ahead of it is settled. What happens to one batch, from its first attempt
+ * to its settlement, is batch-delivery.ts's job.
+ *
+ * Invariant: a write is answered once fewer than `concurrency` deliveries
+ * are in flight, and a marker only once none is, so a marker settles after
+ * every batch written before it.
  */
 import { setMaxListeners } from 'node:events'
-import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { Writable } from 'readable-stream'
-import type { Batch, BatchTrail } from '../batching/batch.js'
-import type { DeadLetter, DeadLetterReason } from '../dead-letter/dead-letter.js'
-import { deadLetterEvents } from '../dead-letter/hand-off.js'
+import type { Batch } from '../batching/batch.js'
+import type { DeadLetter } from '../dead-letter/dead-letter.js'
 import { InvalidOptionError } from '../errors.js'
 import { FlushMarker } from '../accounting/flush-marker.js'
 import { guardedEmit } from './guarded-emit.js'
 import type { Ledger } from '../accounting/ledger.js'
 import { defaultLogger } from '../logger.js'
-import { resolveSinkOptions, type BatchSinkOptions, type ResolvedRetryOptions, type ResolvedTrailOptions } from '../options/options.js'
-import { runAttempts, type Failure, type RetryTarget } from './retry-policy.js'
-import { isolateRefused } from './poison-isolation.js'
-import { LaneNotes } from '../lanes/lane-notes.js'
+import { resolveSinkOptions, type BatchSinkOptions, type ResolvedTrailOptions } from '../options/options.js'
+import { BatchDelivery, type SinkCounters } from './batch-delivery.js'
+import type { LaneNotes } from '../lanes/lane-notes.js'
 import type { NotesContext, SendContext } from './send-context.js'
-import type { BatchEventInfo, DeadLetterEventInfo, RetryEventInfo } from './sink-events.js'
-
-/** A sink's counts of batches and attempts (events are counted by the ledger). @internal */
-export interface SinkCounters {
-  retries: number
-  batches: number
-}
 
 /** What a store gives the sink it attaches. @internal */
 export interface SinkAttachment {
@@ -35,20 +32,6 @@ export interface SinkAttachment {
   readonly ledger: Ledger
   /** With lanes: how many, the in-flight bound per lane, and the trail options. */
   readonly lanes?: { readonly count: number, readonly maxInFlightPerLane: number, readonly trail: ResolvedTrailOptions } | undefined
-}
-
-// One lane's batches in the sink: the in-flight bound and the batches not settled yet.
-interface LaneSlot {
-  inFlight: number
-  // Deliveries waiting for a free slot of the lane, in cut order.
-  readonly queue: Array<() => void>
-  // Every batch of the lane accepted and not settled, in seq order, with a promise of its settlement.
-  readonly open: Array<{ readonly seq: number, readonly last: number, readonly settled: Promise<void> }>
-  // Skip notes whose post failed, oldest first: posted again before the lane's next batch, since
-  // the server's lane cannot move past a range without its skip.
-  readonly unposted: string[]
-  // Set while the unposted skips are being posted again.
-  reposting: Promise<boolean> | undefined
 }
 
 /**
@@ -81,16 +64,12 @@ interface LaneSlot {
  * ```
  */
 export abstract class BatchSink extends Writable {
-  readonly #retry: ResolvedRetryOptions
   #concurrency: number
-  // With lanes: each lane's slots and open batches, and the notes (skips, checkpoints).
-  readonly #lanes = new Map<number, LaneSlot>()
-  #perLane = 0
-  #notes: LaneNotes | undefined
+  // Set by attach() with lanes: lane batches then go in their lane's order; without, every batch goes unordered.
+  #inLanes = false
   readonly #ownLogger: Logger | undefined
   #log: Logger
-  #deadLetter: DeadLetter | undefined
-  // Set by attach(): every settlement is recorded here, once.
+  // Set by attach(): the store's ledger, which the flush markers settle against.
   #ledger: Ledger | undefined
   // Aborted by a close timeout: in-flight sends stop, sleeps end, later batches go straight to the dead letter.
   readonly #shutdown = new AbortController()
@@ -98,12 +77,10 @@ export abstract class BatchSink extends Writable {
   readonly #inFlight = new Set<Promise<void>>()
   // The write callback waiting for a free slot or for idleness; _write is serial, so at most one.
   #waiting: { callback: () => void, idle: boolean } | undefined
-  readonly #counters: SinkCounters = { retries: 0, batches: 0 }
   // Set on the first release(), so finish and destroy release once.
   #released: Promise<void> | undefined
-  // How a batch, and with lanes a skip note, is attempted; made once, so that delivering one makes no closure.
-  readonly #batchAttempts: RetryTarget<Batch>
-  #skipAttempts: RetryTarget<{ readonly text: string, readonly trail: BatchTrail }> | undefined
+  // Each batch from its first attempt to its settlement; it owns the counters.
+  readonly #delivery: BatchDelivery
 
   /**
    * @param options - `retry`, `logger` and `concurrency`; unknown keys are ignored
@@ -114,20 +91,11 @@ export abstract class BatchSink extends Writable {
     // and restart; each write is still answered only once its batch is settled.
     super({ objectMode: true, highWaterMark: 4 })
     const resolved = resolveSinkOptions(options)
-    this.#retry = resolved.retry
     this.#concurrency = resolved.concurrency
     this.#ownLogger = resolved.logger
     this.#log = (resolved.logger ?? defaultLogger()).child({ component: 'batch-sink' })
     const signal = this.#shutdown.signal
-    this.#batchAttempts = {
-      retry: this.#retry,
-      signal,
-      splittable: true,
-      attempt: (batch, attempt) => this.sendBatch(batch, { signal, attempt }),
-      earlier: (batch) => batch.trail === undefined ? [] : this.#earlier(batch.trail),
-      fillsGap: (batch) => batch.trail === undefined ? undefined : this.#fillsGap(batch.trail),
-      retrying: (batch, failure, attempt, delayMs) => this.#retrying(batch, failure, attempt, delayMs)
-    }
+    this.#delivery = new BatchDelivery(this, resolved.retry, signal, (batch, attempt) => this.sendBatch(batch, { signal, attempt }), this.#log)
   }
 
   /**
@@ -184,30 +152,29 @@ export abstract class BatchSink extends Writable {
   attach (attachment: SinkAttachment): void {
     this.assertAttachable()
     this.#ledger = attachment.ledger
-    this.#deadLetter = attachment.deadLetter
     if (this.#ownLogger === undefined) this.#log = attachment.logger.child({ component: 'batch-sink' })
     const lanes = attachment.lanes
+    const signal = this.#shutdown.signal
     if (lanes !== undefined) {
-      this.#perLane = lanes.maxInFlightPerLane
       this.#concurrency = lanes.count * lanes.maxInFlightPerLane
-      const signal = this.#shutdown.signal
-      const notes = this.#notes = new LaneNotes(lanes.trail, this.#log, (texts, publicKeyPem) => this.sendNotes(texts, { signal, publicKeyPem }))
-      this.#skipAttempts = {
-        retry: this.#retry,
-        signal,
-        splittable: false,
-        attempt: (skip) => notes.post([skip.text]),
-        earlier: (skip) => this.#earlier(skip.trail),
-        fillsGap: (skip) => this.#fillsGap(skip.trail)
-      }
+      this.#inLanes = true
     }
+    this.#delivery.attach({
+      ledger: attachment.ledger,
+      deadLetter: attachment.deadLetter,
+      log: this.#log,
+      lanes: lanes === undefined
+        ? undefined
+        : { perLane: lanes.maxInFlightPerLane, trail: lanes.trail, postNotes: (texts, publicKeyPem) => this.sendNotes(texts, { signal, publicKeyPem }) }
+    })
     // Each send, retry sleep and note post in flight listens for the shutdown: that many, not a leak.
     setMaxListeners(this.#concurrency * 3 + 10, this.#shutdown.signal)
   }
 
   /** The trail's note counts, with lanes. @internal */
   noteCounts (): Readonly<LaneNotes['counts']> | undefined {
-    return this.#notes === undefined ? undefined : { ...this.#notes.counts }
+    const notes = this.#delivery.notes
+    return notes === undefined ? undefined : { ...notes.counts }
   }
 
   /**
@@ -221,7 +188,7 @@ export abstract class BatchSink extends Writable {
 
   /** @internal */
   counters (): Readonly<SinkCounters> {
-    return { ...this.#counters }
+    return this.#delivery.counters()
   }
 
   /**
@@ -250,13 +217,13 @@ export abstract class BatchSink extends Writable {
       return
     }
     // A batch with a trail under a store without lanes (replayed from a spool that had them) goes unordered.
-    const delivery = chunk.trail === undefined || this.#perLane === 0 ? this.#deliver(chunk, 0) : this.#deliverInLane(chunk, chunk.trail)
+    const delivery = chunk.trail === undefined || !this.#inLanes ? this.#delivery.deliver(chunk, 0) : this.#delivery.deliverInLane(chunk, chunk.trail)
     this.#inFlight.add(delivery)
     const done = (): void => {
       this.#inFlight.delete(delivery)
       this.#release()
     }
-    // #deliver never rejects; if it did through a bug, the marker behind counts the events lost.
+    // A delivery never rejects; if it did through a bug, the marker behind counts the events lost.
     void delivery.then(done, (err: unknown) => {
       this.#log.error({ batchId: chunk.id, err }, 'batch delivery failed')
       done()
@@ -268,8 +235,8 @@ export abstract class BatchSink extends Writable {
   /** @internal */
   override _final (callback: (error?: Error | null) => void): void {
     this.#whenIdle(() => {
-      this.#notes?.checkpointAll()
-      this.#notes?.stop()
+      this.#delivery.notes?.checkpointAll()
+      this.#delivery.notes?.stop()
       this.#notesIdle().then(() => this.#releaseOnce()).then(() => callback(), (err: unknown) => {
         this.#log.warn({ err }, 'sink release failed')
         callback()
@@ -280,7 +247,7 @@ export abstract class BatchSink extends Writable {
   /** @internal */
   override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
     this.#shutdown.abort(err ?? new Error('sink destroyed'))
-    this.#notes?.stop()
+    this.#delivery.notes?.stop()
     this.#releaseOnce().catch((releaseErr: unknown) => this.#log.warn({ err: releaseErr }, 'sink release failed'))
     callback(err)
   }
@@ -293,12 +260,13 @@ export abstract class BatchSink extends Writable {
 
   // The checkpoint posts under way, until they settle or delivery is aborted (a close that timed out).
   #notesIdle (): Promise<void> {
-    if (this.#notes === undefined) return Promise.resolve()
+    const notes = this.#delivery.notes
+    if (notes === undefined) return Promise.resolve()
     const signal = this.#shutdown.signal
     if (signal.aborted) return Promise.resolve()
     return new Promise<void>((resolve) => {
       signal.addEventListener('abort', () => resolve(), { once: true })
-      void this.#notes!.idle().then(resolve)
+      void notes.idle().then(resolve)
     })
   }
 
@@ -308,83 +276,7 @@ export abstract class BatchSink extends Writable {
    * @internal
    */
   checkpointLanes (): void {
-    this.#notes?.checkpointAll()
-  }
-
-  // A lane batch: waits for a slot of its lane, is delivered, then lets the lane's next one go.
-  async #deliverInLane (batch: Batch, trail: BatchTrail): Promise<void> {
-    const lane = this.#slot(trail)
-    this.#notes?.accepted(trail)
-    let settle!: () => void
-    const entry = { seq: trail.seq, last: trail.seq + batch.events.length - 1, settled: new Promise<void>((resolve) => { settle = resolve }) }
-    lane.open.push(entry)
-    // In cut order: a batch waits behind any already waiting, and a slot passes straight to the next.
-    if (lane.inFlight >= this.#perLane || lane.queue.length > 0) await new Promise<void>((resolve) => lane.queue.push(resolve))
-    else lane.inFlight++
-    const release = this.#attachedLedger().hold(batch.firstSeq)
-    try {
-      if (lane.unposted.length > 0) await this.#repostSkips(lane)
-      await this.#deliver(batch, 0)
-    } finally {
-      release()
-      lane.open.splice(lane.open.indexOf(entry), 1)
-      settle()
-      const next = lane.queue.shift()
-      if (next === undefined) lane.inFlight--
-      else next()
-    }
-  }
-
-  #slot (trail: BatchTrail): LaneSlot {
-    let lane = this.#lanes.get(trail.lane)
-    if (lane === undefined) this.#lanes.set(trail.lane, lane = { inFlight: 0, queue: [], open: [], unposted: [], reposting: undefined })
-    return lane
-  }
-
-  // Posts the lane's skips that failed before, oldest first, one post at a time per lane.
-  // True when none is left unposted.
-  #repostSkips (lane: LaneSlot): Promise<boolean> {
-    lane.reposting ??= (async () => {
-      try {
-        while (lane.unposted.length > 0 && !this.#shutdown.signal.aborted) {
-          await this.#notes!.post([lane.unposted[0]!])
-          lane.unposted.shift()
-          this.#log.info({ left: lane.unposted.length }, 'skip note posted again')
-        }
-        return lane.unposted.length === 0
-      } catch {
-        return false
-      } finally {
-        lane.reposting = undefined
-      }
-    })()
-    return lane.reposting
-  }
-
-  // A sequence gap with no earlier batch of the lane open: its skips that failed may be what is missing.
-  async #fillsGap (trail: BatchTrail): Promise<boolean> {
-    const lane = this.#lanes.get(trail.lane)
-    return lane !== undefined && lane.unposted.length > 0 && await this.#repostSkips(lane)
-  }
-
-  // The settlements of the lane's batches that end before `seq`: what a sequence gap waits for.
-  #earlier (trail: BatchTrail): Array<Promise<void>> {
-    return (this.#lanes.get(trail.lane)?.open ?? []).filter((e) => e.last < trail.seq).map((e) => e.settled)
-  }
-
-  // Sends a range's skip note in the lane's order, with the batch's retry policy; never rejects.
-  async #postSkip (batch: Batch, trail: BatchTrail, reason: DeadLetterReason): Promise<void> {
-    const notes = this.#notes!
-    const text = notes.skip(trail, batch.events.length, reason)
-    const ended = await runAttempts(this.#skipAttempts!, { text, trail })
-    if (typeof ended === 'number') return
-    notes.postFailed(1)
-    if (ended.why === 'aborted') {
-      this.#log.warn({ batchId: batch.id, lane: trail.lane, from: trail.seq, count: batch.events.length }, 'skip note not posted: delivery aborted')
-      return
-    }
-    this.#slot(trail).unposted.push(text)
-    this.#log.error({ batchId: batch.id, lane: trail.lane, from: trail.seq, count: batch.events.length, err: ended.failure.error }, 'skip note not posted: posted again before the lane\'s next batch')
+    this.#delivery.notes?.checkpointAll()
   }
 
   #attachedLedger (): Ledger {
@@ -404,78 +296,5 @@ export abstract class BatchSink extends Writable {
       this.#waiting = undefined
       waiting.callback()
     }
-  }
-
-  // Never rejects: every outcome is settled in the ledger as written, dead-lettered or lost.
-  async #deliver (batch: Batch, depth: number): Promise<void> {
-    const started = performance.now()
-    const ended = await runAttempts(this.#batchAttempts, batch)
-    if (typeof ended !== 'number') {
-      if (ended.why === 'aborted') {
-        const reason: unknown = this.#shutdown.signal.reason
-        return this.#deadLetterBatch(batch, 'shutdown', ended.attempts, reason instanceof Error ? reason : new Error('delivery aborted'))
-      }
-      const failure = ended.failure
-      if (ended.why === 'exhausted') return this.#deadLetterBatch(batch, 'exhausted', ended.attempts, failure.error)
-      if (failure.split && batch.events.length > 1) return this.#isolate(batch, depth, ended.attempts, failure)
-      return this.#deadLetterBatch(batch, 'rejected', ended.attempts, failure.error)
-    }
-    const count = batch.events.length
-    if (batch.trail !== undefined) this.#notes?.settled(batch.trail, count)
-    if (this.#attachedLedger().settle(batch.seqs, 'written', { batchId: batch.id }) === 0) return
-    this.#counters.batches++
-    const durationMs = performance.now() - started
-    if (this.#log.isLevelEnabled('debug')) this.#log.debug({ batchId: batch.id, count, bytes: batch.bytes, attempt: ended, durationMs }, 'batch written')
-    this.emit('batch', { id: batch.id, count, bytes: batch.bytes, attempts: ended, durationMs } satisfies BatchEventInfo)
-  }
-
-  // An attempt failed and another follows after `delayMs`.
-  #retrying (batch: Batch, failure: Failure, attempt: number, delayMs: number): void {
-    this.#counters.retries++
-    this.#log.warn({ batchId: batch.id, count: batch.events.length, attempt, delayMs, statusCode: failure.statusCode, err: failure.error }, 'batch send failed')
-    this.emit('retry', { batchId: batch.id, count: batch.events.length, attempt, delayMs, statusCode: failure.statusCode, error: failure.error } satisfies RetryEventInfo)
-  }
-
-  // A refused batch of two events or more, cut by poison isolation: each piece resent or dead-lettered, in order.
-  async #isolate (batch: Batch, depth: number, attempts: number, failure: Failure): Promise<void> {
-    const isolation = isolateRefused(batch, depth, failure.error)
-    if (isolation === undefined) return this.#deadLetterBatch(batch, 'rejected', attempts, failure.error)
-    const count = batch.events.length
-    if (isolation.named) this.#log.warn({ batchId: batch.id, count, refused: isolation.refused, statusCode: failure.statusCode }, 'batch split on field errors')
-    else this.#log.warn({ batchId: batch.id, count, depth, statusCode: failure.statusCode }, 'batch split after rejection')
-    for (const piece of isolation.pieces) {
-      if (piece.refused) await this.#deadLetterBatch(piece.batch, 'rejected', attempts, failure.error)
-      else await this.#deliver(piece.batch, depth + 1)
-    }
-  }
-
-  // Hands a batch to the dead letter. A lane goes on past the range, and says so: a skip note, never a silent gap.
-  #deadLetterBatch (batch: Batch, reason: DeadLetterReason, attempts: number, error: Error): Promise<void> {
-    const trail = batch.trail
-    const notes = this.#notes
-    return deadLetterEvents({
-      deadLetter: this.#deadLetter,
-      ledger: this.#attachedLedger(),
-      log: this.#log,
-      reason,
-      batchId: batch.id,
-      events: batch.events,
-      seqs: batch.seqs,
-      spooled: true,
-      attempts,
-      error,
-      beforeSettle: trail === undefined || notes === undefined
-        ? undefined
-        : async () => {
-          await this.#postSkip(batch, trail, reason)
-          notes.settled(trail, batch.events.length)
-        },
-      report: (info: DeadLetterEventInfo, settled: boolean) => {
-        if (!settled) return
-        this.#counters.batches++
-        if (info.stored) this.#log.warn({ reason, batchId: batch.id, count: info.count, attempts }, 'batch dead-lettered')
-        this.emit('dead-letter', info)
-      }
-    })
   }
 }
