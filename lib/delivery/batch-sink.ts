@@ -171,7 +171,7 @@ export abstract class BatchSink extends Writable {
     setMaxListeners(this.#concurrency * 3 + 10, this.#shutdown.signal)
   }
 
-  /** The trail's note counts, with lanes. @internal */
+  /** The lanes' note counts (signed, posted, failed), with lanes. @internal */
   noteCounts (): Readonly<LaneNotes['counts']> | undefined {
     const notes = this.#delivery.notes
     return notes === undefined ? undefined : { ...notes.counts }
