@@ -4,7 +4,7 @@
  */
 import { createRequire } from 'node:module'
 import type * as Prometheus from 'prom-client'
-import type { DeadLetterEventInfo, BatchEventInfo } from './delivery/batch-sink.js'
+import type { DeadLetterEventInfo, BatchEventInfo } from './delivery/sink-events.js'
 import { InvalidOptionError, MissingPeerError } from './errors.js'
 import type { EndpointHealth } from './delivery/health.js'
 import type { MetricsOptions } from './options/options.js'

@@ -10,7 +10,8 @@
  * and would mean something else. Anything else keeps the store's fresh id.
  */
 import type { Batch } from '../batching/batch.js'
-import { BatchSink, type SendContext } from '../delivery/batch-sink.js'
+import { BatchSink } from '../delivery/batch-sink.js'
+import type { SendContext } from '../delivery/send-context.js'
 import type { BatchSinkOptions } from '../options/options.js'
 
 // BatchSink's hooks are protected; the wrapper calls the caller's sink through them.

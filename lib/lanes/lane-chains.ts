@@ -1,5 +1,5 @@
 /**
- * The producer's side of the lanes (issue 15): each lane's next seq and the
+ * The producer's side of the lanes: each lane's next seq and the
  * head of its hash chain. A batch takes its lane seqs and hashes when it is
  * cut, so a lane's seqs follow the order its batches are cut in.
  */

@@ -7,20 +7,21 @@ import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { promisify } from 'node:util'
 import { gzip } from 'node:zlib'
-import { Pool, type Dispatcher } from 'undici'
+import { Pool } from 'undici'
 import { batchBuffer, type Batch } from '../batching/batch.js'
-import { BatchSink, type NotesContext, type SendContext } from '../delivery/batch-sink.js'
-import { InvalidOptionError, SinkError, type ProblemDocument } from '../errors.js'
+import { BatchSink } from '../delivery/batch-sink.js'
+import type { NotesContext, SendContext } from '../delivery/send-context.js'
+import { InvalidOptionError, SinkError } from '../errors.js'
 import { DeliveryHealth, kDeliveryHealth, type EndpointHealth } from '../delivery/health.js'
 import { DEFAULTS, resolveDataStorageSinkOptions, type DataStorageSinkOptions, type ResolvedDataStorageSinkOptions } from '../options/options.js'
 import { ReplicaSet, type Replica } from './replica-set.js'
-import { HEAD_HEADER, LANE_HEADER, LANE_HEADERS, PREV_HASH_HEADER, PRODUCER_HEADER, SEQ_HEADER, SEQUENCE_GAP } from '../protocol/wire.js'
+import { HEAD_HEADER, LANE_HEADER, LANE_HEADERS, PREV_HASH_HEADER, PRODUCER_HEADER, SEQ_HEADER } from '../protocol/wire.js'
+import { statusError } from '../delivery/retry-policy.js'
+import { parseProblem, parseRetryAfter, readLimited } from './error-response.js'
 
 const gzipAsync = promisify(gzip)
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
 const USER_AGENT = `audit-stream/${version}`
-// Error bodies are read for their problem document; a larger one is cut.
-const MAX_ERROR_BODY_CHARS = 64 * 1024
 
 /**
  * Sends batches to `POST {url}{path}` as a JSON array built from the
@@ -35,7 +36,7 @@ const MAX_ERROR_BODY_CHARS = 64 * 1024
  * with the same idempotency key. {@link DataStorageSink.replicas} and
  * `store.health().endpoints` give per-replica health and counts.
  *
- * Failures are classified for {@link BatchSink}'s retry loop: network errors,
+ * Failures are classified by the retry policy of {@link BatchSink}: network errors,
  * attempt timeouts, 408/425/429, 5xx (but 501 and 505), 401 and 403 are
  * retried, honouring `Retry-After`; 400/422 and 413 split the batch in halves
  * so that only the events the server really refuses reach the dead letter;
@@ -187,7 +188,9 @@ export class DataStorageSink extends BatchSink {
         return
       }
       const text = await readLimited(response.body)
-      throw this.#classify(response.statusCode, response.headers, text)
+      // A 401 may mean a renewed token: the file is read again before the next attempt.
+      if (response.statusCode === 401 && this.#options.tokenFile !== undefined) this.#fileTokenStale = true
+      throw statusError(response.statusCode, parseProblem(text), parseRetryAfter(response.headers['retry-after']))
     } catch (err) {
       // Timed out (undici rejects with the signal's reason, itself a SinkError): the replica cannot take requests now.
       if (attempt.signal.aborted && attempt.signal.reason instanceof SinkError) {
@@ -241,20 +244,6 @@ export class DataStorageSink extends BatchSink {
       throw new SinkError('token lookup failed', { retryable: true, cause: err })
     }
   }
-
-  #classify (status: number, headers: Dispatcher.ResponseData['headers'], text: string): SinkError {
-    const problem = parseProblem(text)
-    const title = problem?.title ?? problem?.detail
-    const message = `HTTP ${status}${title === undefined ? '' : ` ${title}`}`
-    const retryAfterMs = parseRetryAfter(headers['retry-after'])
-    const base = { statusCode: status, ...(problem === undefined ? {} : { problem }), ...(retryAfterMs === undefined ? {} : { retryAfterMs }) }
-    if (status === 401 && this.#options.tokenFile !== undefined) this.#fileTokenStale = true
-    if (status === 400 || status === 422 || status === 413) return new SinkError(message, { ...base, retryable: false, split: true })
-    // Ahead of an earlier batch of its lane: worth sending again (the sink first waits for that one).
-    if (status === 409 && problem?.type === SEQUENCE_GAP) return new SinkError(message, { ...base, retryable: true })
-    if (isRetryableStatus(status)) return new SinkError(message, { ...base, retryable: true })
-    return new SinkError(message, { ...base, retryable: false })
-  }
 }
 
 // content-length and content-encoding describe the body the sink builds; a user's would corrupt it.
@@ -280,49 +269,4 @@ function untilAborted<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> 
       (err: unknown) => { signal.removeEventListener('abort', onAbort); reject(err as Error) }
     )
   })
-}
-
-function isRetryableStatus (status: number): boolean {
-  if (status === 408 || status === 425 || status === 429 || status === 401 || status === 403) return true
-  return status >= 500 && status <= 599 && status !== 501 && status !== 505
-}
-
-async function readLimited (body: Dispatcher.ResponseData['body']): Promise<string> {
-  let text = ''
-  for await (const chunk of body) {
-    if (text.length < MAX_ERROR_BODY_CHARS) text += (chunk as Buffer).toString('utf8')
-  }
-  return text.slice(0, MAX_ERROR_BODY_CHARS)
-}
-
-function parseProblem (text: string): ProblemDocument | undefined {
-  if (text === '') return undefined
-  try {
-    const value = JSON.parse(text) as unknown
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined
-    const v = value as Record<string, unknown>
-    const problem: { -readonly [K in keyof ProblemDocument]: ProblemDocument[K] } = {}
-    if (typeof v.type === 'string') problem.type = v.type
-    if (typeof v.title === 'string') problem.title = v.title
-    if (typeof v.status === 'number') problem.status = v.status
-    if (typeof v.detail === 'string') problem.detail = v.detail
-    if (typeof v.field_errors === 'object' && v.field_errors !== null) problem.field_errors = v.field_errors as Record<string, string>
-    if (Number.isSafeInteger(v.expected_seq)) problem.expected_seq = v.expected_seq as number
-    return Object.keys(problem).length === 0 ? undefined : problem
-  } catch {
-    return undefined
-  }
-}
-
-/**
- * `Retry-After` as milliseconds: delta-seconds or an HTTP-date.
- * @internal
- */
-export function parseRetryAfter (value: string | string[] | undefined, now = Date.now()): number | undefined {
-  const raw = Array.isArray(value) ? value[0] : value
-  if (raw === undefined || raw.trim() === '') return undefined
-  const trimmed = raw.trim()
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
-  const date = Date.parse(trimmed)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
 }

@@ -3,9 +3,10 @@
  * local development.
  */
 import type { Batch } from '../batching/batch.js'
-import { BatchSink, type NotesContext, type SendContext } from '../delivery/batch-sink.js'
+import { BatchSink } from '../delivery/batch-sink.js'
+import type { NotesContext, SendContext } from '../delivery/send-context.js'
 import { integerOption, type BatchSinkOptions } from '../options/options.js'
-import { sleep } from '../delivery/retry.js'
+import { sleep } from '../delivery/retry-policy.js'
 
 /**
  * Options of {@link MemorySink}.

@@ -13,7 +13,7 @@
  * to {@link MAX_BACKOFF_MS}; once that has passed, `GET /health/ready` is
  * probed and only a 200 puts it back. When every replica is out, the one due
  * soonest is used anyway: the sink's retry budget, not the rotation, decides
- * when to give up. With one URL nothing is ever taken out (today's behaviour).
+ * when to give up. With one URL nothing is ever taken out.
  */
 import { performance } from 'node:perf_hooks'
 import type { Dispatcher } from 'undici'

@@ -10,7 +10,7 @@ import type { Logger } from 'pino'
 import type { Ledger } from '../accounting/ledger.js'
 import type { DeadLetter } from '../dead-letter/dead-letter.js'
 import { errorInfo, handOff } from '../dead-letter/hand-off.js'
-import type { DeadLetterEventInfo } from '../delivery/batch-sink.js'
+import type { DeadLetterEventInfo } from '../delivery/sink-events.js'
 import type { AuditValidationError } from '../errors.js'
 import type { DropEventInfo } from './drop-event.js'
 

@@ -1,8 +1,10 @@
 /**
- * The producer's notes about its lanes (issue 15): a skip for every range
- * that settled without being stored, and signed checkpoints of each lane's
- * head every `everyEvents` events, every `intervalMs` and at close. Each note
- * is appended to the local notes file (when set) and posted through the sink.
+ * The producer's notes about its lanes: a skip note for every range that
+ * settled without being stored, and signed checkpoints of each lane's head
+ * every `everyEvents` events, every `intervalMs` and at close. Each note is
+ * appended to the local notes file (when set, before it is posted) and
+ * posted through the sink: checkpoints here, one post at a time; skip notes
+ * by lane-skips.ts, in their lane's order.
  */
 import { appendFileSync } from 'node:fs'
 import type { Logger } from 'pino'
@@ -11,7 +13,7 @@ import { formatNote, NoteSigner, type TrailNote } from '../chain/signed-note.js'
 import type { ResolvedTrailOptions } from '../options/options.js'
 
 /** Posts note texts; resolves true once stored, false when the destination keeps none; throws (a SinkError) otherwise. @internal */
-export type PostNotes = (texts: readonly string[], publicKeyPem: string | undefined) => Promise<boolean>
+export type PostLaneNotes = (texts: readonly string[], publicKeyPem: string | undefined) => Promise<boolean>
 
 // The reference server takes at most 1000 notes per request.
 const MAX_NOTES_PER_POST = 1_000
@@ -30,11 +32,11 @@ interface LaneProgress {
  * Counts what each lane has settled and writes the notes.
  * @internal
  */
-export class TrailNotes {
+export class LaneNotes {
   readonly #signer: NoteSigner | undefined
   readonly #options: ResolvedTrailOptions
   readonly #log: Logger
-  readonly #post: PostNotes
+  readonly #post: PostLaneNotes
   readonly #lanes = new Map<number, LaneProgress>()
   #producerId = ''
   // Checkpoints waiting to be posted, and the post in flight; a flush waits for both.
@@ -44,10 +46,10 @@ export class TrailNotes {
   // Set once the server answered that it keeps no notes (404/405): notes then go to the file only.
   #serverless = false
   #fileFailed = false
-  /** Notes appended to the file, posted, and failed to post. */
+  /** Notes signed, posted, and failed to post; changed only here. */
   readonly counts = { signed: 0, posted: 0, failed: 0 }
 
-  constructor (options: ResolvedTrailOptions, log: Logger, post: PostNotes) {
+  constructor (options: ResolvedTrailOptions, log: Logger, post: PostLaneNotes) {
     this.#options = options
     this.#signer = options.signingKey === undefined ? undefined : new NoteSigner(options.signingKey, options.keyName)
     this.#log = log
@@ -140,6 +142,11 @@ export class TrailNotes {
     while (this.#posting !== undefined) await this.#posting
   }
 
+  /** Counts `count` notes whose post failed for good. */
+  postFailed (count: number): void {
+    this.counts.failed += count
+  }
+
   /** Stops the timer. */
   stop (): void {
     clearInterval(this.#timer)
@@ -158,7 +165,7 @@ export class TrailNotes {
     if (this.#posting !== undefined || this.#queued.length === 0) return
     const texts = this.#queued.splice(0, MAX_NOTES_PER_POST)
     this.#posting = this.post(texts).then(() => {}, (err: unknown) => {
-      this.counts.failed += texts.length
+      this.postFailed(texts.length)
       this.#log.warn({ err, count: texts.length }, 'checkpoints not posted')
     }).finally(() => {
       this.#posting = undefined
