@@ -18,6 +18,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } f
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { InvalidOptionError } from '../errors.js'
+import { HEX64 } from '../chain/chain-hash.js'
 import type { LaneHead } from '../lanes/lane-chains.js'
 import { LOWERCASE_UUID } from '../protocol/wire.js'
 
@@ -26,8 +27,6 @@ export const PRODUCER_FILE = 'producer'
 /** The lanes file's name, and its temp file. @internal */
 export const LANES_FILE = 'lanes'
 export const LANES_TEMP_FILE = 'lanes.tmp'
-
-const HEX64 = /^[0-9a-f]{64}$/
 
 /** Lane heads by lane, of one producer. @internal */
 export type LaneHeads = Map<number, { readonly seq: number, readonly head: string }>
