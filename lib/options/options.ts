@@ -8,8 +8,9 @@ import type { BatchSink } from '../delivery/batch-sink.js'
 import type { DeadLetter } from '../dead-letter/dead-letter.js'
 import { NoteSigner, publicKeyOf } from '../chain/note-signature.js'
 import { InvalidOptionError } from '../errors.js'
-import type { CompiledEventSchema } from '../event/event-validator.js'
-import { compileEventSchema, type OpenApiDocument } from '../event/openapi-schema.js'
+import type { CompiledEventSchema } from '../event/compiled-event-schema.js'
+import { compileEventSchema } from '../event/event-validator.js'
+import type { OpenApiDocument } from '../event/openapi-document.js'
 import { BATCH_PATH, CHECKPOINTS_PATH, LOWERCASE_UUID, READY_PATH } from '../protocol/wire.js'
 
 /**
