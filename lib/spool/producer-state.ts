@@ -81,8 +81,8 @@ export class ProducerState {
     }
     if (this.#moved && this.#producerId !== undefined) {
       const temp = join(this.#dir, LANES_TEMP_FILE)
-      await this.#files.writeSynced(temp, encodeLanes(this.#producerId, this.#heads))
-      await this.#files.rename(temp, join(this.#dir, LANES_FILE))
+      await this.#files.writeSynced(temp, encodeLanes(this.#producerId, this.#heads)) // C0
+      await this.#files.rename(temp, join(this.#dir, LANES_FILE)) // C0
       this.#moved = false
     }
   }

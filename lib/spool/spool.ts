@@ -15,6 +15,7 @@
  * - lib/spool/floor-keeper.ts: C1-C3, the floor on disk (lib/spool/floor.ts);
  * - lib/spool/producer-state.ts: C0, the producer and its lane heads (lib/spool/producer.ts);
  * - lib/spool/job-queue.ts: one job at a time, none after a failure or a destroy;
+ * - lib/spool/segment-name.ts: segment file names, ordered by number;
  * - lib/spool/seq-map.ts: the store's ledger seqs as the spool's own.
  *
  * The file passes 300 lines by the order of operations below: every role

@@ -236,7 +236,7 @@ export class SpoolWriter {
         this.#file = undefined
         await file.close()
       }
-      await this.#config.files.unlink(segment.path)
+      await this.#config.files.unlink(segment.path) // C4
       this.#segments.splice(this.#segments.indexOf(segment), 1)
     }
   }
