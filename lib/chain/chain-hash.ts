@@ -1,5 +1,5 @@
 /**
- * The per-lane hash chain (issue #15): every event's hash commits to the
+ * The per-lane hash chain: every event's hash commits to the
  * producer, the lane, its seq, the previous hash and the exact bytes the store
  * serialized, so a reader can recompute it without trusting the server.
  *
@@ -36,6 +36,13 @@ const TWO_32 = 2 ** 32
  * ```
  */
 export const GENESIS: Buffer = Buffer.alloc(32)
+
+/**
+ * A chain hash written out: 64 lowercase hex digits, the one spelling that
+ * notes, lane headers, the spool and the verifier accept.
+ * @internal
+ */
+export const HEX64 = /^[0-9a-f]{64}$/
 
 // crypto.hash (one-shot, no Hash object) exists from Node 20.12; older 20.x fall back.
 const sha256: (data: string | Uint8Array) => Buffer = typeof crypto.hash === 'function'

@@ -5,11 +5,11 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { readCheckpoint } from '../spool/checkpoint.js'
+import { readFloor as readCheckpoint } from '../spool/floor.js'
 import { lockHolder } from '../files/dir-lock.js'
 import { LOCK_FILE } from '../spool/spool.js'
 import { readFrame } from '../spool/record-format.js'
-import { segmentIndex } from '../spool/recovery.js'
+import { segmentIndex } from '../spool/segment-name.js'
 import { UsageError } from './common.js'
 import { spoolDrain } from './spool-drain.js'
 

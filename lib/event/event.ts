@@ -4,7 +4,7 @@
  */
 import { AuditValidationError, type ValidationIssue } from '../errors.js'
 import type { EventRun } from '../batching/event-run.js'
-import { CompiledEventSchema } from './event-validator.js'
+import { CompiledEventSchema } from './compiled-event-schema.js'
 import { INT32_MAX, INT32_MIN } from '../protocol/wire.js'
 
 /**

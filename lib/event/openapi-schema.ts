@@ -12,69 +12,21 @@
  * - Anything else, such as an external `$ref`, an unknown keyword or format,
  *   fails with an {@link InvalidOptionError} naming the JSON pointer.
  */
-import { readFileSync } from 'node:fs'
-import { parse as parseYaml } from 'yaml'
-import { InvalidOptionError, type ValidationIssue } from '../errors.js'
-import { AuditEventSchema, genericEventSchema, newAuditEvent, type AuditEvent, type AuditEventInit } from './event.js'
-import { CompiledEventSchema, FORMATS, type EventValidator } from './event-validator.js'
-
-/**
- * An OpenAPI 3.0 document, parsed. Only `components.schemas` is read.
- *
- * @example
- * ```ts
- * const doc: OpenApiDocument = { openapi: '3.0.3', components: { schemas: { AuditEventRequest: { type: 'object' } } } }
- * ```
- */
-export type OpenApiDocument = Readonly<Record<string, unknown>>
+import { FORMATS } from './schema-formats.js'
+import { nestedQuantifier } from './nested-quantifier.js'
+import { unsupported, type OpenApiDocument } from './openapi-document.js'
 
 const SCHEMAS = '#/components/schemas/'
-const EVENT_SCHEMA = 'AuditEventRequest'
+/** The name of a document's event schema. @internal */
+export const EVENT_SCHEMA = 'AuditEventRequest'
 const TYPES = new Set(['string', 'number', 'integer', 'boolean', 'array', 'object'])
 const ANNOTATIONS = new Set(['description', 'title', 'example', 'deprecated', 'readOnly', 'writeOnly', 'xml', 'externalDocs', 'default'])
 const VALUES = new Set(['multipleOf', 'maximum', 'minimum', 'maxLength', 'minLength', 'maxItems', 'minItems', 'uniqueItems', 'maxProperties', 'minProperties', 'required', 'enum'])
 // Columns the reference server stores NOT NULL: a document must not make them optional.
 const NOT_NULL = ['version', 'event_type', 'event_timestamp', 'event_category', 'event_action', 'event_outcome', 'correlation_id', 'event_data']
 
-function unsupported (pointer: string, what: string, value: unknown): InvalidOptionError {
-  return new InvalidOptionError('openapi', `a supported OpenAPI 3.0 document (${what} at ${pointer})`, value)
-}
-
 function escape (name: string): string {
   return name.replace(/~/g, '~0').replace(/\//g, '~1')
-}
-
-/**
- * Reads `input`: a parsed document, or the path of a `.yaml`, `.yml` or `.json` file.
- * @internal
- * @throws {@link InvalidOptionError} when it cannot be read or parsed
- */
-export function loadOpenApiDocument (input: unknown): OpenApiDocument {
-  if (typeof input === 'string') {
-    let text: string
-    try {
-      text = readFileSync(input, 'utf8')
-    } catch (err) {
-      throw new InvalidOptionError('openapi', `a readable OpenAPI file (${(err as Error).message})`, input)
-    }
-    let parsed: unknown
-    try {
-      parsed = /\.json$/i.test(input) ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100 })
-    } catch (err) {
-      throw new InvalidOptionError('openapi', `a parseable OpenAPI file (${(err as Error).message})`, input)
-    }
-    // Never read as a path again: a file holding a string is not a document (and must not lead to another file).
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidOptionError('openapi', 'a file holding an OpenAPI 3.0 document (a mapping)', input)
-    return checkOpenApiDocument(parsed)
-  }
-  return checkOpenApiDocument(input)
-}
-
-function checkOpenApiDocument (input: unknown): OpenApiDocument {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidOptionError('openapi', 'an OpenAPI 3.0 document or the path of one', input)
-  const version = (input as { openapi?: unknown }).openapi
-  if (typeof version !== 'string' || !version.startsWith('3.0.')) throw unsupported('#/openapi', `openapi version ${String(version)}, expected 3.0.x`, input)
-  return input as OpenApiDocument
 }
 
 /**
@@ -165,50 +117,6 @@ function convert (schema: unknown, pointer: string, refer: Refer): Record<string
   return out
 }
 
-/**
- * Whether `pattern` repeats a group that itself repeats, like `(a+)+` or
- * `(\\w+\\s?)*`: the shape whose backtracking is exponential in the input's
- * length. A heuristic, not a proof of safety: it does not catch overlapping
- * alternatives such as `(a|a)*`.
- * @internal
- */
-export function nestedQuantifier (pattern: string): boolean {
-  // Per open group: whether something quantified is inside it.
-  const groups: boolean[] = []
-  // Whether the atom just closed can take a quantifier, and whether it holds one.
-  let lastHolds = false
-  let lastIsAtom = false
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!
-    const quantifier = c === '*' || c === '+' || c === '?' || (c === '{' && /^\{\d+(,\d*)?\}/.test(pattern.slice(i)))
-    if (quantifier) {
-      const repeats = c === '*' || c === '+' || (c === '{' && !/^\{(\d+)(,\1)?\}|^\{[01](,1)?\}/.test(pattern.slice(i)))
-      if (lastIsAtom && repeats && lastHolds) return true
-      if (lastIsAtom && repeats && groups.length > 0) groups[groups.length - 1] = true
-      if (c === '{') i = pattern.indexOf('}', i)
-      if (pattern[i + 1] === '?') i++
-      lastIsAtom = false
-      continue
-    }
-    lastHolds = false
-    lastIsAtom = true
-    if (c === '\\') {
-      i++
-    } else if (c === '[') {
-      for (i++; i < pattern.length && pattern[i] !== ']'; i++) if (pattern[i] === '\\') i++
-    } else if (c === '(') {
-      groups.push(false)
-      lastIsAtom = false
-    } else if (c === ')') {
-      lastHolds = groups.pop() ?? false
-      if (lastHolds && groups.length > 0) groups[groups.length - 1] = true
-    } else if (c === '|' || c === '^' || c === '$') {
-      lastIsAtom = false
-    }
-  }
-  return false
-}
-
 function nullable (out: Record<string, unknown>): Record<string, unknown> {
   const withNullEnum = Array.isArray(out.enum) && !out.enum.includes(null) ? { ...out, enum: [...(out.enum as unknown[]), null] } : out
   if (typeof out.type === 'string') return { ...withNullEnum, type: [out.type, 'null'] }
@@ -248,81 +156,4 @@ function discriminate (source: Record<string, unknown>, out: Record<string, unkn
     const list = values.get(name)!
     return { allOf: [{ $ref: `#/definitions/${escape(name)}` }], properties: { [tag]: { enum: list.length > 0 ? list : [name] } }, required: [tag] }
   })
-}
-
-/**
- * Options of {@link createEventValidator}.
- *
- * @example
- * ```ts
- * const serverSide = createEventValidator(doc, { allowUnknownKeys: true })
- * ```
- */
-export interface EventValidatorOptions {
-  /**
-   * Whether unknown top-level fields are accepted (and ignored), as the
-   * DataStorage service does. The client refuses them, so that a typo fails
-   * at `record()` instead of vanishing on the server.
-   * @default false
-   */
-  readonly allowUnknownKeys?: boolean
-}
-
-/**
- * Compiles the event schema of `openapi` (a document or a path), or the
- * generic schema when it is undefined.
- * @internal
- * @throws {@link InvalidOptionError} for a document that cannot be read or has an unsupported construct
- */
-export function compileEventSchema (openapi: unknown, allowUnknownKeys: boolean): CompiledEventSchema {
-  if (openapi === undefined) {
-    return allowUnknownKeys ? new CompiledEventSchema(AuditEventSchema, { allowUnknownKeys, fromDocument: false }) : genericEventSchema()
-  }
-  const document = loadOpenApiDocument(openapi)
-  let schema: Record<string, unknown>
-  try {
-    schema = eventSchemaFromOpenApi(document)
-  } catch (err) {
-    // Converting recurses once per level of nesting.
-    if (err instanceof RangeError) throw new InvalidOptionError('openapi', `a document whose ${EVENT_SCHEMA} is not nested this deeply (${err.message})`, openapi)
-    throw err
-  }
-  try {
-    return new CompiledEventSchema(schema, { allowUnknownKeys, fromDocument: true })
-  } catch (err) {
-    throw new InvalidOptionError('openapi', `a document whose ${EVENT_SCHEMA} compiles (${(err as Error).message})`, openapi)
-  }
-}
-
-/**
- * Compiles an event validator from an OpenAPI 3.0 document: its
- * `AuditEventRequest`, with everything it references, becomes the event
- * schema, including a discriminated `oneOf` of typed `event_data` payloads.
- * The result checks events exactly as a store or server given the same
- * `openapi` option does, including what PostgreSQL can store.
- *
- * @param openapi - a parsed document, or the path of a `.yaml`/`.yml`/`.json` file;
- *   undefined for the generic schema ({@link AuditEventSchema})
- * @param options - see {@link EventValidatorOptions}
- * @returns `(event) => ValidationIssue[]`, like {@link validateAuditEvent}, with a `newEvent` factory
- * @throws {@link InvalidOptionError} for a document that cannot be read, or one with an
- *   unsupported construct (the message names its JSON pointer)
- * @example
- * ```ts
- * const validate = createEventValidator('./data-storage-v1.yaml')
- * validate({ ...event, event_data: { event_type: 'gateway.signal.received' } })
- * // [{ path: 'event_data.signal_type', message: 'required' }, ...]
- * ```
- */
-export function createEventValidator (openapi?: OpenApiDocument | string, options: EventValidatorOptions = {}): EventValidator {
-  const compiled = compileEventSchema(openapi, options.allowUnknownKeys === true)
-  const validate = (event: unknown): ValidationIssue[] => compiled.validate(event)
-  return Object.assign(validate, {
-    newEvent: (fields: AuditEventInit): AuditEvent => compiled.fromDocument ? newDocumentEvent(fields) : newAuditEvent(fields)
-  })
-}
-
-// Like newAuditEvent, but event_data has no default: a document's payloads have no valid empty one.
-function newDocumentEvent (fields: AuditEventInit): AuditEvent {
-  return { version: '1.0', ...fields, event_timestamp: fields.event_timestamp ?? new Date().toISOString() } as AuditEvent
 }

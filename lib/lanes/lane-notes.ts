@@ -9,7 +9,9 @@
 import { appendFileSync } from 'node:fs'
 import type { Logger } from 'pino'
 import type { BatchTrail } from '../batching/batch.js'
-import { formatNote, NoteSigner, type TrailNote } from '../chain/signed-note.js'
+import { formatNote } from '../chain/format-note.js'
+import { NoteSigner } from '../chain/note-signature.js'
+import type { TrailNote } from '../chain/signed-note.js'
 import type { ResolvedTrailOptions } from '../options/options.js'
 
 /** Posts note texts; resolves true once stored, false when the destination keeps none; throws (a SinkError) otherwise. @internal */

@@ -13,7 +13,9 @@
  * lane like a batch, under the lane's row lock (see lane-state.ts).
  */
 import { createHash, type KeyObject } from 'node:crypto'
-import { noteVerifies, parseNote, publicKeyOf, type ParsedNote } from '../chain/signed-note.js'
+import { noteVerifies, publicKeyOf } from '../chain/note-signature.js'
+import { parseNote } from '../chain/parse-note.js'
+import type { ParsedNote } from '../chain/signed-note.js'
 import type { Database, SqlClient } from './database.js'
 import { advanceLane, lockLane, sequenceConflict, sequenceGap } from './lane-state.js'
 import { HttpProblem } from './problem.js'

@@ -14,7 +14,9 @@
  */
 import type { KeyObject } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { parseNote, publicKeyOf, type ParsedNote } from '../chain/signed-note.js'
+import { parseNote } from '../chain/parse-note.js'
+import { publicKeyOf } from '../chain/note-signature.js'
+import type { ParsedNote } from '../chain/signed-note.js'
 import { verifyChain } from '../chain/verify-chain.js'
 import type { Database } from './database.js'
 import { parseNotesRequest, storeNotes } from './lane-notes.js'

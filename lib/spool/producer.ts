@@ -1,22 +1,24 @@
 /**
- * What a spool keeps of its producer (issue 15), so that the next store on
- * the directory goes on with the same producer id and lanes:
+ * The producer files: what a spool keeps of its producer, so that the next
+ * store on the directory goes on with the same producer id and lanes.
  *
  * - `producer`: the producer id, written once, when the directory is first used;
  * - `lanes`: each lane's last seq and head hash, as of the cut records already
- *   written to a segment. Rewritten (temp file, fsync, rename) by the checkpoint
+ *   written to a segment. Rewritten (temp file, fsync, rename: C0) by the floor
  *   job before it unlinks segments, so a lane's head is never lost with the
  *   segment that held its last cut. Recovery takes, lane by lane, the higher of
  *   this file and the cut records still in the segments.
  *
  * A clean close removes both, with everything else: nothing is left to resend
- * under the producer, and the next store starts a producer of its own.
+ * under the producer, and the next store starts a producer of its own. The
+ * state they are written from is lib/spool/producer-state.ts.
  */
 import { randomUUID } from 'node:crypto'
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { InvalidOptionError } from '../errors.js'
+import { HEX64 } from '../chain/chain-hash.js'
 import type { LaneHead } from '../lanes/lane-chains.js'
 import { LOWERCASE_UUID } from '../protocol/wire.js'
 
@@ -25,8 +27,6 @@ export const PRODUCER_FILE = 'producer'
 /** The lanes file's name, and its temp file. @internal */
 export const LANES_FILE = 'lanes'
 export const LANES_TEMP_FILE = 'lanes.tmp'
-
-const HEX64 = /^[0-9a-f]{64}$/
 
 /** Lane heads by lane, of one producer. @internal */
 export type LaneHeads = Map<number, { readonly seq: number, readonly head: string }>

@@ -14,6 +14,7 @@
  * events as ranges, written when the batch is cut.
  */
 import { crc32 } from 'node:zlib'
+import { HEX64 } from '../chain/chain-hash.js'
 
 /** Bytes before a frame's payload: length and CRC. @internal */
 export const FRAME_HEADER_BYTES = 8
@@ -141,8 +142,6 @@ function decodeHeader (payload: Buffer): RunRecord | BatchRecord | undefined {
   }
   return undefined
 }
-
-const HEX64 = /^[0-9a-f]{64}$/
 
 function isSpooledTrail (value: unknown): value is SpooledTrail {
   if (typeof value !== 'object' || value === null) return false

@@ -1,31 +1,17 @@
 /**
- * Recovery: what a spool directory holds when a store opens it. Reads every
- * segment once, checks every frame's CRC, cuts a torn or corrupt segment at
- * its first bad frame (truncating the file there, so the damage is counted
- * once), and indexes what is not settled: the events at or above the
- * checkpoint and the batches cut from them. Event bytes are read again, a
- * segment at a time, when they are replayed (see {@link replaySpool}).
+ * Recovery (O2-O4 in lib/spool/spool.ts): what a spool directory holds when a
+ * store opens it. Reads every segment once, checks every frame's CRC, cuts a
+ * torn or corrupt segment at its first bad frame (truncating the file there,
+ * so the damage is counted once), and indexes what is not settled: the events
+ * at or above the floor and the batches cut from them. Event bytes are read
+ * again, a segment at a time, by lib/spool/reader.ts.
  */
 import { closeSync, constants, fsyncSync, openSync, readdirSync, readFileSync, ftruncateSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
-import { readCheckpoint } from './checkpoint.js'
-import { decodeRunEvents, readFrame, type BatchRecord, type SpooledTrail } from './record-format.js'
+import { readFloor } from './floor.js'
+import { readFrame, type BatchRecord } from './record-format.js'
+import { SEGMENT_NAME, segmentIndex } from './segment-name.js'
 import { appendSeqs, coversSeqs } from '../batching/seq-ranges.js'
-
-const SEGMENT_NAME = /^segment-(\d{10,})\.log$/
-
-/** The number in a segment file's name. @internal */
-export function segmentIndex (name: string): number {
-  return Number(SEGMENT_NAME.exec(name)?.[1] ?? NaN)
-}
-
-/**
- * The file name of segment `index`.
- * @internal
- */
-export function segmentName (index: number): string {
-  return `segment-${String(index).padStart(10, '0')}.log`
-}
 
 /** What recovery learned of one segment. @internal */
 export interface SegmentInfo {
@@ -49,7 +35,7 @@ export interface SpoolCorruption {
 
 /** The index recovery builds. @internal */
 export interface RecoveredSpool {
-  /** The checkpoint: every spool sequence number below it is settled. */
+  /** The floor: every spool sequence number below it is settled. */
   readonly floor: number
   /** Live segments, oldest first; those entirely below the floor are already deleted. */
   readonly segments: SegmentInfo[]
@@ -64,20 +50,20 @@ export interface RecoveredSpool {
   /** The next segment index. */
   readonly nextSegment: number
   readonly corruption: SpoolCorruption
-  /** Whether the checkpoint file was damaged (then everything spooled is replayed). */
-  readonly checkpointDamaged: boolean
+  /** Whether the floor file was damaged (then every spooled event is recovered). */
+  readonly floorDamaged: boolean
   /** By producer, each lane's highest cut record in the segments: its last seq and head. */
   readonly laneHeads: Map<string, Map<number, { readonly seq: number, readonly head: string }>>
 }
 
 /**
- * Indexes `dir`, cutting damaged segments and deleting segments the
- * checkpoint covers. Synchronous: it runs once, when the store is created.
+ * Indexes `dir`, cutting damaged segments (O3) and deleting segments the
+ * floor covers (O4). Synchronous: it runs once, when the store is created.
  * @internal
  */
 export function recoverSpool (dir: string): RecoveredSpool {
-  const checkpoint = readCheckpoint(dir)
-  const floor = checkpoint ?? 0
+  const onDisk = readFloor(dir) // O2
+  const floor = onDisk ?? 0
   // By number, not by name: past segment-9999999999 the names grow an 11th digit.
   const names = readdirSync(dir).filter((n) => SEGMENT_NAME.test(n)).sort((a, b) => segmentIndex(a) - segmentIndex(b))
   const segments: SegmentInfo[] = []
@@ -89,10 +75,10 @@ export function recoverSpool (dir: string): RecoveredSpool {
   let corruptBytes = 0
   let corruptEvents = 0
   for (const name of names) {
-    const index = Number(SEGMENT_NAME.exec(name)![1])
+    const index = segmentIndex(name)
     nextSegment = Math.max(nextSegment, index + 1)
     const path = join(dir, name)
-    const buffer = readSegment(path)
+    const buffer = readSegment(path) // O3
     let offset = 0
     let events = 0
     let maxRef = -1
@@ -101,7 +87,7 @@ export function recoverSpool (dir: string): RecoveredSpool {
       if (!frame.ok) {
         corruptBytes += buffer.length - offset
         corruptEvents += frame.events
-        truncate(path, offset)
+        truncate(path, offset) // O3
         break
       }
       const record = frame.record
@@ -124,8 +110,8 @@ export function recoverSpool (dir: string): RecoveredSpool {
       offset = frame.end
     }
     if (maxRef < floor) {
-      // Everything it names is settled: a crash came between the checkpoint and this unlink.
-      unlinkSync(path)
+      // Everything it names is settled: a crash came between a floor write and this unlink.
+      unlinkSync(path) // O4
       continue
     }
     segments.push({ index, path, bytes: offset, events, maxRef })
@@ -141,7 +127,7 @@ export function recoverSpool (dir: string): RecoveredSpool {
     nextSeq,
     nextSegment,
     corruption: { bytes: corruptBytes, events: corruptEvents },
-    checkpointDamaged: checkpoint === undefined,
+    floorDamaged: onDisk === undefined,
     laneHeads
   }
 }
@@ -168,7 +154,7 @@ function truncate (path: string, length: number): void {
 }
 
 // Cut batches whose events are all at or above the floor and all present, and
-// that share no seq with another cut batch; the others' events are replayed as
+// that share no seq with another cut batch; the others' events are read back as
 // uncut. With lanes, batches of different lanes interleave: their ranges alternate.
 function resendable (batches: BatchRecord[], seqs: readonly number[], floor: number): BatchRecord[] {
   const candidates = batches.filter((b) => {
@@ -176,10 +162,8 @@ function resendable (batches: BatchRecord[], seqs: readonly number[], floor: num
     for (let i = 0; i + 1 < b.seqs.length; i += 2) if (!coversSeqs(seqs, b.seqs[i]!, b.seqs[i + 1]!)) return false
     return true
   })
-  // Every range of every candidate, by first seq: two that overlap rule out both batches.
-  const ranges: Array<{ first: number, last: number, batch: number }> = []
-  for (const [batch, b] of candidates.entries()) for (let i = 0; i + 1 < b.seqs.length; i += 2) ranges.push({ first: b.seqs[i]!, last: b.seqs[i + 1]!, batch })
-  ranges.sort((x, y) => x.first - y.first)
+  // Two ranges that overlap rule out both batches.
+  const ranges = batchRanges(candidates)
   const bad = new Set<number>()
   let reach = -1
   let owner = -1
@@ -196,94 +180,12 @@ function resendable (batches: BatchRecord[], seqs: readonly number[], floor: num
   return candidates.filter((_, i) => !bad.has(i)).sort((a, b) => a.seqs[0]! - b.seqs[0]!)
 }
 
-/** One item to put back into the pipeline. @internal */
-export type ReplayItem =
-  | { readonly kind: 'batch', readonly id: string, readonly events: string[], readonly sizes: number[], readonly ledgerSeqs: number[], readonly trail: SpooledTrail | undefined }
-  | { readonly kind: 'run', readonly firstLedgerSeq: number, readonly events: string[], readonly sizes: number[] }
-
-export type { SpooledTrail }
-
-// Each recovered event in spool order, with its ledger seq (0, 1, ... in spool order).
-function * recoveredEvents (recovered: RecoveredSpool): Generator<{ seq: number, ledgerSeq: number, events: string[], sizes: number[], i: number }> {
-  const { floor } = recovered
-  let ledgerSeq = 0
-  for (const segment of recovered.segments) {
-    const buffer = readFileSync(segment.path)
-    let offset = 0
-    while (offset < segment.bytes) {
-      const frame = readFrame(buffer, offset)
-      // Checked at recovery; a segment damaged since then ends here.
-      if (!frame.ok) break
-      offset = frame.end
-      if (frame.record.kind !== 'run') continue
-      const { firstSeq, count } = frame.record
-      if (firstSeq + count - 1 < floor) continue
-      const { events, sizes } = decodeRunEvents(frame.payload, count)
-      for (let i = 0; i < count; i++) {
-        const seq = firstSeq + i
-        if (seq >= floor) yield { seq, ledgerSeq: ledgerSeq++, events, sizes, i }
-      }
-    }
-  }
-}
-
 /**
- * Reads the unsettled events back as cut batches (same id, same events in
- * the same order, so the same body; with lanes, the same place in the lane)
- * and runs of uncut events. The batches come first, in one pass over the
- * segments, then the runs in a second, so that a lane's batches cut by the
- * earlier store reach the sink before anything cut anew. Events are
- * numbered for the new store's ledger from 0, in spool order.
+ * Every seq range of every batch, by first seq; `batch` is the batch's index in `batches`.
  * @internal
  */
-export function * replaySpool (recovered: RecoveredSpool): Generator<ReplayItem> {
-  const { batches } = recovered
+export function batchRanges (batches: readonly BatchRecord[]): Array<{ first: number, last: number, batch: number }> {
   const ranges: Array<{ first: number, last: number, batch: number }> = []
   for (const [batch, b] of batches.entries()) for (let i = 0; i + 1 < b.seqs.length; i += 2) ranges.push({ first: b.seqs[i]!, last: b.seqs[i + 1]!, batch })
-  ranges.sort((x, y) => x.first - y.first)
-  // Which cut batch holds `seq`, walking seqs in ascending order; -1 for none.
-  const batchAt = (): ((seq: number) => number) => {
-    let r = 0
-    return (seq) => {
-      while (r < ranges.length && ranges[r]!.last < seq) r++
-      const range = ranges[r]
-      return range !== undefined && range.first <= seq ? range.batch : -1
-    }
-  }
-  if (batches.length > 0) {
-    const open = new Map<number, { events: string[], sizes: number[], ledgerSeqs: number[], left: number }>()
-    const find = batchAt()
-    for (const e of recoveredEvents(recovered)) {
-      const b = find(e.seq)
-      if (b < 0) continue
-      let o = open.get(b)
-      if (o === undefined) {
-        let left = 0
-        const seqs = batches[b]!.seqs
-        for (let k = 0; k + 1 < seqs.length; k += 2) left += seqs[k + 1]! - seqs[k]! + 1
-        open.set(b, o = { events: [], sizes: [], ledgerSeqs: [], left })
-      }
-      o.events.push(e.events[e.i]!)
-      o.sizes.push(e.sizes[e.i]!)
-      o.ledgerSeqs.push(e.ledgerSeq)
-      if (--o.left === 0) {
-        open.delete(b)
-        const { id, trail } = batches[b]!
-        yield { kind: 'batch', id, events: o.events, sizes: o.sizes, ledgerSeqs: o.ledgerSeqs, trail }
-      }
-    }
-  }
-  const find = batchAt()
-  let run: { firstLedgerSeq: number, events: string[], sizes: number[] } | undefined
-  for (const e of recoveredEvents(recovered)) {
-    if (find(e.seq) >= 0) {
-      if (run !== undefined) { yield { kind: 'run', ...run }; run = undefined }
-      continue
-    }
-    run ??= { firstLedgerSeq: e.ledgerSeq, events: [], sizes: [] }
-    run.events.push(e.events[e.i]!)
-    run.sizes.push(e.sizes[e.i]!)
-    if (run.events.length >= 1000) { yield { kind: 'run', ...run }; run = undefined }
-  }
-  if (run !== undefined) yield { kind: 'run', ...run }
+  return ranges.sort((x, y) => x.first - y.first)
 }

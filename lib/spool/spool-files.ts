@@ -73,7 +73,7 @@ export const nodeSpoolFiles: SpoolFiles = Object.freeze({
   async writeSynced (path: string, data: Buffer): Promise<void> {
     // Removed and created anew (O_EXCL), never opened through whatever stands at the path: a
     // symlink left there is not followed.
-    await fsp.unlink(path).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err })
+    await fsp.unlink(path).catch(ignoreMissing)
     const handle = await fsp.open(path, 'wx')
     try {
       await handle.writeFile(data)
@@ -93,6 +93,15 @@ export const nodeSpoolFiles: SpoolFiles = Object.freeze({
     }
   }
 })
+
+/**
+ * For `.catch()` after an unlink of a file that may not exist: a missing
+ * file is fine, any other error is thrown again.
+ * @internal
+ */
+export function ignoreMissing (err: NodeJS.ErrnoException): void {
+  if (err.code !== 'ENOENT') throw err
+}
 
 /**
  * The test seam: a store created with `{ ...options, [kSpoolFiles]: files }`

@@ -17,7 +17,9 @@ import { bodyBytesWith, createBatch, EMPTY_BODY_BYTES, type Batch } from '../bat
 import { EventRun } from '../batching/event-run.js'
 import { appendSeqs } from '../batching/seq-ranges.js'
 import { chainEvents } from '../chain/chain-hash.js'
-import { replaySpool, type RecoveredSpool, type SpooledTrail } from '../spool/recovery.js'
+import { readRecovered } from '../spool/reader.js'
+import type { SpooledTrail } from '../spool/record-format.js'
+import type { RecoveredSpool } from '../spool/recovery.js'
 
 /**
  * Where recovered events go, and what the store learns as they do.
@@ -50,7 +52,7 @@ export async function recoverSpooledEvents (recovered: RecoveredSpool, target: R
   // Ledger seqs handed to the batcher, as ranges: on a failure, the others are counted lost.
   const handed: Array<[number, number]> = []
   try {
-    for (const item of replaySpool(recovered)) {
+    for (const item of readRecovered(recovered)) {
       if (target.stopped()) return
       let chunk: EventRun | RecoveredBatch
       if (item.kind === 'run') {

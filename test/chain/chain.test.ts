@@ -3,7 +3,10 @@ import { createHash, createPrivateKey, generateKeyPairSync, randomUUID, sign } f
 import { describe, test } from 'node:test'
 import { GENESIS, chainEvents, chainHash, eventDigest } from '../../lib/chain/chain-hash.js'
 import { laneOf } from '../../lib/lanes/lane-choice.js'
-import { NoteSigner, formatNote, noteVerifies, parseNote, parseNotes, type CheckpointNote } from '../../lib/chain/signed-note.js'
+import { NoteSigner, noteVerifies } from '../../lib/chain/note-signature.js'
+import { formatNote } from '../../lib/chain/format-note.js'
+import { parseNote, parseNotes } from '../../lib/chain/parse-note.js'
+import type { CheckpointNote } from '../../lib/chain/signed-note.js'
 import { verifyChain, type ChainRow } from '../../lib/chain/verify-chain.js'
 import { NoteFormatError } from '../../lib/errors.js'
 

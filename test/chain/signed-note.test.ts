@@ -1,10 +1,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import crypto from 'node:crypto'
-import {
-  formatNote, noteVerifies, NoteSigner, parseNote, parseNotes, publicKeyOf,
-  type CheckpointNote, type SkipNote
-} from '../../lib/chain/signed-note.js'
+import { formatNote } from '../../lib/chain/format-note.js'
+import { noteVerifies, NoteSigner, publicKeyOf } from '../../lib/chain/note-signature.js'
+import { parseNote, parseNotes } from '../../lib/chain/parse-note.js'
+import type { CheckpointNote, SkipNote } from '../../lib/chain/signed-note.js'
 import { InvalidOptionError, NoteFormatError } from '../../lib/errors.js'
 
 const PRODUCER = '0b7d4a52-3f0e-4c55-9a51-6f1f2d3c4b5a'

@@ -5,7 +5,9 @@
  */
 import crypto from 'node:crypto'
 import { chainEvents, GENESIS } from '../../lib/chain/chain-hash.js'
-import { NoteSigner, parseNote, type ParsedNote } from '../../lib/chain/signed-note.js'
+import { NoteSigner } from '../../lib/chain/note-signature.js'
+import { parseNote } from '../../lib/chain/parse-note.js'
+import type { ParsedNote } from '../../lib/chain/signed-note.js'
 import type { ChainRow } from '../../lib/chain/verify-chain.js'
 
 export const PRODUCER = '6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b'

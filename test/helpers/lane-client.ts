@@ -8,7 +8,9 @@ import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto'
 import { request } from 'undici'
 import { newAuditEvent, type AuditEvent } from '../../lib/index.js'
 import { GENESIS, chainHash, eventDigest } from '../../lib/chain/chain-hash.js'
-import { NoteSigner, formatNote, type TrailNote } from '../../lib/chain/signed-note.js'
+import { NoteSigner } from '../../lib/chain/note-signature.js'
+import { formatNote } from '../../lib/chain/format-note.js'
+import type { TrailNote } from '../../lib/chain/signed-note.js'
 
 export const BATCH = '/api/v1/audit/events/batch'
 

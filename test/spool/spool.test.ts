@@ -8,8 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { AuditLossError, AuditStore, BatchSink, InvalidOptionError, SpoolError, type AuditStoreOptions, type Batch, type DropEventInfo, type SpoolOptions } from '../../lib/index.js'
 import { kSpoolFiles, nodeSpoolFiles, type SpoolFile, type SpoolFiles } from '../../lib/spool/spool-files.js'
 import { encodeBatch, encodeRun } from '../../lib/spool/record-format.js'
-import { segmentName } from '../../lib/spool/recovery.js'
-import { readCheckpoint } from '../../lib/spool/checkpoint.js'
+import { segmentName } from '../../lib/spool/segment-name.js'
+import { readFloor as readCheckpoint } from '../../lib/spool/floor.js'
 import { captureLogger, makeEvent, silentLogger } from '../helpers/fixtures.js'
 
 /** Remembers every batch it stored, with its id; `hold` keeps sends pending. */
