@@ -7,7 +7,7 @@ import type * as Prometheus from 'prom-client'
 import type { DeadLetterEventInfo, BatchEventInfo } from './delivery/batch-sink.js'
 import { InvalidOptionError, MissingPeerError } from './errors.js'
 import type { EndpointHealth } from './delivery/health.js'
-import type { MetricsOptions } from './options/options.js'
+import type { MetricsOptions } from './options/metrics.js'
 import { AuditStore, type DropEventInfo } from './store/store.js'
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/

@@ -1,7 +1,7 @@
 /**
  * Backoff arithmetic and an abortable sleep for the sink's retry loop.
  */
-import type { ResolvedRetryOptions } from '../options/options.js'
+import type { ResolvedRetryOptions } from '../options/retry.js'
 
 /**
  * The wait before the next attempt: exponential in the failed attempts, with

@@ -4,7 +4,8 @@
  */
 import type { Batch } from '../batching/batch.js'
 import { BatchSink, type NotesContext, type SendContext } from '../delivery/batch-sink.js'
-import { integerOption, type BatchSinkOptions } from '../options/options.js'
+import { integerOption } from '../options/checks.js'
+import type { BatchSinkOptions } from '../options/sink.js'
 import { sleep } from '../delivery/retry.js'
 
 /**

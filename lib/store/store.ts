@@ -29,8 +29,10 @@ import { DropLog } from '../accounting/drop-log.js'
 import { unwatchProcessExit, watchProcessExit } from './exit-hooks.js'
 import { Ledger } from '../accounting/ledger.js'
 import { defaultLogger } from '../logger.js'
+import { timeoutOption } from '../options/checks.js'
+import { DEFAULTS } from '../options/defaults.js'
 import {
-  DEFAULTS, resolveStoreOptions, timeoutOption, type AuditStoreOptions, type CloseOptions, type FlushOptions, type ResolvedStoreOptions
+  resolveStoreOptions, type AuditStoreOptions, type CloseOptions, type FlushOptions, type ResolvedStoreOptions
 } from '../options/options.js'
 import { Spool } from '../spool/spool.js'
 import { kSpoolFiles, nodeSpoolFiles, type SpoolFiles } from '../spool/spool-files.js'
