@@ -8,7 +8,7 @@ import { appendFileSync } from 'node:fs'
 import type { Logger } from 'pino'
 import type { BatchTrail } from '../batching/batch.js'
 import { formatNote, NoteSigner, type TrailNote } from '../chain/signed-note.js'
-import type { ResolvedTrailOptions } from '../options/options.js'
+import type { ResolvedTrailOptions } from '../options/trail.js'
 
 /** Posts note texts; resolves true once stored, false when the destination keeps none; throws (a SinkError) otherwise. @internal */
 export type PostNotes = (texts: readonly string[], publicKeyPem: string | undefined) => Promise<boolean>

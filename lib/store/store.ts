@@ -31,9 +31,8 @@ import { Ledger } from '../accounting/ledger.js'
 import { defaultLogger } from '../logger.js'
 import { timeoutOption } from '../options/checks.js'
 import { DEFAULTS } from '../options/defaults.js'
-import {
-  resolveStoreOptions, type AuditStoreOptions, type CloseOptions, type FlushOptions, type ResolvedStoreOptions
-} from '../options/options.js'
+import type { AuditStoreOptions, CloseOptions, FlushOptions, ResolvedStoreOptions } from '../options/store.js'
+import { resolveStoreOptions } from './store-options.js'
 import { Spool } from '../spool/spool.js'
 import { kSpoolFiles, nodeSpoolFiles, type SpoolFiles } from '../spool/spool-files.js'
 import type { FlushResult, StoreStats } from '../accounting/stats.js'

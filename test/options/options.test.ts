@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { DEFAULTS, InvalidOptionError, MemorySink } from '../../lib/index.js'
 import { resolveRetryOptions } from '../../lib/options/retry.js'
 import { resolveSinkOptions } from '../../lib/options/sink.js'
-import { resolveStoreOptions } from '../../lib/options/options.js'
+import { resolveStoreOptions } from '../../lib/store/store-options.js'
 
 test('store options get the documented defaults', () => {
   const sink = new MemorySink()
