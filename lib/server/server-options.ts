@@ -1,5 +1,9 @@
 /**
- * The reference server's options, their defaults and their validation.
+ * The reference server's options and their resolver. Resolving builds what
+ * the server checks with: the event schema compiled from option `openapi`
+ * (unknown top-level fields accepted, as the DataStorage service does) and
+ * the trusted trail keys as public KeyObjects, so that a bad document or key
+ * fails at start, not at the first request.
  */
 import type { KeyObject } from 'node:crypto'
 import type { Logger } from 'pino'
@@ -7,8 +11,8 @@ import { publicKeyOf } from '../chain/signed-note.js'
 import { InvalidOptionError } from '../errors.js'
 import type { CompiledEventSchema } from '../event/event-validator.js'
 import { compileEventSchema, type OpenApiDocument } from '../event/openapi-schema.js'
-import { integerOption, loggerOption, objectOption } from './checks.js'
-import { DEFAULTS } from './defaults.js'
+import { integerOption, loggerOption, objectOption } from '../options/checks.js'
+import { DEFAULTS } from '../options/defaults.js'
 
 /**
  * Options of {@link startDataStorageServer}.
