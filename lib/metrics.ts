@@ -7,7 +7,7 @@ import type * as Prometheus from 'prom-client'
 import type { DeadLetterEventInfo, BatchEventInfo } from './delivery/sink-events.js'
 import { InvalidOptionError, MissingPeerError } from './errors.js'
 import type { EndpointHealth } from './delivery/health.js'
-import type { MetricsOptions } from './options/options.js'
+import type { MetricsOptions } from './options/metrics.js'
 import { AuditStore } from './store/store.js'
 import type { DropEventInfo } from './store/drop-event.js'
 

@@ -12,7 +12,7 @@
 import type { Batch } from '../batching/batch.js'
 import { BatchSink } from '../delivery/batch-sink.js'
 import type { SendContext } from '../delivery/send-context.js'
-import type { BatchSinkOptions } from '../options/options.js'
+import type { BatchSinkOptions } from '../options/sink.js'
 
 // BatchSink's hooks are protected; the wrapper calls the caller's sink through them.
 interface SinkHooks {

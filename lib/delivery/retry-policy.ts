@@ -16,7 +16,7 @@
  * rejects.
  */
 import { SinkError, type ProblemDocument } from '../errors.js'
-import type { ResolvedRetryOptions } from '../options/options.js'
+import type { ResolvedRetryOptions } from '../options/retry.js'
 import { SEQUENCE_GAP } from '../protocol/wire.js'
 
 /**

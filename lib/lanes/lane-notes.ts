@@ -12,7 +12,7 @@ import type { BatchTrail } from '../batching/batch.js'
 import { formatNote } from '../chain/format-note.js'
 import { NoteSigner } from '../chain/note-signature.js'
 import type { TrailNote } from '../chain/signed-note.js'
-import type { ResolvedTrailOptions } from '../options/options.js'
+import type { ResolvedTrailOptions } from '../options/trail.js'
 
 /** Posts note texts; resolves true once stored, false when the destination keeps none; throws (a SinkError) otherwise. @internal */
 export type PostLaneNotes = (texts: readonly string[], publicKeyPem: string | undefined) => Promise<boolean>

@@ -11,7 +11,7 @@ import type { Logger } from 'pino'
 import type { BatchTrail } from '../batching/batch.js'
 import type { DeadLetterReason } from '../dead-letter/dead-letter.js'
 import { runAttempts, type RetryTarget } from '../delivery/retry-policy.js'
-import type { ResolvedRetryOptions } from '../options/options.js'
+import type { ResolvedRetryOptions } from '../options/retry.js'
 import type { LaneNotes } from './lane-notes.js'
 import type { LaneSlot, LaneSlots } from './lane-slots.js'
 

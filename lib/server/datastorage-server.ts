@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import type { AuditEvent } from '../event/event.js'
 import { defaultLogger } from '../logger.js'
-import { resolveServerOptions, type DataStorageServerOptions } from '../options/options.js'
+import { resolveServerOptions, type DataStorageServerOptions } from './server-options.js'
 import { AuditRepository, type StoredResponse } from './audit-repository.js'
 import { answerClientError } from './client-error.js'
 import { DatabaseUnavailableError } from './database.js'

@@ -8,5 +8,5 @@
  */
 export { startDataStorageServer } from './datastorage-server.js'
 export type { DataStorageServer } from './datastorage-server.js'
-export type { DataStorageServerOptions } from '../options/options.js'
+export type { DataStorageServerOptions } from './server-options.js'
 export { InvalidOptionError, MissingPeerError } from '../errors.js'

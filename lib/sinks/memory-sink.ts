@@ -5,7 +5,8 @@
 import type { Batch } from '../batching/batch.js'
 import { BatchSink } from '../delivery/batch-sink.js'
 import type { NotesContext, SendContext } from '../delivery/send-context.js'
-import { integerOption, type BatchSinkOptions } from '../options/options.js'
+import { integerOption } from '../options/checks.js'
+import type { BatchSinkOptions } from '../options/sink.js'
 import { sleep } from '../delivery/retry-policy.js'
 
 /**

@@ -8,7 +8,7 @@
 import type { Logger } from 'pino'
 import type { Ledger } from '../accounting/ledger.js'
 import type { FlushResult } from '../accounting/stats.js'
-import type { FlushOptions } from '../options/options.js'
+import type { FlushOptions } from '../options/store.js'
 
 /** The store, as the exit hooks see it. @internal */
 export interface ExitingStore {

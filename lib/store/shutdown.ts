@@ -5,7 +5,7 @@
 import { AuditStore } from './store.js'
 import { defaultLogger } from '../logger.js'
 import { InvalidOptionError } from '../errors.js'
-import { resolveShutdownOptions, type ShutdownOptions } from '../options/options.js'
+import { resolveShutdownOptions, type ShutdownOptions } from '../options/shutdown.js'
 
 // Past the close timeout, a dead letter that never answers must not keep a dying process up.
 const HARD_EXIT_GRACE_MS = 5_000

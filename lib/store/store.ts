@@ -44,9 +44,10 @@ import { AtExit } from './at-exit.js'
 import { storeStats } from './store-stats.js'
 import { Ledger } from '../accounting/ledger.js'
 import { defaultLogger } from '../logger.js'
-import {
-  DEFAULTS, resolveStoreOptions, timeoutOption, type AuditStoreOptions, type CloseOptions, type FlushOptions, type ResolvedStoreOptions
-} from '../options/options.js'
+import { timeoutOption } from '../options/checks.js'
+import { DEFAULTS } from '../options/defaults.js'
+import type { AuditStoreOptions, CloseOptions, FlushOptions, ResolvedStoreOptions } from '../options/store.js'
+import { resolveStoreOptions } from './store-options.js'
 import { Spool } from '../spool/spool.js'
 import { kSpoolFiles, nodeSpoolFiles, type SpoolFiles } from '../spool/spool-files.js'
 import type { FlushResult, StoreStats } from '../accounting/stats.js'

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { backoffDelay, sleep } from '../../lib/delivery/retry-policy.js'
-import { resolveRetryOptions } from '../../lib/options/options.js'
+import { resolveRetryOptions } from '../../lib/options/retry.js'
 
 const policy = resolveRetryOptions({ baseDelayMs: 100, maxDelayMs: 1_000, multiplier: 2, jitter: 0 })
 

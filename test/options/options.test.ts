@@ -1,7 +1,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { DEFAULTS, InvalidOptionError, MemorySink } from '../../lib/index.js'
-import { resolveRetryOptions, resolveSinkOptions, resolveStoreOptions } from '../../lib/options/options.js'
+import { resolveRetryOptions } from '../../lib/options/retry.js'
+import { resolveSinkOptions } from '../../lib/options/sink.js'
+import { resolveStoreOptions } from '../../lib/store/store-options.js'
 
 test('store options get the documented defaults', () => {
   const sink = new MemorySink()

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { DEFAULTS, InvalidOptionError } from '../../lib/index.js'
-import { resolveServerOptions } from '../../lib/options/options.js'
+import { resolveServerOptions } from '../../lib/server/server-options.js'
 
 test('server options get the documented defaults', () => {
   const o = resolveServerOptions({})
