@@ -9,8 +9,7 @@ import { inspect } from 'node:util'
 import type { Logger } from 'pino'
 import type { Ledger } from '../accounting/ledger.js'
 import type { DeadLetter } from '../dead-letter/dead-letter.js'
-import { errorInfo, handOff } from '../dead-letter/hand-off.js'
-import type { DeadLetterEventInfo } from '../delivery/sink-events.js'
+import { deadLetterEvents } from '../dead-letter/hand-off.js'
 import type { AuditValidationError } from '../errors.js'
 import type { DropEventInfo } from './drop-event.js'
 
@@ -49,17 +48,11 @@ export async function deadLetterInvalid (
   // Not from within _writev: a listener's write would land in the buffer the stream then clears.
   await null
   store.emit('drop', { reason: 'invalid', count: 1, error } satisfies DropEventInfo)
-  const info = errorInfo(error)
-  const outcome = await handOff(deadLetter, {
-    reason: 'invalid',
-    events: [describeInvalid(value)],
-    ...(info === undefined ? {} : { error: info }),
-    attempts: 0,
-    at: new Date().toISOString()
-  }, log)
   // Never spooled: its loss holds no spooled event back (see Ledger.keptFloor).
-  ledger.settle([seq, seq], outcome === 'dead-lettered' ? 'deadLettered' : 'lost', undefined, false)
-  store.emit('dead-letter', { reason: 'invalid', batchId: undefined, count: 1, attempts: 0, stored: outcome === 'dead-lettered', error } satisfies DeadLetterEventInfo)
+  await deadLetterEvents({
+    deadLetter, ledger, log, reason: 'invalid', batchId: undefined, events: [describeInvalid(value)], seqs: [seq, seq],
+    spooled: false, attempts: 0, error, report: (info) => store.emit('dead-letter', info)
+  })
 }
 
 // What a dead-letter entry keeps of an invalid event: its JSON when it has one.
