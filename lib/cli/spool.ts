@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { readFloor as readCheckpoint } from '../spool/floor.js'
+import { readFloor } from '../spool/floor.js'
 import { lockHolder } from '../files/dir-lock.js'
 import { LOCK_FILE } from '../spool/spool.js'
 import { readFrame } from '../spool/record-format.js'
@@ -18,8 +18,9 @@ export const SPOOL_USAGE = `Usage: audit-stream spool inspect <dir> [options]
        audit-stream spool drain <dir> --url <url> [options]
 
 Prints what the spool directory <dir> of a store holds: the lock, the
-checkpoint, each segment with its events and batch cuts, the events still
-pending (not covered by the checkpoint) and the bytes of a damaged tail.
+floor (every event below it is settled; kept in the file checkpoint), each
+segment with its events and batch cuts, the events still pending (at or
+above the floor) and the bytes of a damaged tail.
 Nothing in <dir> is changed: the next store cuts the damage when it opens it.
 
 Options:
@@ -37,7 +38,7 @@ export interface SegmentReport {
   readonly name: string
   readonly bytes: number
   readonly events: number
-  /** Events at or above the checkpoint. */
+  /** Events at or above the floor. */
   readonly pending: number
   readonly batches: number
   /** Bytes from the first bad frame to the end of the file. */
@@ -50,7 +51,9 @@ export interface SpoolReport {
   readonly dir: string
   /** The pid in the lock file, if there is one. */
   readonly lockPid: number | undefined
-  /** The checkpoint's floor; 0 when there is none; `undefined` when it is damaged (then everything is pending). */
+  /** The floor: every event below it is settled; 0 when there is none; `undefined` when its file is damaged (then everything is pending). */
+  readonly floor: number | undefined
+  /** The same as `floor`, under the name of its file, for scripts that read `--json`. */
   readonly checkpoint: number | undefined
   readonly segments: SegmentReport[]
   readonly events: number
@@ -68,8 +71,8 @@ const SEGMENT_NAME = /^segment-\d{10,}\.log$/
  */
 export function inspectSpool (dir: string): SpoolReport {
   if (!statSync(dir).isDirectory()) throw new Error(`not a directory: ${dir}`)
-  const checkpoint = readCheckpoint(dir)
-  const floor = checkpoint ?? 0
+  const stored = readFloor(dir)
+  const floor = stored ?? 0
   const lockPath = join(dir, LOCK_FILE)
   const lockPid = existsSync(lockPath) ? lockHolder(lockPath)?.pid : undefined
   const segments: SegmentReport[] = []
@@ -101,7 +104,7 @@ export function inspectSpool (dir: string): SpoolReport {
   }
   const sum = (key: 'events' | 'pending' | 'batches' | 'corruptBytes' | 'corruptEvents'): number => segments.reduce((n, s) => n + s[key], 0)
   return {
-    dir, lockPid, checkpoint, segments,
+    dir, lockPid, floor: stored, checkpoint: stored, segments,
     events: sum('events'), pending: sum('pending'), batches: sum('batches'), corruptBytes: sum('corruptBytes'), corruptEvents: sum('corruptEvents')
   }
 }
@@ -109,7 +112,7 @@ export function inspectSpool (dir: string): SpoolReport {
 function text (report: SpoolReport): string {
   const lines = [`spool ${report.dir}`]
   lines.push(`lock: ${report.lockPid === undefined ? 'none' : `pid ${report.lockPid}`}`)
-  lines.push(`checkpoint: ${report.checkpoint === undefined ? 'damaged (every spooled event is pending)' : String(report.checkpoint)}`)
+  lines.push(`floor: ${report.floor === undefined ? 'damaged (every spooled event is pending)' : String(report.floor)}`)
   for (const s of report.segments) {
     lines.push(`${s.name}: ${s.bytes} bytes, ${s.events} events (${s.pending} pending), ${s.batches} batch cuts` +
       (s.corruptBytes > 0 ? `, ${s.corruptBytes} corrupt bytes (${s.corruptEvents} events)` : ''))
