@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto'
 import { GENESIS } from '../../lib/chain/chain-hash.js'
 import { startDataStorageServer, type DataStorageServer } from '../../lib/server/index.js'
 import { silentLogger } from '../helpers/fixtures.js'
-import { BATCH, TestLane, call, laneEvent, newSigner, postNotes, publicPem, send, verify } from '../helpers/lane-client.js'
+import { BATCH, TestLane, call, laneEvent, newSigner, postNotes, publicPem, send, verify } from '../helpers/lane.js'
 
 const engines = [
   { name: 'PGlite', database: 'memory://' as string | undefined, skip: undefined as string | undefined },

@@ -17,7 +17,7 @@ import { DataStorageSink, createAuditStore, laneOf, type AuditStore, type Batch,
 import { startDataStorageServer } from '../../lib/server/index.js'
 import { engines } from '../helpers/engines.js'
 import { silentLogger } from '../helpers/fixtures.js'
-import { call, laneEvent } from '../helpers/lane-client.js'
+import { call, laneEvent } from '../helpers/lane.js'
 
 
 const fastRetry = { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 }

@@ -15,7 +15,7 @@ import { verify } from '../../lib/cli/verify.js'
 import { startDataStorageServer } from '../../lib/server/index.js'
 import { engines } from '../helpers/engines.js'
 import { MemoryDeadLetter, silentLogger } from '../helpers/fixtures.js'
-import { call, laneEvent } from '../helpers/lane-client.js'
+import { call, laneEvent } from '../helpers/lane.js'
 
 
 const fastRetry = { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 }

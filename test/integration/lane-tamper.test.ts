@@ -16,7 +16,7 @@ import { chainHash, eventDigest } from '../../lib/chain/chain-hash.js'
 import { openDatabase } from '../../lib/server/database.js'
 import { startDataStorageServer, type DataStorageServer } from '../../lib/server/index.js'
 import { silentLogger } from '../helpers/fixtures.js'
-import { TestLane, laneEvent, newSigner, postNotes, send, verify, type Reply } from '../helpers/lane-client.js'
+import { TestLane, laneEvent, newSigner, postNotes, send, verify, type Reply } from '../helpers/lane.js'
 
 const engines = [
   { name: 'PGlite', postgres: false, skip: undefined as string | undefined },
