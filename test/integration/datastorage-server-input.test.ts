@@ -6,10 +6,7 @@
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
 import { connect } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
@@ -17,6 +14,7 @@ import { request } from 'undici'
 import { newAuditEvent, type AuditEvent } from '../../lib/index.js'
 import { startDataStorageServer, type DataStorageServer } from '../../lib/server/index.js'
 import { captureLogger, silentLogger } from '../helpers/fixtures.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 const BATCH = '/api/v1/audit/events/batch'
 const EVENTS = '/api/v1/audit/events'
@@ -224,8 +222,7 @@ async function checkDatabaseErrors (database: string): Promise<void> {
 }
 
 test('a database error is never echoed: 500 with an instance id, the detail in the log (PGlite)', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'audit-pglite-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'audit-pglite-')
   await (await startDataStorageServer({ database: dir, logger: silentLogger })).close()
   const db = new PGlite(dir)
   await db.exec(TRIGGER)

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPairSync } from 'node:crypto'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -10,6 +10,7 @@ import {
 } from '../../lib/index.js'
 import { captureLogger, makeEvent, silentLogger } from '../helpers/fixtures.js'
 import { startFaultServer } from '../helpers/fault-server.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 // Keeps what a lane-aware server would: each event's lane, seq, bytes and hash, and the notes.
 class TrailSink extends BatchSink {
@@ -51,8 +52,7 @@ test('the lane and trail options are checked, and a bad key fails the constructo
   for (const [options, option] of bad) {
     assert.throws(() => createAuditStore({ sink: sink(), logger: silentLogger, ...options }), { code: 'AUDIT_ERR_INVALID_OPTION', option }, JSON.stringify(options))
   }
-  const dir = await mkdtemp(join(tmpdir(), 'audit-trail-options-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'audit-trail-options-')
   assert.throws(() => createAuditStore({ sink: sink(), logger: silentLogger, spool: { dir }, trail: { signingKey: publicKey } }), { option: 'trail.signingKey' })
   const store = createAuditStore({ sink: sink(), logger: silentLogger, spool: { dir } })
   assert.match(store.producerId!, /^[0-9a-f-]{36}$/)
@@ -61,8 +61,7 @@ test('the lane and trail options are checked, and a bad key fails the constructo
 })
 
 test('checkpoints are signed every everyEvents settled events of a lane and at close, and verify against the chain the store sent', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'audit-trail-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'audit-trail-')
   const sink = new TrailSink()
   const file = join(dir, 'audit.notes')
   const store = createAuditStore({ sink, logger: silentLogger, batchSize: 7, flushIntervalMs: 60_000, trail: { signingKey: privateKey, everyEvents: 20, file } })

@@ -1,8 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { fork } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { AuditLossError, AuditStore, BatchSink, InvalidOptionError, SpoolError, type AuditStoreOptions, type Batch, type DropEventInfo, type SpoolOptions } from '../../lib/index.js'
@@ -11,6 +10,7 @@ import { encodeBatch, encodeRun } from '../../lib/spool/record-format.js'
 import { segmentName } from '../../lib/spool/recovery.js'
 import { readCheckpoint } from '../../lib/spool/checkpoint.js'
 import { captureLogger, makeEvent, silentLogger } from '../helpers/fixtures.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 /** Remembers every batch it stored, with its id; `hold` keeps sends pending. */
 class RecordingSink extends BatchSink {
@@ -20,12 +20,6 @@ class RecordingSink extends BatchSink {
     while (this.hold) await sleep(5)
     this.stored.push({ id: batch.id, seqs: batch.events.map((e) => (JSON.parse(e) as { event_data: { seq: number } }).event_data.seq) })
   }
-}
-
-function tempDir (t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'spool-test-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
 }
 
 function store (sink: BatchSink, spool: SpoolOptions, extra: Partial<AuditStoreOptions> & { files?: SpoolFiles } = {}): AuditStore {
