@@ -6,11 +6,12 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { appendFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { AuditStore, DataStorageSink, FileDeadLetter, MemorySink } from '../../lib/index.js'
+import { AuditStore, DataStorageSink, FileDeadLetter } from '../../lib/index.js'
 import { startDataStorageServer } from '../../lib/server/index.js'
 import { startFaultServer, created, problem } from '../helpers/fault-server.js'
 import { makeEvent, silentLogger } from '../helpers/fixtures.js'
 import { runTs } from '../helpers/child.js'
+import { ScriptedSink } from '../helpers/scripted-sink.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const cli = fileURLToPath(new URL('../../lib/cli/index.ts', import.meta.url))
@@ -162,8 +163,7 @@ test('audit-stream send with a missing file or no url is bad usage', async () =>
 test('audit-stream spool inspect reports segments, pending events, the checkpoint and a damaged tail without changing the directory', async (t) => {
   const dir = tempDir(t, 'cli-spool-')
   // A store whose sink never answers, destroyed with seven events spooled and none settled.
-  class Stuck extends MemorySink { protected override sendBatch (): Promise<void> { return new Promise(() => {}) } }
-  const store = new AuditStore({ sink: new Stuck(), logger: silentLogger, batchSize: 3, spool: { dir, segmentBytes: 1000 } })
+  const store = new AuditStore({ sink: new ScriptedSink([], { fallback: 'never', delayMs: 0 }), logger: silentLogger, batchSize: 3, spool: { dir, segmentBytes: 1000 } })
   for (let i = 0; i < 7; i++) {
     store.record(makeEvent(i))
     await store.persisted()

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DeadLetterError, FileDeadLetter, FlushError, InvalidOptionError, createAuditStore, type DeadLetterEntry } from '../../lib/index.js'
-import { ScriptedSink, makeEvent, silentLogger } from '../helpers/fixtures.js'
+import { makeEvent, silentLogger } from '../helpers/fixtures.js'
+import { ScriptedSink } from '../helpers/scripted-sink.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const entry = (n: number): DeadLetterEntry => ({ reason: 'exhausted', batchId: `b${n}`, events: [JSON.stringify(makeEvent(n))], attempts: 3, at: new Date().toISOString() })

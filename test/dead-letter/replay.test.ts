@@ -9,7 +9,8 @@ import { DataStorageSink, FileDeadLetter, FlushError, InvalidOptionError, Memory
 import { isBusy } from '../../lib/dead-letter/replay.js'
 import { startDataStorageServer } from '../../lib/server/index.js'
 import { startFaultServer, created, problem } from '../helpers/fault-server.js'
-import { ScriptedSink, makeEvent, seqs, silentLogger } from '../helpers/fixtures.js'
+import { makeEvent, seqs, silentLogger } from '../helpers/fixtures.js'
+import { ScriptedSink } from '../helpers/scripted-sink.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 /** Fills `dir` with batches of events 0..count-1, dead-lettered as `exhausted`. */

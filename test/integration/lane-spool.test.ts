@@ -22,6 +22,7 @@ import { tempDir } from '../helpers/temp-dir.js'
 const fastRetry = { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 }
 
 // Stores the batches of lane seqs up to `through`; every later one hangs until the store is torn down.
+// A DataStorageSink subclass: the batches it lets through must reach the real server over HTTP.
 class StallingSink extends DataStorageSink {
   constructor (url: string, readonly through: number) {
     super({ url, retry: fastRetry })

@@ -20,6 +20,9 @@ import { tempDir } from '../helpers/temp-dir.js'
 
 const fastRetry = { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 }
 
+// These two stay DataStorageSink subclasses: the test is of the real HTTP sink (its requests, its
+// notes endpoint, its classification of answers), with one fault put in front of it.
+
 // A sink in front of a real server whose one scripted fault is refusing the batches that hold a poison event.
 class RefusingSink extends DataStorageSink {
   protected override async sendBatch (batch: Batch, ctx: SendContext): Promise<void> {
