@@ -13,6 +13,7 @@ import { AuditValidationError, InvalidOptionError, MemorySink, createAuditStore,
 import { startDataStorageServer, type DataStorageServer } from '../../lib/server/datastorage-server.js'
 import { silentLogger } from '../helpers/fixtures.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { engines } from '../helpers/engines.js'
 
 const FIXTURE = new URL('../fixtures/datastorage-openapi.yaml', import.meta.url).pathname
 const doc = parse(readFileSync(FIXTURE, 'utf8')) as Record<string, unknown>
@@ -145,19 +146,10 @@ test('a store with openapi refuses at record() what the document refuses, naming
   await store.close()
 })
 
-const engines = [
-  { name: 'PGlite', database: 'memory://', skip: undefined as string | undefined },
-  {
-    name: 'PostgreSQL',
-    database: process.env.DATABASE_URL ?? '',
-    skip: process.env.DATABASE_URL === undefined || process.env.DATABASE_URL === '' ? 'DATABASE_URL is not set (.ci/run starts PostgreSQL; see README)' : undefined
-  }
-]
-
 for (const engine of engines) {
   describe(`a server with openapi on ${engine.name}`, { skip: engine.skip }, () => {
     let server: DataStorageServer
-    before(async () => { server = await startDataStorageServer({ database: engine.database, openapi: FIXTURE, logger: silentLogger }) })
+    before(async () => { server = await startDataStorageServer({ database: engine.database!, openapi: FIXTURE, logger: silentLogger }) })
     after(async () => { await server?.close() })
 
     const post = async (path: string, body: unknown): Promise<{ status: number, body: Record<string, unknown> }> => {

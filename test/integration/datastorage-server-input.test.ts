@@ -15,15 +15,10 @@ import { newAuditEvent, type AuditEvent } from '../../lib/index.js'
 import { startDataStorageServer, type DataStorageServer } from '../../lib/server/index.js'
 import { captureLogger, silentLogger } from '../helpers/fixtures.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { engines, noPostgres } from '../helpers/engines.js'
 
 const BATCH = '/api/v1/audit/events/batch'
 const EVENTS = '/api/v1/audit/events'
-const noPostgres = process.env.DATABASE_URL === undefined || process.env.DATABASE_URL === '' ? 'DATABASE_URL is not set (.ci/run starts PostgreSQL; see README)' : undefined
-
-const engines = [
-  { name: 'PGlite', database: 'memory://' as string | undefined, skip: undefined as string | undefined },
-  { name: 'PostgreSQL', database: process.env.DATABASE_URL, skip: noPostgres }
-]
 
 function event (correlationId: string, seq: number, patch: Partial<AuditEvent> = {}): AuditEvent {
   return newAuditEvent({

@@ -14,9 +14,9 @@ import { InvalidOptionError, newAuditEvent } from '../../lib/index.js'
 import { startDataStorageServer } from '../../lib/server/index.js'
 import { captureLogger, silentLogger } from '../helpers/fixtures.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { noPostgres } from '../helpers/engines.js'
 
 const BATCH = '/api/v1/audit/events/batch'
-const noPostgres = process.env.DATABASE_URL === undefined || process.env.DATABASE_URL === '' ? 'DATABASE_URL is not set (.ci/run starts PostgreSQL; see README)' : undefined
 
 const event = (cid: string, seq: number) => newAuditEvent({ event_type: 't', event_category: 'c', event_action: 'a', event_outcome: 'success', correlation_id: cid, event_data: { seq } })
 
