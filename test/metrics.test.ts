@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Registry } from 'prom-client'
 import { InvalidOptionError, MemorySink, collectMetrics, createAuditStore } from '../lib/index.js'
-import { MemoryDeadLetter, ScriptedSink, makeEvent, silentLogger } from './helpers/fixtures.js'
+import { MemoryDeadLetter, makeEvent, silentLogger } from './helpers/fixtures.js'
+import { ScriptedSink } from './helpers/scripted-sink.js'
 
 function sample (text: string, line: string): number {
   const found = text.split('\n').find((l) => l.startsWith(line + ' '))

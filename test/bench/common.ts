@@ -12,7 +12,11 @@ import { yieldToLoop } from './harness.js'
 
 export const silent = pino({ level: 'silent' })
 
-/** A sink that stores nothing and answers at once. */
+/**
+ * A sink that stores nothing and answers at once. Not the test suite's
+ * ScriptedSink, which records every attempt and waits a turn of the event
+ * loop: a benchmark's sink must add nothing to what it measures.
+ */
 export class NullSink extends BatchSink {
   sendTimeMs = 0
   protected async sendBatch (): Promise<void> {}

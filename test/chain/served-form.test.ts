@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { servedMatchesRaw } from '../../lib/chain/served-form.js'
-import { rawEvent, servedOf } from '../helpers/chain-lane.js'
+import { rawEvent, servedOf } from '../helpers/lane.js'
 
 const raw = rawEvent(7)
 

@@ -8,7 +8,7 @@ import { parseNote } from '../../lib/chain/parse-note.js'
 import type { ParsedNote } from '../../lib/chain/signed-note.js'
 import { verifyChain, type ChainRow, type VerifyChainInput } from '../../lib/chain/verify-chain.js'
 import { InvalidOptionError } from '../../lib/errors.js'
-import { buildLane, checkpoint, LANE, PRODUCER, servedOf, timeOf } from '../helpers/chain-lane.js'
+import { buildLane, checkpoint, LANE, PRODUCER, servedOf, timeOf } from '../helpers/lane.js'
 
 const lane = buildLane(50, 10)
 const keys = [lane.signer.publicKey]

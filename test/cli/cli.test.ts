@@ -1,17 +1,18 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { appendFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { AuditStore, DataStorageSink, FileDeadLetter, MemorySink } from '../../lib/index.js'
+import { AuditStore, DataStorageSink, FileDeadLetter } from '../../lib/index.js'
 import { startDataStorageServer } from '../../lib/server/index.js'
 import { startFaultServer, created, problem } from '../helpers/fault-server.js'
 import { makeEvent, silentLogger } from '../helpers/fixtures.js'
 import { runTs } from '../helpers/child.js'
+import { ScriptedSink } from '../helpers/scripted-sink.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 const cli = fileURLToPath(new URL('../../lib/cli/index.ts', import.meta.url))
 
@@ -62,8 +63,7 @@ test('bad usage exits 2 and says what is wrong', async () => {
 })
 
 test('audit-stream replay resends dead-lettered events and prints a summary line', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'audit-cli-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'audit-cli-')
   await writeDeadLetterFile(dir, [{ reason: 'exhausted', seqs: [1, 2] }])
   const server = await startFaultServer(created)
   t.after(() => server.close())
@@ -76,8 +76,7 @@ test('audit-stream replay resends dead-lettered events and prints a summary line
 })
 
 test('audit-stream replay keeps rejected entries and exits 0; --include-rejected resends them', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'audit-cli-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'audit-cli-')
   await writeDeadLetterFile(dir, [{ reason: 'rejected', seqs: [1] }, { reason: 'exhausted', seqs: [2] }])
   const server = await startFaultServer(created)
   t.after(() => server.close())
@@ -122,8 +121,7 @@ const runWithInput = (args: string[], input: string) => runTs(cli, args, { env: 
 const jsonl = (from: number, to: number): string => Array.from({ length: to - from }, (_, i) => JSON.stringify(makeEvent(from + i, 'cli-send'))).join('\n') + '\n'
 
 test('audit-stream send streams a JSONL file into DataStorage and exits 0 when all were stored', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'audit-send-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'audit-send-')
   const file = join(dir, 'events.jsonl')
   await writeFile(file, jsonl(0, 2500))
   const server = await startFaultServer(created)
@@ -136,8 +134,7 @@ test('audit-stream send streams a JSONL file into DataStorage and exits 0 when a
 })
 
 test('audit-stream send reads stdin, dead-letters invalid and corrupt lines, and exits 1 saying so', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'audit-send-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'audit-send-')
   const server = await startFaultServer(created)
   t.after(() => server.close())
   const input = jsonl(0, 10) + '{"not":"an event"}\n' + '{this is not json\n' + jsonl(10, 20)
@@ -164,11 +161,9 @@ test('audit-stream send with a missing file or no url is bad usage', async () =>
 })
 
 test('audit-stream spool inspect reports segments, pending events, the checkpoint and a damaged tail without changing the directory', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'cli-spool-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'cli-spool-')
   // A store whose sink never answers, destroyed with seven events spooled and none settled.
-  class Stuck extends MemorySink { protected override sendBatch (): Promise<void> { return new Promise(() => {}) } }
-  const store = new AuditStore({ sink: new Stuck(), logger: silentLogger, batchSize: 3, spool: { dir, segmentBytes: 1000 } })
+  const store = new AuditStore({ sink: new ScriptedSink([], { fallback: 'never', delayMs: 0 }), logger: silentLogger, batchSize: 3, spool: { dir, segmentBytes: 1000 } })
   for (let i = 0; i < 7; i++) {
     store.record(makeEvent(i))
     await store.persisted()
@@ -208,12 +203,9 @@ async function deadSpool (dir: string, count: number, correlationId: string): Pr
 }
 
 test('audit-stream spool drain stores every event a dead store left in its spool exactly once and leaves the directory empty', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'cli-drain-'))
+  const dir = tempDir(t, 'cli-drain-')
   const server = await startDataStorageServer({ logger: silentLogger })
-  t.after(async () => {
-    await server.close()
-    await rm(dir, { recursive: true, force: true })
-  })
+  t.after(() => server.close())
   await deadSpool(dir, 10, 'spool-drain')
   assert.ok(readdirSync(dir).some((n) => n.startsWith('segment-')), 'the dead store left segments')
 
@@ -249,8 +241,7 @@ test('audit-stream spool drain stores every event a dead store left in its spool
 })
 
 test('audit-stream spool drain exits 1 and counts the events it could not store', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'cli-drain-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'cli-drain-')
   await deadSpool(dir, 4, 'spool-drain')
   // A server that refuses every batch for good: each event is rejected and, without --dead-letter, lost.
   const server = await startFaultServer((_req, res) => problem(res, 400, 'bad request'))
@@ -261,12 +252,9 @@ test('audit-stream spool drain exits 1 and counts the events it could not store'
 })
 
 test('audit-stream spool drain of a damaged spool stores what it can, reports the damaged bytes and exits 1', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'cli-drain-'))
+  const dir = tempDir(t, 'cli-drain-')
   const server = await startDataStorageServer({ logger: silentLogger })
-  t.after(async () => {
-    await server.close()
-    await rm(dir, { recursive: true, force: true })
-  })
+  t.after(() => server.close())
   await deadSpool(dir, 5, 'spool-drain-damaged')
   const segment = readdirSync(dir).filter((n) => n.startsWith('segment-')).sort().at(-1)!
   appendFileSync(join(dir, segment), Buffer.from([9, 0, 0, 0, 1, 2]))

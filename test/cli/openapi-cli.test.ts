@@ -4,13 +4,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startFaultServer, created } from '../helpers/fault-server.js'
 import { makeEvent } from '../helpers/fixtures.js'
 import { runTs } from '../helpers/child.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 const cli = fileURLToPath(new URL('../../lib/cli/index.ts', import.meta.url))
 const FIXTURE = fileURLToPath(new URL('../fixtures/datastorage-openapi.yaml', import.meta.url))
@@ -22,8 +22,7 @@ const gateway = (fingerprint: string | undefined): Record<string, unknown> => ({
 })
 
 test('audit-stream send --openapi refuses events the document refuses and sends the rest', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'audit-openapi-cli-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'audit-openapi-cli-')
   const file = join(dir, 'events.jsonl')
   await writeFile(file, [gateway('f1'), gateway(undefined), gateway('f2')].map((e) => JSON.stringify(e)).join('\n') + '\n')
   const server = await startFaultServer(created)

@@ -26,7 +26,7 @@ import { verify } from '../../lib/cli/verify.js'
 import { startDataStorageServer, type DataStorageServer } from '../../lib/server/index.js'
 import { runTs } from '../helpers/child.js'
 import { silentLogger } from '../helpers/fixtures.js'
-import { TestLane, laneEvent, newSigner, postNotes, send } from '../helpers/lane-client.js'
+import { TestLane, laneEvent, newSigner, postNotes, send } from '../helpers/lane.js'
 
 const cli = fileURLToPath(new URL('../../lib/cli/index.ts', import.meta.url))
 

@@ -1,21 +1,16 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DeadLetterError, FileDeadLetter, FlushError, InvalidOptionError, createAuditStore, type DeadLetterEntry } from '../../lib/index.js'
-import { ScriptedSink, makeEvent, silentLogger } from '../helpers/fixtures.js'
-
-async function tempDir (t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'audit-dlq-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
+import { makeEvent, silentLogger } from '../helpers/fixtures.js'
+import { ScriptedSink } from '../helpers/scripted-sink.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 const entry = (n: number): DeadLetterEntry => ({ reason: 'exhausted', batchId: `b${n}`, events: [JSON.stringify(makeEvent(n))], attempts: 3, at: new Date().toISOString() })
 
 test('appends one JSON line per entry to one file per process and day', async (t) => {
-  const dir = await tempDir(t)
+  const dir = tempDir(t)
   const dl = new FileDeadLetter({ dir: join(dir, 'nested') })
   await Promise.all([dl.write(entry(1)), dl.write(entry(2)), dl.write(entry(3))])
   const files = await readdir(join(dir, 'nested'))
@@ -26,7 +21,7 @@ test('appends one JSON line per entry to one file per process and day', async (t
 })
 
 test('a write that cannot reach the disk rejects with DeadLetterError, and later writes still work', async (t) => {
-  const dir = await tempDir(t)
+  const dir = tempDir(t)
   const blocked = join(dir, 'blocked')
   await writeFile(blocked, 'not a directory')
   const dl = new FileDeadLetter({ dir: blocked })
@@ -37,7 +32,7 @@ test('a write that cannot reach the disk rejects with DeadLetterError, and later
 })
 
 test('a store whose file dead letter fails counts the events lost and keeps running', async (t) => {
-  const dir = await tempDir(t)
+  const dir = tempDir(t)
   const blocked = join(dir, 'blocked')
   await writeFile(blocked, 'x')
   const store = createAuditStore({ sink: new ScriptedSink(['rejected']), deadLetter: new FileDeadLetter({ dir: blocked }), logger: silentLogger, flushIntervalMs: 60_000 })
@@ -49,7 +44,7 @@ test('a store whose file dead letter fails counts the events lost and keeps runn
 })
 
 test('a store dead-letters to files that replay can read back', async (t) => {
-  const dir = await tempDir(t)
+  const dir = tempDir(t)
   const dl = new FileDeadLetter({ dir })
   const store = createAuditStore({ sink: new ScriptedSink(['rejected']), deadLetter: dl, logger: silentLogger, flushIntervalMs: 60_000 })
   store.record(makeEvent(7))

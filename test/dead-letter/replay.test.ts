@@ -2,21 +2,16 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtemp, readdir, readFile, rm, appendFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, readFile, appendFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DataStorageSink, FileDeadLetter, FlushError, InvalidOptionError, MemorySink, createAuditStore, replayDeadLetters, type BatchEventInfo } from '../../lib/index.js'
 import { isBusy } from '../../lib/dead-letter/replay.js'
 import { startDataStorageServer } from '../../lib/server/index.js'
 import { startFaultServer, created, problem } from '../helpers/fault-server.js'
-import { ScriptedSink, makeEvent, seqs, silentLogger } from '../helpers/fixtures.js'
-
-async function tempDir (t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'audit-replay-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
+import { makeEvent, seqs, silentLogger } from '../helpers/fixtures.js'
+import { ScriptedSink } from '../helpers/scripted-sink.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 /** Fills `dir` with batches of events 0..count-1, dead-lettered as `exhausted`. */
 async function deadLetterEvents (dir: string, count: number): Promise<void> {
@@ -27,7 +22,7 @@ async function deadLetterEvents (dir: string, count: number): Promise<void> {
 }
 
 test('dead letter, then replay, then stored; a second replay sends nothing', async (t) => {
-  const dir = await tempDir(t)
+  const dir = tempDir(t)
   await deadLetterEvents(dir, 25)
   const server = await startFaultServer(created)
   t.after(() => server.close())
@@ -49,7 +44,7 @@ test('dead letter, then replay, then stored; a second replay sends nothing', asy
 })
 
 test('a partly failing replay dead-letters what failed again and loses nothing', async (t) => {
-  const dir = await tempDir(t)
+  const dir = tempDir(t)
   await deadLetterEvents(dir, 20)
   const server = await startFaultServer((req, res, n) => {
     const events = req.body as Array<{ event_data: { seq: number } }>
@@ -71,7 +66,7 @@ test('a partly failing replay dead-letters what failed again and loses nothing',
 })
 
 test('entries left out by the filter stay pending in a new file, and invalid ones are left out by default', async (t) => {
-  const dir = await tempDir(t)
+  const dir = tempDir(t)
   const dl = new FileDeadLetter({ dir })
   await dl.write({ reason: 'invalid', events: ['{"not":"an event"}'], attempts: 0, at: new Date().toISOString() })
   await dl.write({ reason: 'exhausted', batchId: 'b1', events: [JSON.stringify(makeEvent(1))], attempts: 3, at: new Date().toISOString() })
@@ -86,7 +81,7 @@ test('entries left out by the filter stay pending in a new file, and invalid one
 })
 
 test('a torn last line is counted as corrupt and the rest is replayed', async (t) => {
-  const dir = await tempDir(t)
+  const dir = tempDir(t)
   const dl = new FileDeadLetter({ dir })
   await dl.write({ reason: 'exhausted', batchId: 'b1', events: [JSON.stringify(makeEvent(5))], attempts: 3, at: new Date().toISOString() })
   await appendFile(dl.currentFile(), '{"reason":"exhau')
@@ -97,7 +92,7 @@ test('a torn last line is counted as corrupt and the rest is replayed', async (t
 })
 
 test('replay through a caller\'s store flushes it and leaves it open', async (t) => {
-  const dir = await tempDir(t)
+  const dir = tempDir(t)
   await deadLetterEvents(dir, 3)
   const sink = new MemorySink()
   const store = createAuditStore({ sink, logger: silentLogger })
@@ -113,7 +108,7 @@ test('replay needs exactly one of sink and store', async () => {
 })
 
 test('replay resends an entry under its original batch id: a batch the server committed before it was dead-lettered is stored once', async (t) => {
-  const dir = await tempDir(t)
+  const dir = tempDir(t)
   const server = await startDataStorageServer({ logger: silentLogger })
   t.after(() => server.close())
   // The first send: stored by the server, but (as at a shutdown abort) dead-lettered by the client anyway.
@@ -135,7 +130,7 @@ test('replay resends an entry under its original batch id: a batch the server co
 })
 
 test('replay sends entries under their original ids, one batch per entry, and split halves under derived ids', async (t) => {
-  const dir = await tempDir(t)
+  const dir = tempDir(t)
   const dl = new FileDeadLetter({ dir })
   const entry = (id: string, from: number, count: number) => dl.write({ reason: 'exhausted', batchId: id, events: Array.from({ length: count }, (_, i) => JSON.stringify(makeEvent(from + i))), attempts: 3, at: new Date().toISOString() })
   await entry('batch-a', 0, 3)
@@ -158,7 +153,7 @@ test('replay sends entries under their original ids, one batch per entry, and sp
 })
 
 test('entries dead-lettered as rejected are kept and reported, not resent, unless includeRejected', async (t) => {
-  const dir = await tempDir(t)
+  const dir = tempDir(t)
   const dl = new FileDeadLetter({ dir })
   await dl.write({ reason: 'rejected', batchId: 'r1', events: [JSON.stringify(makeEvent(1))], attempts: 1, at: new Date().toISOString() })
   await dl.write({ reason: 'exhausted', batchId: 'e1', events: [JSON.stringify(makeEvent(2))], attempts: 3, at: new Date().toISOString() })
@@ -180,7 +175,7 @@ test('entries dead-lettered as rejected are kept and reported, not resent, unles
 })
 
 test('a dead-letter file another live process may still append to is left alone until that process has ended', async (t) => {
-  const dir = await tempDir(t)
+  const dir = tempDir(t)
   const writer = fileURLToPath(new URL('../fixtures/dead-letter-writer.ts', import.meta.url))
   const child = spawn(process.execPath, ['--import', 'tsx', writer, dir], { stdio: ['pipe', 'pipe', 'inherit'] })
   const exited = once(child, 'exit')

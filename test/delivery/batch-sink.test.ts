@@ -1,7 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { BatchSink, FlushError, SinkError, createAuditStore, parseNote, type Batch, type DeadLetterEventInfo, type RetryEventInfo, type SendContext } from '../../lib/index.js'
-import { MemoryDeadLetter, ScriptedSink, captureLogger, makeEvent, seqs, silentLogger } from '../helpers/fixtures.js'
+import { FlushError, SinkError, createAuditStore, parseNote, type BatchSink, type DeadLetterEventInfo, type RetryEventInfo } from '../../lib/index.js'
+import { MemoryDeadLetter, captureLogger, makeEvent, seqs, silentLogger } from '../helpers/fixtures.js'
+import { ScriptedSink } from '../helpers/scripted-sink.js'
 
 function storeWith (sink: BatchSink, deadLetter?: MemoryDeadLetter) {
   return createAuditStore({ sink, logger: silentLogger, batchSize: 10, flushIntervalMs: 60_000, ...(deadLetter ? { deadLetter } : {}) })
@@ -98,60 +99,35 @@ test('a failing dead letter counts the events lost and never errors the stream',
 })
 
 test('retryAfterMs from the server is honoured and capped at maxDelayMs', async () => {
-  class SlowDown extends BatchSink {
-    times: number[] = []
-    protected async sendBatch (_batch: Batch, ctx: SendContext): Promise<void> {
-      this.times.push(performance.now())
-      if (ctx.attempt === 1) throw new SinkError('HTTP 429', { retryable: true, statusCode: 429, retryAfterMs: 150 })
-      if (ctx.attempt === 2) throw new SinkError('HTTP 503', { retryable: true, statusCode: 503, retryAfterMs: 60_000 })
-    }
-  }
-  const sink = new SlowDown({ retry: { baseDelayMs: 1, maxDelayMs: 300, jitter: 0 } })
+  const sink = new ScriptedSink([
+    new SinkError('HTTP 429', { retryable: true, statusCode: 429, retryAfterMs: 150 }),
+    new SinkError('HTTP 503', { retryable: true, statusCode: 503, retryAfterMs: 60_000 })
+  ], { delayMs: 0, retry: { baseDelayMs: 1, maxDelayMs: 300, jitter: 0 } })
   const store = storeWith(sink)
   store.record(makeEvent(1))
   await store.flush()
-  const [a, b, c] = sink.times as [number, number, number]
+  const [a, b, c] = sink.attempts.map((attempt) => attempt.at) as [number, number, number]
   assert.ok(b - a >= 145, `waited ${b - a} ms after Retry-After 150 ms`)
   assert.ok(c - b >= 295 && c - b < 5_000, `waited ${c - b} ms; the cap is 300 ms`)
   await store.close()
 })
 
 test('without lanes, with concurrency 1 the sink never sends two batches at once', async () => {
-  let active = 0
-  let peak = 0
-  class Counting extends BatchSink {
-    protected async sendBatch (): Promise<void> {
-      active++
-      peak = Math.max(peak, active)
-      await new Promise((resolve) => setTimeout(resolve, 2))
-      active--
-    }
-  }
-  const store = createAuditStore({ sink: new Counting(), lanes: 0, logger: silentLogger, batchSize: 2, flushIntervalMs: 60_000 })
+  const sink = new ScriptedSink([], { delayMs: 2 })
+  const store = createAuditStore({ sink, lanes: 0, logger: silentLogger, batchSize: 2, flushIntervalMs: 60_000 })
   for (let i = 0; i < 20; i++) store.record(makeEvent(i))
   assert.equal((await store.flush()).written, 20)
-  assert.equal(peak, 1)
+  assert.equal(sink.peakSending, 1)
   await store.close()
 })
 
 test('without lanes, with concurrency n the sink overlaps up to n batches, and a flush still waits for all of them', async () => {
-  let active = 0
-  let peak = 0
-  const stored: number[] = []
-  class Counting extends BatchSink {
-    protected async sendBatch (batch: Batch): Promise<void> {
-      active++
-      peak = Math.max(peak, active)
-      await new Promise((resolve) => setTimeout(resolve, 5))
-      stored.push(batch.events.length)
-      active--
-    }
-  }
-  const store = createAuditStore({ sink: new Counting({ concurrency: 3 }), lanes: 0, logger: silentLogger, batchSize: 2, flushIntervalMs: 60_000 })
+  const sink = new ScriptedSink([], { delayMs: 5, concurrency: 3 })
+  const store = createAuditStore({ sink, lanes: 0, logger: silentLogger, batchSize: 2, flushIntervalMs: 60_000 })
   for (let i = 0; i < 20; i++) store.record(makeEvent(i))
   assert.equal((await store.flush()).written, 20)
-  assert.equal(stored.reduce((a, b) => a + b, 0), 20)
-  assert.equal(peak, 3)
+  assert.equal(sink.storedBatches.map((batch) => batch.events.length).reduce((a, b) => a + b, 0), 20)
+  assert.equal(sink.peakSending, 3)
   await store.close()
 })
 
@@ -179,49 +155,31 @@ test('a sink serves one store', () => {
 })
 
 /**
- * A server that validates each item the way the reference server does: a
+ * A sink that validates each item the way the reference server does: a
  * batch holding any invalid item is refused whole with 400, and the problem
- * document names the refused items by index, unless `indexed` is off.
+ * document names the refused items by index, unless `indexed` is off. With
+ * `notes: 'ok'` it keeps the trail notes it is sent, as the reference server does.
  */
-class ValidatingSink extends BatchSink {
-  readonly stored: string[] = []
-  requests = 0
-  constructor (readonly isBad: (json: string) => boolean, readonly indexed: boolean) {
-    super({ retry: { baseDelayMs: 1, maxDelayMs: 2 } })
-  }
-
-  protected async sendBatch (batch: Batch): Promise<void> {
-    this.requests++
-    await new Promise((resolve) => setImmediate(resolve))
-    const fieldErrors: Record<string, string> = {}
-    batch.events.forEach((json, i) => { if (this.isBad(json)) fieldErrors[`[${i}].event_type`] = 'must not be empty' })
-    if (Object.keys(fieldErrors).length > 0) {
-      throw new SinkError('HTTP 400 Validation Error', {
+function validatingSink (isBad: (json: string) => boolean, indexed: boolean, notes: 'ok' | 'none' = 'none'): ScriptedSink {
+  return new ScriptedSink([], {
+    retry: { baseDelayMs: 1, maxDelayMs: 2 },
+    notes,
+    fallback: (batch) => {
+      const fieldErrors: Record<string, string> = {}
+      batch.events.forEach((json, i) => { if (isBad(json)) fieldErrors[`[${i}].event_type`] = 'must not be empty' })
+      if (Object.keys(fieldErrors).length === 0) return 'ok'
+      return new SinkError('HTTP 400 Validation Error', {
         retryable: false, split: true, statusCode: 400,
-        problem: this.indexed ? { title: 'Validation Error', field_errors: fieldErrors } : { title: 'Validation Error' }
+        problem: indexed ? { title: 'Validation Error', field_errors: fieldErrors } : { title: 'Validation Error' }
       })
     }
-    this.stored.push(...batch.events)
-  }
-}
-
-// Keeps the trail notes it is sent, as the reference server does.
-class NotingValidatingSink extends ValidatingSink {
-  readonly notes: string[] = []
-  constructor (isBad: (json: string) => boolean) {
-    super(isBad, true)
-  }
-
-  protected override async sendNotes (notes: readonly string[]): Promise<boolean> {
-    this.notes.push(...notes)
-    return true
-  }
+  })
 }
 
 const seqOf = (json: string): number => (JSON.parse(json) as { event_data: { seq: number } }).event_data.seq
 
-async function refuse (count: number, isBad: (seq: number) => boolean, indexed: boolean, lanes?: number): Promise<{ sink: ValidatingSink, deadLetter: MemoryDeadLetter, stats: ReturnType<ReturnType<typeof createAuditStore>['stats']> }> {
-  const sink = new ValidatingSink((json) => isBad(seqOf(json)), indexed)
+async function refuse (count: number, isBad: (seq: number) => boolean, indexed: boolean, lanes?: number): Promise<{ sink: ScriptedSink, deadLetter: MemoryDeadLetter, stats: ReturnType<ReturnType<typeof createAuditStore>['stats']> }> {
+  const sink = validatingSink((json) => isBad(seqOf(json)), indexed)
   const deadLetter = new MemoryDeadLetter()
   const store = createAuditStore({ sink, deadLetter, logger: silentLogger, batchSize: count, flushIntervalMs: 60_000, ...(lanes === undefined ? {} : { lanes }) })
   for (let seq = 0; seq < count; seq++) store.record(makeEvent(seq))
@@ -234,7 +192,7 @@ async function refuse (count: number, isBad: (seq: number) => boolean, indexed: 
 test('without lanes, a 400 that names refused items splits in one step: one dead-letter entry for them, one resend for the rest', async () => {
   const bad = new Set([17, 400, 401, 999])
   const { sink, deadLetter, stats } = await refuse(1000, (seq) => bad.has(seq), true, 0)
-  assert.equal(sink.requests, 2)
+  assert.equal(sink.attempts.length, 2)
   assert.equal(deadLetter.entries.length, 1)
   const [entry] = deadLetter.entries
   assert.equal(entry!.reason, 'rejected')
@@ -247,13 +205,13 @@ test('without lanes, a 400 that names refused items splits in one step: one dead
 
 test('in a lane, a 400 naming refused items stores the runs between them in seq order and skips each refused run with a note', async () => {
   const bad = new Set([17, 400, 401, 999])
-  const sink = new NotingValidatingSink((json) => bad.has(seqOf(json)))
+  const sink = validatingSink((json) => bad.has(seqOf(json)), true, 'ok')
   const deadLetter = new MemoryDeadLetter()
   const store = createAuditStore({ sink, deadLetter, logger: silentLogger, batchSize: 1000, flushIntervalMs: 60_000 })
   for (let seq = 0; seq < 1000; seq++) store.record(makeEvent(seq))
   assert.deepEqual(await store.flush().catch((err: FlushError) => err.result), { written: 996, deadLettered: 4, dropped: 0, lost: 0 })
   // The batch, then three stored runs: 0-16, 18-399, 402-998.
-  assert.equal(sink.requests, 4)
+  assert.equal(sink.attempts.length, 4)
   assert.deepEqual(sink.stored.map(seqOf), [...Array(1000).keys()].filter((seq) => !bad.has(seq)))
   assert.deepEqual(deadLetter.entries.map((e) => e.events.map(seqOf)), [[17], [400, 401], [999]])
   // Each refused run is one skip note at its lane seqs (seq 1 is event 0), posted in lane order.
@@ -264,44 +222,33 @@ test('in a lane, a 400 naming refused items stores the runs between them in seq 
 
 test('a lane batch answered 409 sequence-gap is sent again once the earlier batch of its lane settles, without counting a retry', async () => {
   // The first batch of the lane is slow; the second arrives first and is refused with a gap.
-  class GapSink extends BatchSink {
-    readonly order: number[] = []
-    #next = 1
-    attempts = 0
-    protected async sendBatch (batch: Batch): Promise<void> {
-      this.attempts++
+  let next = 1
+  const sink = new ScriptedSink([], {
+    delayMs: 0,
+    retry: { maxAttempts: 1 },
+    fallback: async (batch) => {
       const trail = batch.trail!
       if (trail.seq === 1) await new Promise((resolve) => setTimeout(resolve, 30))
-      if (trail.seq !== this.#next) {
-        throw new SinkError('HTTP 409 Conflict', { retryable: false, statusCode: 409, problem: { type: 'urn:audit-stream:problem:lane/sequence-gap', expected_seq: this.#next } })
+      if (trail.seq !== next) {
+        return new SinkError('HTTP 409 Conflict', { retryable: false, statusCode: 409, problem: { type: 'urn:audit-stream:problem:lane/sequence-gap', expected_seq: next } })
       }
-      this.#next += batch.events.length
-      this.order.push(trail.seq)
+      next += batch.events.length
+      return 'ok'
     }
-  }
-  const sink = new GapSink({ retry: { maxAttempts: 1 } })
+  })
   const store = createAuditStore({ sink, logger: silentLogger, batchSize: 5, flushIntervalMs: 60_000 })
   for (let i = 0; i < 10; i++) store.record(makeEvent(i))
   assert.deepEqual(await store.flush(), { written: 10, deadLettered: 0, dropped: 0, lost: 0 })
-  assert.deepEqual(sink.order, [1, 6])
-  assert.equal(sink.attempts, 3)
+  assert.deepEqual(sink.storedBatches.map((batch) => batch.trail!.seq), [1, 6])
+  assert.equal(sink.attempts.length, 3)
   assert.equal(store.stats().retries, 0)
   await store.close()
 })
 
 test('each lane has at most maxInFlightPerLane batches in flight, and the lanes run side by side', async () => {
-  const active = new Map<number, number>()
-  const peak = new Map<number, number>()
-  class Counting extends BatchSink {
-    protected async sendBatch (batch: Batch): Promise<void> {
-      const lane = batch.trail!.lane
-      active.set(lane, (active.get(lane) ?? 0) + 1)
-      peak.set(lane, Math.max(peak.get(lane) ?? 0, active.get(lane)!))
-      await new Promise((resolve) => setTimeout(resolve, 5))
-      active.set(lane, active.get(lane)! - 1)
-    }
-  }
-  const store = createAuditStore({ sink: new Counting(), lanes: 4, maxInFlightPerLane: 3, logger: silentLogger, batchSize: 2, flushIntervalMs: 60_000 })
+  const sink = new ScriptedSink([], { delayMs: 5 })
+  const peak = sink.peakSendingByLane
+  const store = createAuditStore({ sink, lanes: 4, maxInFlightPerLane: 3, logger: silentLogger, batchSize: 2, flushIntervalMs: 60_000 })
   for (let i = 0; i < 400; i++) store.record(makeEvent(i, `c-${i % 16}`))
   assert.equal((await store.flush()).written, 400)
   assert.deepEqual([...peak.keys()].sort(), [0, 1, 2, 3])
@@ -313,12 +260,12 @@ test('each lane has at most maxInFlightPerLane batches in flight, and the lanes 
 test('a 1000-event batch refused entirely with indexed field errors costs 1 request and 1 dead-letter entry (bisecting cost 1999 and 1000)', async (t) => {
   const indexed = await refuse(1000, () => true, true)
   const bisected = await refuse(1000, () => true, false)
-  t.diagnostic(`refused entirely: indexed field_errors ${indexed.sink.requests} requests, ${indexed.deadLetter.entries.length} dead-letter entries; without indices ${bisected.sink.requests} requests, ${bisected.deadLetter.entries.length} entries`)
-  assert.equal(indexed.sink.requests, 1)
+  t.diagnostic(`refused entirely: indexed field_errors ${indexed.sink.attempts.length} requests, ${indexed.deadLetter.entries.length} dead-letter entries; without indices ${bisected.sink.attempts.length} requests, ${bisected.deadLetter.entries.length} entries`)
+  assert.equal(indexed.sink.attempts.length, 1)
   assert.equal(indexed.deadLetter.entries.length, 1)
   assert.equal(indexed.stats.deadLettered, 1000)
   // Without indices the sink bisects, 10 levels deep at most: never more than 2047 requests.
-  assert.equal(bisected.sink.requests, 1999)
+  assert.equal(bisected.sink.attempts.length, 1999)
   assert.equal(bisected.stats.deadLettered, 1000)
   assert.equal(bisected.stats.pending, 0)
 })
@@ -326,7 +273,7 @@ test('a 1000-event batch refused entirely with indexed field errors costs 1 requ
 test('bisecting stops at MAX_BISECT_DEPTH and dead-letters what is left whole', async () => {
   const { sink, deadLetter, stats } = await refuse(4096, () => true, false)
   // 2^11 - 1 requests: the batch and 10 levels of halves; pieces of 4 events at the bottom.
-  assert.equal(sink.requests, 2047)
+  assert.equal(sink.attempts.length, 2047)
   assert.equal(deadLetter.entries.length, 1024)
   assert.ok(deadLetter.entries.every((e) => e.events.length === 4))
   assert.equal(stats.deadLettered, 4096)

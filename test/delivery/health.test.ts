@@ -9,7 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import { DataStorageSink, MemorySink, createAuditStore, installShutdownHandler, readinessHandler, type StoreHealth } from '../../lib/index.js'
 import { startDataStorageServer } from '../../lib/server/index.js'
-import { ScriptedSink, makeEvent, silentLogger } from '../helpers/fixtures.js'
+import { makeEvent, silentLogger } from '../helpers/fixtures.js'
+import { ScriptedSink } from '../helpers/scripted-sink.js'
 
 test('a store is not ready until its endpoint answered a probe, then ready with the endpoint listed', async (t) => {
   const server = await startDataStorageServer({ logger: silentLogger })

@@ -13,6 +13,7 @@ import { AuditValidationError, MemorySink, createAuditStore, validateAuditEvent 
 import { startDataStorageServer, type DataStorageServer } from '../../lib/server/datastorage-server.js'
 import { MAX_EVENT_DATA_DEPTH } from '../../lib/event/storable-json.js'
 import { MemoryDeadLetter, makeEvent, seqs, silentLogger } from '../helpers/fixtures.js'
+import { engines } from '../helpers/engines.js'
 
 // JSON text nested `depth` deep: JSON.stringify itself overflows the stack at 5000.
 function nestedJson (depth: number): string {
@@ -88,19 +89,10 @@ test('write() dead-letters every such event with reason invalid, and the valid o
   assert.ok(deadLetter.entries.every((entry) => entry.reason === 'invalid'))
 })
 
-const engines = [
-  { name: 'PGlite', database: 'memory://', skip: undefined as string | undefined },
-  {
-    name: 'PostgreSQL',
-    database: process.env.DATABASE_URL ?? '',
-    skip: process.env.DATABASE_URL === undefined || process.env.DATABASE_URL === '' ? 'DATABASE_URL is not set (.ci/run starts PostgreSQL; see README)' : undefined
-  }
-]
-
 for (const engine of engines) {
   describe(`the reference server on ${engine.name} answers 400 for what it cannot store`, { skip: engine.skip }, () => {
     let server: DataStorageServer
-    before(async () => { server = await startDataStorageServer({ database: engine.database, logger: silentLogger }) })
+    before(async () => { server = await startDataStorageServer({ database: engine.database!, logger: silentLogger }) })
     after(async () => { await server?.close() })
 
     for (const [what, make, path] of cases) {

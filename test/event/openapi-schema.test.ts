@@ -5,14 +5,15 @@
  */
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { parse } from 'yaml'
 import { AuditValidationError, InvalidOptionError, MemorySink, createAuditStore, createEventValidator } from '../../lib/index.js'
 import { startDataStorageServer, type DataStorageServer } from '../../lib/server/datastorage-server.js'
 import { silentLogger } from '../helpers/fixtures.js'
+import { tempDir } from '../helpers/temp-dir.js'
+import { engines } from '../helpers/engines.js'
 
 const FIXTURE = new URL('../fixtures/datastorage-openapi.yaml', import.meta.url).pathname
 const doc = parse(readFileSync(FIXTURE, 'utf8')) as Record<string, unknown>
@@ -84,8 +85,8 @@ test('the client refuses unknown top-level fields; allowUnknownKeys (the server)
   assert.deepEqual(createEventValidator(FIXTURE, { allowUnknownKeys: true })(gatewayEvent({ evnt_type: 'typo' })), [])
 })
 
-test('a parsed document, a YAML path and a JSON path give the same validator', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'audit-openapi-'))
+test('a parsed document, a YAML path and a JSON path give the same validator', (t) => {
+  const dir = tempDir(t, 'audit-openapi-')
   const json = join(dir, 'doc.json')
   writeFileSync(json, JSON.stringify(doc))
   for (const source of [doc, json]) {
@@ -145,19 +146,10 @@ test('a store with openapi refuses at record() what the document refuses, naming
   await store.close()
 })
 
-const engines = [
-  { name: 'PGlite', database: 'memory://', skip: undefined as string | undefined },
-  {
-    name: 'PostgreSQL',
-    database: process.env.DATABASE_URL ?? '',
-    skip: process.env.DATABASE_URL === undefined || process.env.DATABASE_URL === '' ? 'DATABASE_URL is not set (.ci/run starts PostgreSQL; see README)' : undefined
-  }
-]
-
 for (const engine of engines) {
   describe(`a server with openapi on ${engine.name}`, { skip: engine.skip }, () => {
     let server: DataStorageServer
-    before(async () => { server = await startDataStorageServer({ database: engine.database, openapi: FIXTURE, logger: silentLogger }) })
+    before(async () => { server = await startDataStorageServer({ database: engine.database!, openapi: FIXTURE, logger: silentLogger }) })
     after(async () => { await server?.close() })
 
     const post = async (path: string, body: unknown): Promise<{ status: number, body: Record<string, unknown> }> => {
@@ -197,8 +189,8 @@ for (const engine of engines) {
   })
 }
 
-test('a YAML file holding a string is refused as a document, never read as the path of another file', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'openapi-string-'))
+test('a YAML file holding a string is refused as a document, never read as the path of another file', (t) => {
+  const dir = tempDir(t, 'openapi-string-')
   const target = join(dir, 'target.yaml')
   writeFileSync(target, 'secret-content\n')
   const indirect = join(dir, 'indirect.yaml')

@@ -1,17 +1,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process'
-import { lutimesSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { lutimesSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { acquireLock, isAlive, lockHolder, TAKEOVER_STALE_MS } from '../../lib/files/dir-lock.js'
-
-function tempDir (t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'dir-lock-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
+import { tempDir } from '../helpers/temp-dir.js'
 
 const refuse = (holder: { pid: number } | undefined): Error => new Error(`held by ${holder?.pid ?? 'unknown'}`)
 

@@ -11,17 +11,11 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
 import { DataStorageSink, FileDeadLetter, FlushError, createAuditStore, newAuditEvent } from '../../lib/index.js'
+import { prng } from './prng.js'
 
 const [id, urls, runMs, seed, dir] = process.argv.slice(2) as [string, string, string, string, string]
-// A small seeded generator (mulberry32), so a failing run can be replayed.
-let state = (Number(seed) + Number(id) * 7919) >>> 0
-const random = (): number => {
-  state = (state + 0x6D2B79F5) >>> 0
-  let t = state
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
+// Seeded per producer, so a failing run can be replayed.
+const random = prng(Number(seed) + Number(id) * 7919)
 
 const sink = new DataStorageSink({
   url: urls.split(','),

@@ -1,9 +1,10 @@
 /**
- * Shared test fixtures: events, a scriptable sink and an in-memory dead letter.
+ * Shared test fixtures: events, an in-memory dead letter and loggers. The
+ * test sink is ScriptedSink (scripted-sink.ts).
  */
 import { pino, type Logger } from 'pino'
 import { Writable } from 'node:stream'
-import { BatchSink, SinkError, newAuditEvent, type AuditEvent, type Batch, type DeadLetter, type DeadLetterEntry, type SendContext } from '../../lib/index.js'
+import { newAuditEvent, type AuditEvent, type DeadLetter, type DeadLetterEntry } from '../../lib/index.js'
 
 /** A valid event whose correlation id and sequence number identify it. */
 export function makeEvent (seq: number, correlationId = 'test'): AuditEvent {
@@ -20,41 +21,6 @@ export function makeEvent (seq: number, correlationId = 'test'): AuditEvent {
 /** The `seq` of each stored event, in order. */
 export function seqs (events: readonly unknown[]): number[] {
   return events.map((e) => (e as { event_data: { seq: number } }).event_data.seq)
-}
-
-/** What a ScriptedSink does on one attempt: succeed, or throw. */
-export type Outcome = 'ok' | 'retryable' | 'rejected' | 'hang' | Error
-
-/**
- * A sink whose attempts follow a script; after the script, every attempt
- * uses `fallback`. It records each attempt's batch id and size.
- */
-export class ScriptedSink extends BatchSink {
-  readonly stored: string[] = []
-  readonly attempts: Array<{ id: string, count: number, attempt: number }> = []
-  script: Outcome[]
-  fallback: Outcome
-
-  constructor (script: Outcome[] = [], options: ConstructorParameters<typeof BatchSink>[0] & { fallback?: Outcome } = {}) {
-    super({ retry: { baseDelayMs: 1, maxDelayMs: 5, ...options.retry }, ...(options.logger ? { logger: options.logger } : {}), ...(options.concurrency ? { concurrency: options.concurrency } : {}) })
-    this.script = [...script]
-    this.fallback = options.fallback ?? 'ok'
-  }
-
-  protected async sendBatch (batch: Batch, ctx: SendContext): Promise<void> {
-    this.attempts.push({ id: batch.id, count: batch.events.length, attempt: ctx.attempt })
-    const outcome = this.script.length > 0 ? this.script.shift()! : this.fallback
-    await new Promise((resolve) => setImmediate(resolve))
-    if (outcome === 'hang') {
-      await new Promise((_resolve, reject) => {
-        ctx.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true })
-      })
-    }
-    if (outcome === 'retryable') throw new SinkError('HTTP 503 Service Unavailable', { retryable: true, statusCode: 503 })
-    if (outcome === 'rejected') throw new SinkError('HTTP 400 Bad Request', { retryable: false, statusCode: 400 })
-    if (outcome instanceof Error) throw outcome
-    this.stored.push(...batch.events)
-  }
 }
 
 /** A dead letter that keeps entries in memory, or fails every write when `failing`. */

@@ -6,10 +6,7 @@
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
 import { connect } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
@@ -17,15 +14,11 @@ import { request } from 'undici'
 import { newAuditEvent, type AuditEvent } from '../../lib/index.js'
 import { startDataStorageServer, type DataStorageServer } from '../../lib/server/index.js'
 import { captureLogger, silentLogger } from '../helpers/fixtures.js'
+import { tempDir } from '../helpers/temp-dir.js'
+import { engines, noPostgres } from '../helpers/engines.js'
 
 const BATCH = '/api/v1/audit/events/batch'
 const EVENTS = '/api/v1/audit/events'
-const noPostgres = process.env.DATABASE_URL === undefined || process.env.DATABASE_URL === '' ? 'DATABASE_URL is not set (.ci/run starts PostgreSQL; see README)' : undefined
-
-const engines = [
-  { name: 'PGlite', database: 'memory://' as string | undefined, skip: undefined as string | undefined },
-  { name: 'PostgreSQL', database: process.env.DATABASE_URL, skip: noPostgres }
-]
 
 function event (correlationId: string, seq: number, patch: Partial<AuditEvent> = {}): AuditEvent {
   return newAuditEvent({
@@ -224,8 +217,7 @@ async function checkDatabaseErrors (database: string): Promise<void> {
 }
 
 test('a database error is never echoed: 500 with an instance id, the detail in the log (PGlite)', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'audit-pglite-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'audit-pglite-')
   await (await startDataStorageServer({ database: dir, logger: silentLogger })).close()
   const db = new PGlite(dir)
   await db.exec(TRIGGER)

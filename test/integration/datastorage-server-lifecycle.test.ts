@@ -5,9 +5,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { connect } from 'node:net'
 import { PassThrough } from 'node:stream'
 import { gzipSync } from 'node:zlib'
@@ -16,9 +13,10 @@ import { Client, request } from 'undici'
 import { InvalidOptionError, newAuditEvent } from '../../lib/index.js'
 import { startDataStorageServer } from '../../lib/server/index.js'
 import { captureLogger, silentLogger } from '../helpers/fixtures.js'
+import { tempDir } from '../helpers/temp-dir.js'
+import { noPostgres } from '../helpers/engines.js'
 
 const BATCH = '/api/v1/audit/events/batch'
-const noPostgres = process.env.DATABASE_URL === undefined || process.env.DATABASE_URL === '' ? 'DATABASE_URL is not set (.ci/run starts PostgreSQL; see README)' : undefined
 
 const event = (cid: string, seq: number) => newAuditEvent({ event_type: 't', event_category: 'c', event_action: 'a', event_outcome: 'success', correlation_id: cid, event_data: { seq } })
 
@@ -50,8 +48,7 @@ test('with a token, a missing or wrong bearer gets 401 and the right one is let 
 })
 
 test('a PGlite directory keeps its data across a restart, and migrations run again harmlessly', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'audit-pglite-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'audit-pglite-')
   const cid = randomUUID()
   const first = await startDataStorageServer({ database: dir, logger: silentLogger })
   assert.equal(await post(first.url, [event(cid, 0), event(cid, 1)]), 201)

@@ -11,18 +11,10 @@ import { request } from 'undici'
 import { DataStorageSink, createAuditStore, newAuditEvent, type AuditEvent } from '../../lib/index.js'
 import { startDataStorageServer, type DataStorageServer } from '../../lib/server/index.js'
 import { silentLogger } from '../helpers/fixtures.js'
+import { engines } from '../helpers/engines.js'
 
 const BATCH = '/api/v1/audit/events/batch'
 const EVENTS = '/api/v1/audit/events'
-
-const engines = [
-  { name: 'PGlite', database: 'memory://' as string | undefined, skip: undefined as string | undefined },
-  {
-    name: 'PostgreSQL',
-    database: process.env.DATABASE_URL,
-    skip: process.env.DATABASE_URL === undefined || process.env.DATABASE_URL === '' ? 'DATABASE_URL is not set (.ci/run starts PostgreSQL; see README)' : undefined
-  }
-]
 
 function event (correlationId: string, seq: number, patch: Partial<AuditEvent> = {}): AuditEvent {
   return newAuditEvent({

@@ -6,14 +6,14 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { laneOf, parseNotes } from '../../lib/index.js'
 import { startDataStorageServer, type DataStorageServer } from '../../lib/server/datastorage-server.js'
 import { runTs } from '../helpers/child.js'
 import { silentLogger } from '../helpers/fixtures.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 const child = fileURLToPath(new URL('../fixtures/exit-child.ts', import.meta.url))
 let server: DataStorageServer
@@ -42,8 +42,7 @@ test('five events recorded by a script that then ends are stored: the store flus
 
 test('a signing store whose script ends without close() checkpoints its lane after the flush at beforeExit', async (t) => {
   const id = randomUUID()
-  const dir = await mkdtemp(join(tmpdir(), 'audit-exit-trail-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'audit-exit-trail-')
   const file = join(dir, 'audit.notes')
   const { code, stderr } = await runTs(child, ['trail-end', id], { env: { AUDIT_DATASTORAGE_URL: server.url, AUDIT_TRAIL_FILE: file } })
   assert.equal(code, 0, stderr)

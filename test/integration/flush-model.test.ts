@@ -10,7 +10,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { createAuditStore, type AuditStore } from '../../lib/index.js'
-import { MemoryDeadLetter, ScriptedSink, makeEvent, silentLogger, type Outcome } from '../helpers/fixtures.js'
+import { MemoryDeadLetter, makeEvent, silentLogger } from '../helpers/fixtures.js'
+import { ScriptedSink, type Answer } from '../helpers/scripted-sink.js'
 
 interface Model {
   nextSeq: number
@@ -110,13 +111,13 @@ class FlushCommand implements fc.AsyncCommand<Model, Real> {
 }
 
 class FailSendsCommand implements fc.AsyncCommand<Model, Real> {
-  constructor (readonly outcomes: Outcome[]) {}
+  constructor (readonly answers: Answer[]) {}
   check = (): boolean => true
   async run (_m: Model, r: Real): Promise<void> {
-    r.sink.script.push(...this.outcomes)
+    r.sink.script.push(...this.answers)
   }
 
-  toString = (): string => `failSends(${this.outcomes.join(',')})`
+  toString = (): string => `failSends(${this.answers.join(',')})`
 }
 
 class AdvanceCommand implements fc.AsyncCommand<Model, Real> {
@@ -164,7 +165,7 @@ const commands = [
   fc.integer({ min: 1, max: 30 }).map((n) => new RecordCommand(n)),
   fc.tuple(fc.integer({ min: 1, max: 10 }), fc.boolean()).map(([n, invalid]) => new WriteCommand(n, invalid)),
   fc.boolean().map((wait) => new FlushCommand(wait)),
-  fc.array(fc.constantFrom<Outcome>('ok', 'retryable', 'rejected'), { minLength: 1, maxLength: 4 }).map((o) => new FailSendsCommand(o)),
+  fc.array(fc.constantFrom<Answer>('ok', 'retryable', 'rejected'), { minLength: 1, maxLength: 4 }).map((o) => new FailSendsCommand(o)),
   fc.integer({ min: 0, max: 12 }).map((ms) => new AdvanceCommand(ms)),
   fc.constant(new CloseCommand())
 ].map((arbitrary) => arbitrary.map((command) => new Checked(command)))

@@ -11,16 +11,8 @@ import { randomUUID } from 'node:crypto'
 import { GENESIS } from '../../lib/chain/chain-hash.js'
 import { startDataStorageServer, type DataStorageServer } from '../../lib/server/index.js'
 import { silentLogger } from '../helpers/fixtures.js'
-import { BATCH, TestLane, call, laneEvent, newSigner, postNotes, publicPem, send, verify } from '../helpers/lane-client.js'
-
-const engines = [
-  { name: 'PGlite', database: 'memory://' as string | undefined, skip: undefined as string | undefined },
-  {
-    name: 'PostgreSQL',
-    database: process.env.DATABASE_URL,
-    skip: process.env.DATABASE_URL === undefined || process.env.DATABASE_URL === '' ? 'DATABASE_URL is not set (.ci/run starts PostgreSQL; see README)' : undefined
-  }
-]
+import { BATCH, TestLane, call, laneEvent, newSigner, postNotes, publicPem, send, verify } from '../helpers/lane.js'
+import { engines } from '../helpers/engines.js'
 
 const GAP = 'urn:audit-stream:problem:lane/sequence-gap'
 const CONFLICT = 'urn:audit-stream:problem:lane/sequence-conflict'

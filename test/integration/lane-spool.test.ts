@@ -10,19 +10,19 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPairSync, randomUUID } from 'node:crypto'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { readdir } from 'node:fs/promises'
 import { DataStorageSink, createAuditStore, laneOf, type AuditStore, type Batch, type SendContext } from '../../lib/index.js'
 import { startDataStorageServer } from '../../lib/server/index.js'
 import { engines } from '../helpers/engines.js'
 import { silentLogger } from '../helpers/fixtures.js'
-import { call, laneEvent } from '../helpers/lane-client.js'
+import { call, laneEvent } from '../helpers/lane.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 
 const fastRetry = { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 }
 
 // Stores the batches of lane seqs up to `through`; every later one hangs until the store is torn down.
+// A DataStorageSink subclass: the batches it lets through must reach the real server over HTTP.
 class StallingSink extends DataStorageSink {
   constructor (url: string, readonly through: number) {
     super({ url, retry: fastRetry })
@@ -54,9 +54,9 @@ for (const engine of engines) {
       (await call(url, 'GET', `/api/v1/audit/verify?producer_id=${producerId}&lane=${lane}`)).body as unknown as Verified
 
     test('the next store is the same producer, resends the cut lane batches with their seqs and goes on after them', async (t) => {
-      const dir = await mkdtemp(join(tmpdir(), 'audit-lane-spool-'))
+      const dir = tempDir(t, 'audit-lane-spool-')
       const server = await startDataStorageServer({ database: engine.database!, logger: silentLogger })
-      t.after(async () => { await server.close(); await rm(dir, { recursive: true, force: true }) })
+      t.after(() => server.close())
       const cid = randomUUID()
       const first = storeOn(dir, new StallingSink(server.url, 20))
       for (let i = 0; i < 60; i++) first.record(laneEvent(cid, i))
@@ -82,9 +82,9 @@ for (const engine of engines) {
     })
 
     test('after every segment was dropped, the lanes file alone carries each lane on', async (t) => {
-      const dir = await mkdtemp(join(tmpdir(), 'audit-lane-spool-'))
+      const dir = tempDir(t, 'audit-lane-spool-')
       const server = await startDataStorageServer({ database: engine.database!, logger: silentLogger })
-      t.after(async () => { await server.close(); await rm(dir, { recursive: true, force: true }) })
+      t.after(() => server.close())
       const cid = randomUUID()
       const first = storeOn(dir, new DataStorageSink({ url: server.url, retry: fastRetry }))
       for (let i = 0; i < 30; i++) first.record(laneEvent(cid, i))
@@ -108,9 +108,9 @@ for (const engine of engines) {
     })
 
     test('a store with lanes: 0 on a spool written with lanes sends the recovered lane batches unordered, with their headers', async (t) => {
-      const dir = await mkdtemp(join(tmpdir(), 'audit-lane-spool-'))
+      const dir = tempDir(t, 'audit-lane-spool-')
       const server = await startDataStorageServer({ database: engine.database!, logger: silentLogger })
-      t.after(async () => { await server.close(); await rm(dir, { recursive: true, force: true }) })
+      t.after(() => server.close())
       const cid = randomUUID()
       const first = storeOn(dir, new StallingSink(server.url, 0))
       for (let i = 0; i < 40; i++) first.record(laneEvent(cid, i))

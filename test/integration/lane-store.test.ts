@@ -7,18 +7,21 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPairSync, randomUUID } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DataStorageSink, SinkError, createAuditStore, laneOf, parseNotes, type Batch, type NotesContext, type SendContext } from '../../lib/index.js'
 import { verify } from '../../lib/cli/verify.js'
 import { startDataStorageServer } from '../../lib/server/index.js'
 import { engines } from '../helpers/engines.js'
 import { MemoryDeadLetter, silentLogger } from '../helpers/fixtures.js'
-import { call, laneEvent } from '../helpers/lane-client.js'
+import { call, laneEvent } from '../helpers/lane.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 
 const fastRetry = { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 }
+
+// These two stay DataStorageSink subclasses: the test is of the real HTTP sink (its requests, its
+// notes endpoint, its classification of answers), with one fault put in front of it.
 
 // A sink in front of a real server whose one scripted fault is refusing the batches that hold a poison event.
 class RefusingSink extends DataStorageSink {
@@ -47,9 +50,9 @@ interface Verified { verified_through: number, to: number, first_bad_seq?: numbe
 for (const engine of engines) {
   describe(`a store's lanes on ${engine.name}`, { skip: engine.skip }, () => {
     test('every lane of a signing store verifies through its last seq, anchored by its checkpoints, on the server and with the CLI', async (t) => {
-      const dir = await mkdtemp(join(tmpdir(), 'audit-lane-store-'))
+      const dir = tempDir(t, 'audit-lane-store-')
       const server = await startDataStorageServer({ database: engine.database!, logger: silentLogger })
-      t.after(async () => { await server.close(); await rm(dir, { recursive: true, force: true }) })
+      t.after(() => server.close())
       const { privateKey, publicKey } = generateKeyPairSync('ed25519')
       const notesFile = join(dir, 'audit.notes')
       const keyFile = join(dir, 'key.pub.pem')

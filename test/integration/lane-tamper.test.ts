@@ -16,14 +16,15 @@ import { chainHash, eventDigest } from '../../lib/chain/chain-hash.js'
 import { openDatabase } from '../../lib/server/open-database.js'
 import { startDataStorageServer, type DataStorageServer } from '../../lib/server/index.js'
 import { silentLogger } from '../helpers/fixtures.js'
-import { TestLane, laneEvent, newSigner, postNotes, send, verify, type Reply } from '../helpers/lane-client.js'
+import { TestLane, laneEvent, newSigner, postNotes, send, verify, type Reply } from '../helpers/lane.js'
+import { noPostgres } from '../helpers/engines.js'
 
 const engines = [
   { name: 'PGlite', postgres: false, skip: undefined as string | undefined },
   {
     name: 'PostgreSQL',
     postgres: true,
-    skip: process.env.DATABASE_URL === undefined || process.env.DATABASE_URL === '' ? 'DATABASE_URL is not set (.ci/run starts PostgreSQL; see README)' : undefined
+    skip: noPostgres
   }
 ]
 

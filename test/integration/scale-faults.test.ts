@@ -11,13 +11,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { DEAD_LETTER_FILE_PREFIX } from '../../lib/index.js'
 import { freePort, privatePostgresUnavailable, startPrivatePostgres } from '../helpers/private-postgres.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 const RUN_MS = Number(process.env.FAULT_RUN_MS ?? 20_000)
 const SEED = Number(process.env.FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31))
@@ -59,8 +59,7 @@ async function stopReplica (r: Replica, signal: NodeJS.Signals): Promise<number 
 test('replicas, producers and PostgreSQL under faults: every resolved flush stored exactly once, nothing lost silently', { skip: privatePostgresUnavailable(), timeout: RUN_MS + 120_000 }, async (t) => {
   const postgres = await startPrivatePostgres()
   t.after(() => postgres.stop())
-  const deadLetters = await mkdtemp(join(tmpdir(), 'audit-stream-scale-dlq-'))
-  t.after(() => rm(deadLetters, { recursive: true, force: true }))
+  const deadLetters = tempDir(t, 'audit-stream-scale-dlq-')
   const replicas: Replica[] = []
   for (let i = 0; i < 3; i++) {
     const port = await freePort()

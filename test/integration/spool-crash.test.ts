@@ -11,12 +11,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { fork } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { startDataStorageServer } from '../../lib/server/index.js'
 import { prng } from '../helpers/prng.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 const CHILD = join(import.meta.dirname, 'spool-crash', 'child.ts')
 const RUNS = Number(process.env.SPOOL_CRASH_RUNS ?? 20)
@@ -71,11 +70,8 @@ Promise<{ acked: Map<string, number>, recovered: number }> {
 
 test(`every event whose persisted() resolved is stored exactly once across ${RUNS} SIGKILLs (seed ${SEED})`, { timeout: 600_000 }, async (t) => {
   const server = await startDataStorageServer({ logger: pino({ level: 'silent' }) })
-  const dirs = Array.from({ length: CHAINS }, () => mkdtempSync(join(tmpdir(), 'spool-crash-')))
-  t.after(async () => {
-    await server.close()
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
-  })
+  t.after(() => server.close())
+  const dirs = Array.from({ length: CHAINS }, () => tempDir(t, 'spool-crash-'))
   const perChain = Math.ceil(RUNS / CHAINS)
   const results = await Promise.all(dirs.map((dir, c) => chain(t, server.url, dir, `c${c}`, SEED + c * 1000, perChain)))
 

@@ -10,13 +10,12 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { readdirSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { AuditStore, MemorySink, type AuditStoreOptions, type StoreStats } from '../../lib/index.js'
 import { makeEvent, silentLogger } from '../helpers/fixtures.js'
 import { prng } from '../helpers/prng.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 const ROUNDS = Number(process.env.SPOOL_STRESS_ROUNDS ?? 6)
 const SEED = Number(process.env.SPOOL_STRESS_SEED ?? Date.now() % 1_000_000)
@@ -39,8 +38,7 @@ for (const variant of ['no spool', 'process', 'os'] as const) {
   test(`flushes interleaved with bursts, timer cuts and write() lose nothing (${variant})`, { timeout: 60_000 }, async (t) => {
     const random = prng(SEED)
     for (let round = 0; round < ROUNDS; round++) {
-      const dir = variant === 'no spool' ? undefined : mkdtempSync(join(tmpdir(), 'spool-stress-'))
-      if (dir !== undefined) t.after(() => rmSync(dir, { recursive: true, force: true }))
+      const dir = variant === 'no spool' ? undefined : tempDir(t, 'spool-stress-')
       const sink = new MemorySink()
       const store = new AuditStore(options(sink, dir, variant === 'os' ? 'os' : 'process'))
       let n = 0
@@ -72,8 +70,7 @@ for (const durability of ['process', 'os'] as const) {
   test(`a store destroyed mid-delivery leaves every event for the next one, which flushes while replaying (${durability})`, { timeout: 60_000 }, async (t) => {
     const random = prng(SEED + 1)
     for (let round = 0; round < ROUNDS * 2; round++) {
-      const dir = mkdtempSync(join(tmpdir(), 'spool-stress-'))
-      t.after(() => rmSync(dir, { recursive: true, force: true }))
+      const dir = tempDir(t, 'spool-stress-')
       const first = new MemorySink({ delayMs: 2 })
       const a = new AuditStore(options(first, dir, durability))
       let n = 0

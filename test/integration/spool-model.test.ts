@@ -24,8 +24,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import fc from 'fast-check'
-import { AuditStore, BatchSink, type Batch } from '../../lib/index.js'
+import { AuditStore } from '../../lib/index.js'
 import { makeEvent, silentLogger } from '../helpers/fixtures.js'
+import { ScriptedSink } from '../helpers/scripted-sink.js'
 
 const RUNS = Number(process.env.SPOOL_MODEL_RUNS ?? 60)
 const CHECKPOINT_MS = 10
@@ -38,20 +39,20 @@ type Action =
   | { readonly kind: 'crash' }
   | { readonly kind: 'torn', readonly at: number }
 
-/** The server: which batch ids stored each event. */
-class StoringSink extends BatchSink {
-  constructor (readonly stored: Map<number, Set<string>>) {
-    super()
-  }
-
-  protected async sendBatch (batch: Batch): Promise<void> {
-    for (const json of batch.events) {
-      const seq = (JSON.parse(json) as { event_data: { seq: number } }).event_data.seq
-      let ids = this.stored.get(seq)
-      if (ids === undefined) this.stored.set(seq, ids = new Set())
-      ids.add(batch.id)
+/** The server, across every store the run opens: which batch ids stored each event. */
+function storingSink (stored: Map<number, Set<string>>): ScriptedSink {
+  return new ScriptedSink([], {
+    delayMs: 0,
+    fallback: (batch) => {
+      for (const json of batch.events) {
+        const seq = (JSON.parse(json) as { event_data: { seq: number } }).event_data.seq
+        let ids = stored.get(seq)
+        if (ids === undefined) stored.set(seq, ids = new Set())
+        ids.add(batch.id)
+      }
+      return 'ok'
     }
-  }
+  })
 }
 
 function segmentSizes (dir: string): Map<string, number> {
@@ -64,7 +65,7 @@ async function run (actions: readonly Action[], durability: 'process' | 'os'): P
   const dir = mkdtempSync(join(tmpdir(), 'spool-model-'))
   const stored = new Map<number, Set<string>>()
   const open = (): AuditStore => new AuditStore({
-    sink: new StoringSink(stored), logger: silentLogger, batchSize: 10_000, flushIntervalMs: 600_000,
+    sink: storingSink(stored), logger: silentLogger, batchSize: 10_000, flushIntervalMs: 600_000,
     spool: { dir, durability, segmentBytes: 2_000, checkpointIntervalMs: CHECKPOINT_MS }
   })
   // The model: events acknowledged by persisted(); segment sizes at the last acknowledgement.

@@ -8,9 +8,10 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { BatchSink, FlushError, SinkError, createAuditStore, laneOf, parseNote, type Batch, type FlushResult } from '../../lib/index.js'
+import { FlushError, SinkError, createAuditStore, laneOf, parseNote, type Batch, type FlushResult } from '../../lib/index.js'
 import { MemoryDeadLetter, makeEvent, silentLogger } from '../helpers/fixtures.js'
 import { prng } from '../helpers/prng.js'
+import { ScriptedSink, type Answer, type NotesAnswer } from '../helpers/scripted-sink.js'
 
 const seqOf = (json: string): number => (JSON.parse(json) as { event_data: { seq: number } }).event_data.seq
 
@@ -27,8 +28,12 @@ interface Script {
   outage: boolean
 }
 
-/** A DataStorage double whose faults are scripted: keeps what it stored, by lane seq, and the skip notes. */
-class FaultySink extends BatchSink {
+/**
+ * A DataStorage double whose faults are scripted: keeps what it stored, by
+ * lane seq, and the skip notes. It answers `sink`'s attempts and note posts.
+ */
+class FaultyServer {
+  readonly sink: ScriptedSink
   /** Test seq of every event stored, in the order stored. */
   readonly stored: number[] = []
   /** Test seqs of the events whose batch was stored with its answer lost. */
@@ -40,15 +45,19 @@ class FaultySink extends BatchSink {
   readonly skips: Array<{ lane: number, from: number, to: number }> = []
   // Batch ids stored: a batch sent again under the same id is answered as stored, as an idempotency key is.
   readonly #ids = new Set<string>()
+  // Attempts so far of each batch id.
+  readonly #attempts = new Map<string, number>()
   readonly #script: Script
 
   constructor (script: Script, maxAttempts: number) {
-    super({ retry: { maxAttempts, baseDelayMs: 1, maxDelayMs: 2 } })
     this.#script = script
+    this.sink = new ScriptedSink([], {
+      retry: { maxAttempts, baseDelayMs: 1, maxDelayMs: 2 },
+      delayMs: 0,
+      fallback: (batch) => this.#answer(batch),
+      notes: (notes) => this.#takeNotes(notes)
+    })
   }
-
-  // Attempts so far of each batch id.
-  readonly #attempts = new Map<string, number>()
 
   // A number in [0, 1) for this attempt of this batch: a function of the seed, the batch's
   // first event, its size and the attempt, whatever order retry timers bring attempts in.
@@ -57,18 +66,18 @@ class FaultySink extends BatchSink {
     return prng((this.#script.seed * 31 + seqOf(batch.events[0]!)) * 1009 + batch.events.length * 97 + attempt * 7 + kind)()
   }
 
-  protected async sendBatch (batch: Batch): Promise<void> {
+  async #answer (batch: Batch): Promise<Answer> {
     this.#attempts.set(batch.id, (this.#attempts.get(batch.id) ?? 0) + 1)
     await new Promise((resolve) => setImmediate(resolve))
     if (this.#script.outage || this.#draw(batch, 1) < this.#script.unavailable) {
-      throw new SinkError('HTTP 503 Service Unavailable', { retryable: true, statusCode: 503 })
+      return new SinkError('HTTP 503 Service Unavailable', { retryable: true, statusCode: 503 })
     }
     const fieldErrors: Record<string, string> = {}
     batch.events.forEach((json, i) => { if (this.#script.bad.has(seqOf(json))) fieldErrors[`[${i}].event_type`] = 'refused' })
     if (Object.keys(fieldErrors).length > 0) {
-      throw new SinkError('HTTP 400 Validation Error', { retryable: false, split: true, statusCode: 400, problem: { title: 'Validation Error', field_errors: fieldErrors } })
+      return new SinkError('HTTP 400 Validation Error', { retryable: false, split: true, statusCode: 400, problem: { title: 'Validation Error', field_errors: fieldErrors } })
     }
-    if (this.#ids.has(batch.id)) return
+    if (this.#ids.has(batch.id)) return 'ok'
     this.#ids.add(batch.id)
     batch.events.forEach((json, i) => {
       this.stored.push(seqOf(json))
@@ -87,35 +96,36 @@ class FaultySink extends BatchSink {
           this.unansweredLaneSeqs.set(batch.trail.lane, set)
         }
       })
-      throw new SinkError('socket hang up after the batch was stored', { retryable: true })
+      return new SinkError('socket hang up after the batch was stored', { retryable: true })
     }
+    return 'ok'
   }
 
-  protected override async sendNotes (notes: readonly string[]): Promise<boolean> {
+  async #takeNotes (notes: readonly string[]): Promise<NotesAnswer> {
     await new Promise((resolve) => setImmediate(resolve))
-    if (this.#script.outage) throw new SinkError('HTTP 503 Service Unavailable', { retryable: true, statusCode: 503 })
+    if (this.#script.outage) return new SinkError('HTTP 503 Service Unavailable', { retryable: true, statusCode: 503 })
     for (const text of notes) {
       const { note } = parseNote(text)
       if (note.kind === 'skip') this.skips.push({ lane: note.lane, from: note.from, to: note.to })
     }
-    return true
+    return 'ok'
   }
 }
 
 /** Every lane's stored seqs and skipped ranges cover 1..its event count once each, with nothing twice. */
-function assertLanesTiled (sink: FaultySink, eventsPerLane: ReadonlyMap<number, number>, context: string): void {
-  const lanes = new Set([...sink.laneSeqs.keys(), ...sink.skips.map((s) => s.lane), ...eventsPerLane.keys()])
+function assertLanesTiled (server: FaultyServer, eventsPerLane: ReadonlyMap<number, number>, context: string): void {
+  const lanes = new Set([...server.laneSeqs.keys(), ...server.skips.map((s) => s.lane), ...eventsPerLane.keys()])
   for (const lane of lanes) {
     const covered = new Map<number, string>()
-    for (const seq of sink.laneSeqs.get(lane) ?? []) {
+    for (const seq of server.laneSeqs.get(lane) ?? []) {
       assert.equal(covered.get(seq), undefined, `${context}: lane ${lane} seq ${seq} stored twice`)
       covered.set(seq, 'stored')
     }
-    for (const { from, to } of sink.skips.filter((s) => s.lane === lane)) {
+    for (const { from, to } of server.skips.filter((s) => s.lane === lane)) {
       for (let seq = from; seq <= to; seq++) {
         // A batch stored whose answer was lost, then out of attempts, is dead-lettered and skipped too
         // (the skip's head is the stored chain's, so a verifier walks either); nothing else may overlap.
-        const overlapAllowed = covered.get(seq) === 'stored' && sink.unansweredLaneSeqs.get(lane)?.has(seq) === true
+        const overlapAllowed = covered.get(seq) === 'stored' && server.unansweredLaneSeqs.get(lane)?.has(seq) === true
         assert.ok(covered.get(seq) === undefined || overlapAllowed, `${context}: lane ${lane} seq ${seq} both ${covered.get(seq)} and skipped`)
         covered.set(seq, 'skipped')
       }
@@ -135,10 +145,10 @@ async function runCase (seed: number): Promise<void> {
   const count = 50 + pick(350)
   const bad = new Set(Array.from({ length: pick(12) }, () => pick(count)))
   const script: Script = { seed, unavailable: [0, 0.1, 0.3, 0.6][pick(4)]!, lostAnswer: [0, 0.1, 0.3][pick(3)]!, bad, outage: false }
-  const sink = new FaultySink(script, 2 + pick(3))
+  const server = new FaultyServer(script, 2 + pick(3))
   const deadLetter = new MemoryDeadLetter()
   const context = `seed ${seed} (lanes ${lanes}, in flight ${maxInFlightPerLane}, batchSize ${batchSize}, ${count} events, ${bad.size} refused, 503 at ${script.unavailable}, lost answers at ${script.lostAnswer})`
-  const store = createAuditStore({ sink, deadLetter, logger: silentLogger, lanes, maxInFlightPerLane, batchSize, flushIntervalMs: 60_000, bufferSize: count + 1 })
+  const store = createAuditStore({ sink: server.sink, deadLetter, logger: silentLogger, lanes, maxInFlightPerLane, batchSize, flushIntervalMs: 60_000, bufferSize: count + 1 })
   const correlationIds = Array.from({ length: 1 + pick(10) }, (_, i) => `c-${seed}-${i}`)
   const corrOf: string[] = []
   for (let seq = 0; seq < count; seq++) {
@@ -159,10 +169,10 @@ async function runCase (seed: number): Promise<void> {
   // Every event is stored or dead-lettered; none is stored twice or dead-lettered twice; both only
   // when its batch was stored and its answer lost until the attempts ran out. The counts say so.
   const dead = deadLetter.entries.flatMap((e) => e.events.map(seqOf))
-  const stored = new Set(sink.stored)
-  assert.equal(stored.size, sink.stored.length, `${context}: an event stored twice`)
+  const stored = new Set(server.stored)
+  assert.equal(stored.size, server.stored.length, `${context}: an event stored twice`)
   assert.equal(new Set(dead).size, dead.length, `${context}: an event dead-lettered twice`)
-  for (const seq of dead) assert.ok(!stored.has(seq) || sink.unanswered.has(seq), `${context}: event ${seq} both stored and dead-lettered`)
+  for (const seq of dead) assert.ok(!stored.has(seq) || server.unanswered.has(seq), `${context}: event ${seq} both stored and dead-lettered`)
   for (let seq = 0; seq < count; seq++) assert.ok(stored.has(seq) || dead.includes(seq), `${context}: event ${seq} neither stored nor dead-lettered`)
   for (const seq of bad) assert.ok(dead.includes(seq) && !stored.has(seq), `${context}: refused event ${seq} not dead-lettered`)
   assert.deepEqual({ written: result.written, deadLettered: result.deadLettered, dropped: result.dropped, lost: result.lost },
@@ -174,13 +184,13 @@ async function runCase (seed: number): Promise<void> {
   // With one batch in flight per lane, a correlation id's stored events keep their order.
   if (maxInFlightPerLane === 1) {
     for (const id of correlationIds) {
-      const order = sink.stored.filter((seq) => corrOf[seq] === id)
+      const order = server.stored.filter((seq) => corrOf[seq] === id)
       assert.deepEqual(order, [...order].sort((a, b) => a - b), `${context}: ${id} stored out of order`)
     }
   }
   const eventsPerLane = new Map<number, number>()
   for (const id of corrOf) eventsPerLane.set(laneOf(id, lanes), (eventsPerLane.get(laneOf(id, lanes)) ?? 0) + 1)
-  assertLanesTiled(sink, eventsPerLane, context)
+  assertLanesTiled(server, eventsPerLane, context)
 }
 
 test('with lanes, random 503s and refusals: every event is stored or dead-lettered exactly once, the stats balance, and each lane is tiled by stored seqs and skips', async () => {
@@ -192,19 +202,19 @@ test('with lanes, random 503s and refusals: every event is stored or dead-letter
 
 test('an outage that exhausts several batches of one lane, then recovery: the lane resumes, its skips are posted after the outage, and nothing is stored twice', async () => {
   const script: Script = { seed: 7, unavailable: 0, lostAnswer: 0, bad: new Set(), outage: true }
-  const sink = new FaultySink(script, 2)
+  const server = new FaultyServer(script, 2)
   const deadLetter = new MemoryDeadLetter()
-  const store = createAuditStore({ sink, deadLetter, logger: silentLogger, lanes: 1, maxInFlightPerLane: 2, batchSize: 5, flushIntervalMs: 60_000 })
+  const store = createAuditStore({ sink: server.sink, deadLetter, logger: silentLogger, lanes: 1, maxInFlightPerLane: 2, batchSize: 5, flushIntervalMs: 60_000 })
   for (let seq = 0; seq < 20; seq++) store.record(makeEvent(seq))
   await assert.rejects(store.flush(), (err: unknown) => err instanceof FlushError && err.result.deadLettered === 20)
-  assert.equal(sink.skips.length, 0, 'no skip could be posted during the outage')
+  assert.equal(server.skips.length, 0, 'no skip could be posted during the outage')
   script.outage = false
   for (let seq = 20; seq < 30; seq++) store.record(makeEvent(seq))
   assert.deepEqual(await store.flush(), { written: 10, deadLettered: 0, dropped: 0, lost: 0 })
   await store.close()
-  assert.deepEqual(sink.stored, [20, 21, 22, 23, 24, 25, 26, 27, 28, 29])
-  assert.deepEqual(sink.laneSeqs.get(0), [21, 22, 23, 24, 25, 26, 27, 28, 29, 30])
+  assert.deepEqual(server.stored, [20, 21, 22, 23, 24, 25, 26, 27, 28, 29])
+  assert.deepEqual(server.laneSeqs.get(0), [21, 22, 23, 24, 25, 26, 27, 28, 29, 30])
   // The four exhausted batches' skips reached the server once it answered, before the lane's next batch.
-  assert.deepEqual(sink.skips.map((s) => [s.from, s.to]).sort((a, b) => a[0]! - b[0]!), [[1, 5], [6, 10], [11, 15], [16, 20]])
-  assertLanesTiled(sink, new Map([[0, 30]]), 'outage')
+  assert.deepEqual(server.skips.map((s) => [s.from, s.to]).sort((a, b) => a[0]! - b[0]!), [[1, 5], [6, 10], [11, 15], [16, 20]])
+  assertLanesTiled(server, new Map([[0, 30]]), 'outage')
 })

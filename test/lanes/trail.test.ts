@@ -1,38 +1,45 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPairSync } from 'node:crypto'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  BatchSink, DataStorageSink, GENESIS, chainEvents, createAuditStore, laneOf, parseNote, parseNotes, verifyChain,
-  type Batch, type ChainRow, type NotesContext
+  DataStorageSink, GENESIS, chainEvents, createAuditStore, laneOf, parseNote, parseNotes, verifyChain,
+  type BatchSink, type ChainRow
 } from '../../lib/index.js'
 import { captureLogger, makeEvent, silentLogger } from '../helpers/fixtures.js'
 import { startFaultServer } from '../helpers/fault-server.js'
+import { ScriptedSink } from '../helpers/scripted-sink.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
-// Keeps what a lane-aware server would: each event's lane, seq, bytes and hash, and the notes.
-class TrailSink extends BatchSink {
-  readonly rows = new Map<number, ChainRow[]>()
-  readonly notes: string[] = []
-  protected async sendBatch (batch: Batch): Promise<void> {
+// Keeps what a lane-aware server would: each stored batch (see rowsOf) and the notes, checking the key that comes with them.
+function trailSink (): ScriptedSink {
+  return new ScriptedSink([], {
+    delayMs: 0,
+    notes: (_notes, ctx) => {
+      assert.ok(ctx.publicKeyPem === undefined || ctx.publicKeyPem.includes('BEGIN PUBLIC KEY'))
+      return 'ok'
+    }
+  })
+}
+
+// Each stored event's lane, seq, bytes and hash, by lane, in the order stored.
+function rowsOf (sink: ScriptedSink): Map<number, ChainRow[]> {
+  const byLane = new Map<number, ChainRow[]>()
+  for (const batch of sink.storedBatches) {
     const trail = batch.trail!
-    const rows = this.rows.get(trail.lane) ?? []
-    this.rows.set(trail.lane, rows)
+    const rows = byLane.get(trail.lane) ?? []
+    byLane.set(trail.lane, rows)
     batch.events.forEach((raw, i) => rows.push({ seq: trail.seq + i, raw, hash: trail.hashes.subarray(i * 32, i * 32 + 32).toString('hex'), event: JSON.parse(raw) as Record<string, unknown> }))
   }
-
-  protected override async sendNotes (notes: readonly string[], ctx: NotesContext): Promise<boolean> {
-    assert.ok(ctx.publicKeyPem === undefined || ctx.publicKeyPem.includes('BEGIN PUBLIC KEY'))
-    this.notes.push(...notes)
-    return true
-  }
+  return byLane
 }
 
 const { privateKey, publicKey } = generateKeyPairSync('ed25519')
 
 test('the lane and trail options are checked, and a bad key fails the constructor before the spool is locked', async (t) => {
-  const sink = (): BatchSink => new TrailSink()
+  const sink = (): BatchSink => trailSink()
   const bad: Array<[Record<string, unknown>, string]> = [
     [{ lanes: -1 }, 'lanes'], [{ lanes: 257 }, 'lanes'], [{ lanes: 1.5 }, 'lanes'],
     [{ maxInFlightPerLane: 0 }, 'maxInFlightPerLane'], [{ maxInFlightPerLane: 17 }, 'maxInFlightPerLane'],
@@ -51,8 +58,7 @@ test('the lane and trail options are checked, and a bad key fails the constructo
   for (const [options, option] of bad) {
     assert.throws(() => createAuditStore({ sink: sink(), logger: silentLogger, ...options }), { code: 'AUDIT_ERR_INVALID_OPTION', option }, JSON.stringify(options))
   }
-  const dir = await mkdtemp(join(tmpdir(), 'audit-trail-options-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'audit-trail-options-')
   assert.throws(() => createAuditStore({ sink: sink(), logger: silentLogger, spool: { dir }, trail: { signingKey: publicKey } }), { option: 'trail.signingKey' })
   const store = createAuditStore({ sink: sink(), logger: silentLogger, spool: { dir } })
   assert.match(store.producerId!, /^[0-9a-f-]{36}$/)
@@ -61,9 +67,8 @@ test('the lane and trail options are checked, and a bad key fails the constructo
 })
 
 test('checkpoints are signed every everyEvents settled events of a lane and at close, and verify against the chain the store sent', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'audit-trail-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
-  const sink = new TrailSink()
+  const dir = tempDir(t, 'audit-trail-')
+  const sink = trailSink()
   const file = join(dir, 'audit.notes')
   const store = createAuditStore({ sink, logger: silentLogger, batchSize: 7, flushIntervalMs: 60_000, trail: { signingKey: privateKey, everyEvents: 20, file } })
   const cids = ['rr-1', 'rr-2', 'rr-3', 'rr-4', 'rr-5', 'rr-6']
@@ -72,7 +77,7 @@ test('checkpoints are signed every everyEvents settled events of a lane and at c
   await store.close()
   const notes = sink.notes.map(parseNote)
   assert.deepEqual(parseNotes(await readFile(file, 'utf8')).map((n) => n.text), sink.notes, 'the file holds every note posted, in order')
-  for (const [lane, rows] of sink.rows) {
+  for (const [lane, rows] of rowsOf(sink)) {
     const result = verifyChain({ producerId: store.producerId!, lane, rows, notes, publicKeys: [publicKey] })
     assert.equal(result.first_bad_seq, undefined, `lane ${lane}: ${String(result.reason)} ${String(result.detail)}`)
     assert.equal(result.verified_through, rows.length, `lane ${lane}: the checkpoint at close anchors the last seq`)
@@ -84,7 +89,7 @@ test('checkpoints are signed every everyEvents settled events of a lane and at c
 })
 
 test('intervalMs checkpoints a lane whose head moved, once, without another event', async () => {
-  const sink = new TrailSink()
+  const sink = trailSink()
   const store = createAuditStore({ sink, logger: silentLogger, flushIntervalMs: 60_000, trail: { signingKey: privateKey, everyEvents: 1_000_000, intervalMs: 40 } })
   for (let i = 0; i < 5; i++) store.record(makeEvent(i, 'rr-1'))
   await store.flush()
@@ -98,7 +103,7 @@ test('intervalMs checkpoints a lane whose head moved, once, without another even
 
 test('a notes file that cannot be written is logged once, and delivery and posting go on', async () => {
   const { logger, lines } = captureLogger('error')
-  const sink = new TrailSink()
+  const sink = trailSink()
   const store = createAuditStore({ sink, logger, batchSize: 2, flushIntervalMs: 60_000, trail: { signingKey: privateKey, everyEvents: 2, file: join(tmpdir(), 'no-such-dir-audit', 'x', 'audit.notes') } })
   for (let i = 0; i < 10; i++) store.record(makeEvent(i, 'rr-1'))
   assert.deepEqual(await store.flush(), { written: 10, deadLettered: 0, dropped: 0, lost: 0 })
@@ -132,12 +137,7 @@ test('the DataStorage sink sends the five lane headers, which user headers canno
 })
 
 test('a sink whose notes never answer holds up neither flush nor, past its timeout, close; no event is counted lost', async () => {
-  class Hanging extends TrailSink {
-    protected override async sendNotes (): Promise<boolean> {
-      return new Promise<boolean>(() => {})
-    }
-  }
-  const sink = new Hanging()
+  const sink = new ScriptedSink([], { delayMs: 0, notes: 'never' })
   const store = createAuditStore({ sink, logger: silentLogger, batchSize: 5, flushIntervalMs: 60_000, trail: { signingKey: privateKey, everyEvents: 5 } })
   for (let i = 0; i < 20; i++) store.record(makeEvent(i, 'rr-1'))
   assert.deepEqual(await store.flush(), { written: 20, deadLettered: 0, dropped: 0, lost: 0 })

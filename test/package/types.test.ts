@@ -37,6 +37,7 @@ function typeChecks (): void {
   const notNullable: AuditEvent = { ...nullable, actor_id: null }
   void [withDoc, issues, notNullable]
 
+  // A subclass of its own, not the test suite's ScriptedSink: what this checks is that users can write one.
   class Custom extends BatchSink {
     protected async sendBatch (batch: Batch, ctx: SendContext): Promise<void> {
       const id: string = batch.id

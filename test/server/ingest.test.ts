@@ -12,8 +12,8 @@ import { openDatabase } from '../../lib/server/open-database.js'
 import { migrate } from '../../lib/server/migrations.js'
 import { maintainPartitions } from '../../lib/server/partitions.js'
 import { AuditRepository, type IngestMethod } from '../../lib/server/audit-repository.js'
+import { noPostgres } from '../helpers/engines.js'
 
-const noPostgres = process.env.DATABASE_URL === undefined || process.env.DATABASE_URL === '' ? 'DATABASE_URL is not set (.ci/run starts PostgreSQL; see README)' : undefined
 
 const awkward = (cid: string, seq: number): AuditEvent => newAuditEvent({
   event_type: 'ingest.test', event_category: 'c', event_action: 'a', event_outcome: 'success', correlation_id: cid,

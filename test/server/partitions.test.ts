@@ -17,9 +17,9 @@ import { migrate } from '../../lib/server/migrations.js'
 import { addMonths, maintainPartitions, monthOf, partitionName } from '../../lib/server/partitions.js'
 import { AuditRepository } from '../../lib/server/audit-repository.js'
 import { silentLogger } from '../helpers/fixtures.js'
+import { noPostgres } from '../helpers/engines.js'
 
 const BATCH = '/api/v1/audit/events/batch'
-const noPostgres = process.env.DATABASE_URL === undefined || process.env.DATABASE_URL === '' ? 'DATABASE_URL is not set (.ci/run starts PostgreSQL; see README)' : undefined
 
 /** A fresh database of its own: PGlite in memory, or a new PostgreSQL database dropped afterwards. */
 async function freshDatabase (engine: 'pglite' | 'postgres', after: (fn: () => Promise<void>) => void): Promise<string> {

@@ -4,16 +4,15 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { InvalidOptionError } from '../../lib/index.js'
 import { startDataStorageServer } from '../../lib/server/index.js'
 import { silentLogger } from '../helpers/fixtures.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 test('a second server on a PGlite directory another server uses fails with InvalidOptionError, and the directory stays usable', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'pglite-lock-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'pglite-lock-')
   const a = await startDataStorageServer({ database: dir, logger: silentLogger })
   await assert.rejects(startDataStorageServer({ database: dir, logger: silentLogger }), (err: unknown) => {
     assert.ok(err instanceof InvalidOptionError)
@@ -29,8 +28,7 @@ test('a second server on a PGlite directory another server uses fails with Inval
 
 test('a PGlite directory lock left by a process that no longer runs, or by an earlier process with this pid, is taken over', async (t) => {
   for (const holder of ['2147483646', String(process.pid)]) {
-    const dir = mkdtempSync(join(tmpdir(), 'pglite-stale-'))
-    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    const dir = tempDir(t, 'pglite-stale-')
     writeFileSync(join(dir, 'audit-stream.lock'), holder)
     const server = await startDataStorageServer({ database: dir, logger: silentLogger })
     await server.close()

@@ -1,7 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Agent } from 'undici'
 import { DataStorageSink, FlushError, createAuditStore, type AuditStore, type DataStorageSinkOptions } from '../../lib/index.js'
@@ -9,6 +8,7 @@ import { parseRetryAfter } from '../../lib/sinks/error-response.js'
 import { startFaultServer, created, problem, type FaultServer, type Handler } from '../helpers/fault-server.js'
 import { MemoryDeadLetter, captureLogger, makeEvent, silentLogger } from '../helpers/fixtures.js'
 import { makeTlsMaterial } from '../helpers/tls.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 const fastRetry = { baseDelayMs: 5, maxDelayMs: 2_000, jitter: 0 }
 
@@ -159,8 +159,7 @@ test('501 is not retried; 401 and 403 are', async (t) => {
 })
 
 test('after a 401 the token file is read again and the new token is used; the token never reaches the logs', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'audit-token-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'audit-token-')
   const tokenFile = join(dir, 'token')
   await writeFile(tokenFile, 'old-secret-token\n')
   const { logger, lines } = captureLogger('debug')

@@ -1,31 +1,26 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { fork } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { AuditLossError, AuditStore, BatchSink, InvalidOptionError, SpoolError, type AuditStoreOptions, type Batch, type DropEventInfo, type SpoolOptions } from '../../lib/index.js'
+import { AuditLossError, AuditStore, InvalidOptionError, SpoolError, type AuditStoreOptions, type BatchSink, type DropEventInfo, type SpoolOptions } from '../../lib/index.js'
 import { kSpoolFiles, nodeSpoolFiles, type SpoolFile, type SpoolFiles } from '../../lib/spool/spool-files.js'
 import { encodeBatch, encodeRun } from '../../lib/spool/record-format.js'
 import { segmentName } from '../../lib/spool/segment-name.js'
 import { readFloor as readCheckpoint } from '../../lib/spool/floor.js'
 import { captureLogger, makeEvent, silentLogger } from '../helpers/fixtures.js'
+import { ScriptedSink } from '../helpers/scripted-sink.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
-/** Remembers every batch it stored, with its id; `hold` keeps sends pending. */
-class RecordingSink extends BatchSink {
-  readonly stored: Array<{ id: string, seqs: number[] }> = []
-  hold = false
-  protected async sendBatch (batch: Batch): Promise<void> {
-    while (this.hold) await sleep(5)
-    this.stored.push({ id: batch.id, seqs: batch.events.map((e) => (JSON.parse(e) as { event_data: { seq: number } }).event_data.seq) })
-  }
+/** A sink that stores every batch within the call; `held` keeps sends pending. */
+function recordingSink (): ScriptedSink {
+  return new ScriptedSink([], { delayMs: 0 })
 }
 
-function tempDir (t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'spool-test-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
+/** Every batch the sink stored, with its id and its events' seqs. */
+function batchesOf (sink: ScriptedSink): Array<{ id: string, seqs: number[] }> {
+  return sink.storedBatches.map((batch) => ({ id: batch.id, seqs: batch.events.map((e) => (JSON.parse(e) as { event_data: { seq: number } }).event_data.seq) }))
 }
 
 function store (sink: BatchSink, spool: SpoolOptions, extra: Partial<AuditStoreOptions> & { files?: SpoolFiles } = {}): AuditStore {
@@ -35,15 +30,15 @@ function store (sink: BatchSink, spool: SpoolOptions, extra: Partial<AuditStoreO
 
 // Twelve events spooled one by one over segments of 1000 bytes, none delivered, then a destroy (a crash).
 async function destroyedWithTwelve (dir: string): Promise<void> {
-  const first = new RecordingSink()
-  first.hold = true
+  const first = recordingSink()
+  first.held = true
   const a = store(first, { dir, segmentBytes: 1000 })
   for (let i = 0; i < 12; i++) {
     a.record(makeEvent(i))
     await a.persisted()
   }
   a.destroy()
-  first.hold = false
+  first.held = false
 }
 
 type Op = 'create' | 'writev' | 'datasync' | 'sync' | 'close' | 'writeSynced' | 'rename' | 'unlink' | 'syncDir'
@@ -99,7 +94,7 @@ async function scenario (s: AuditStore, acked: Set<number>): Promise<void> {
 test('a roll-over syncs the full segment and the directory before writing to the next one (os)', async (t) => {
   const dir = tempDir(t)
   const log: string[] = []
-  const s = store(new RecordingSink(), { dir, durability: 'os', segmentBytes: 100, checkpointIntervalMs: 60_000 }, { files: tracedFiles(log) })
+  const s = store(recordingSink(), { dir, durability: 'os', segmentBytes: 100, checkpointIntervalMs: 60_000 }, { files: tracedFiles(log) })
   s.record(makeEvent(0))
   await s.persisted()
   s.record(makeEvent(1))
@@ -115,7 +110,7 @@ test('a roll-over syncs the full segment and the directory before writing to the
 test('a checkpoint is written, renamed and its directory synced before any segment is unlinked', async (t) => {
   const dir = tempDir(t)
   const log: string[] = []
-  const s = store(new RecordingSink(), { dir, segmentBytes: 100, checkpointIntervalMs: 5 }, { files: tracedFiles(log) })
+  const s = store(recordingSink(), { dir, segmentBytes: 100, checkpointIntervalMs: 5 }, { files: tracedFiles(log) })
   for (let i = 0; i < 8; i++) {
     s.record(makeEvent(i))
     await s.persisted()
@@ -133,7 +128,7 @@ test('a crash right after any file operation loses no acknowledged event and res
   const full: string[] = []
   {
     const dir = tempDir(t)
-    const s = store(new RecordingSink(), { dir, durability: 'os', segmentBytes: 300, checkpointIntervalMs: 10 }, { files: tracedFiles(full) })
+    const s = store(recordingSink(), { dir, durability: 'os', segmentBytes: 300, checkpointIntervalMs: 10 }, { files: tracedFiles(full) })
     await scenario(s, new Set())
     await s.close()
   }
@@ -141,7 +136,7 @@ test('a crash right after any file operation loses no acknowledged event and res
   for (let k = 1; k <= full.length; k++) {
     const dir = tempDir(t)
     const log: string[] = []
-    const first = new RecordingSink()
+    const first = recordingSink()
     const acked = new Set<number>()
     const opened: SpoolFile[] = []
     const a = store(first, { dir, durability: 'os', segmentBytes: 300, checkpointIntervalMs: 10 }, { files: tracedFiles(log, k, undefined, opened) })
@@ -150,11 +145,11 @@ test('a crash right after any file operation loses no acknowledged event and res
     a.destroy()
     for (const file of opened) await file.close().catch(() => {})
     rmSync(join(dir, 'lock'), { force: true })
-    const second = new RecordingSink()
+    const second = recordingSink()
     const b = store(second, { dir, durability: 'os', segmentBytes: 300 })
     await b.close()
     const byEvent = new Map<number, string>()
-    for (const { id, seqs } of [...first.stored, ...second.stored]) {
+    for (const { id, seqs } of [...batchesOf(first), ...batchesOf(second)]) {
       for (const n of seqs) {
         const before = byEvent.get(n)
         assert.ok(before === undefined || before === id, `crash after op ${k} (${log.at(-1)}): event ${n} stored in batches ${before} and ${id}`)
@@ -169,7 +164,7 @@ for (const code of ['ENOSPC', 'EIO'] as const) {
   test(`a disk error (${code}) fails persisted() with SpoolError, makes the store not ready, and delivery goes on from memory`, async (t) => {
     const dir = tempDir(t)
     const { logger, lines } = captureLogger('error')
-    const sink = new RecordingSink()
+    const sink = recordingSink()
     const fault = (op: Op): Error | undefined => (op === 'writev' || op === 'datasync') ? Object.assign(new Error(`${code}: injected`), { code }) : undefined
     const s = store(sink, { dir, durability: 'os' }, { files: tracedFiles([], Infinity, fault), logger })
     let errors = 0
@@ -188,8 +183,8 @@ for (const code of ['ENOSPC', 'EIO'] as const) {
 
 test('a second store on the same directory is refused with the pid that holds it', async (t) => {
   const dir = tempDir(t)
-  const a = store(new RecordingSink(), { dir })
-  assert.throws(() => store(new RecordingSink(), { dir }), (err: unknown) =>
+  const a = store(recordingSink(), { dir })
+  assert.throws(() => store(recordingSink(), { dir }), (err: unknown) =>
     err instanceof InvalidOptionError && err.option === 'spool.dir' && err.message.includes(`pid ${process.pid}`))
   await a.close()
 })
@@ -203,11 +198,11 @@ test('a lock left by a killed process is taken over and its spool replayed', asy
   child.kill('SIGKILL')
   await new Promise((resolve) => child.on('exit', resolve))
   assert.equal(Number.parseInt(readFileSync(join(dir, 'lock'), 'utf8'), 10), child.pid)
-  const sink = new RecordingSink()
+  const sink = recordingSink()
   const s = store(sink, { dir })
   assert.ok(s.stats().recovered > 0, 'events recovered')
   await s.close()
-  assert.ok(sink.stored.length > 0, 'batches stored')
+  assert.ok(batchesOf(sink).length > 0, 'batches stored')
 })
 
 test('a corrupt byte in the middle of a segment cuts that segment there, counts it, and later segments still replay', { timeout: 10_000 }, async (t) => {
@@ -221,21 +216,21 @@ test('a corrupt byte in the middle of a segment cuts that segment there, counts 
   bytes[Math.floor(bytes.length / 2)]! ^= 0xff
   writeFileSync(path, bytes)
   const { logger, lines } = captureLogger('error')
-  const second = new RecordingSink()
+  const second = recordingSink()
   const b = store(second, { dir, segmentBytes: 1000 }, { logger })
   const { spoolCorrupt, recovered } = b.stats()
   assert.ok(spoolCorrupt.bytes > 0 && spoolCorrupt.bytes < bytes.length, `corrupt ${spoolCorrupt.bytes} of ${bytes.length}`)
   assert.ok(recovered > 0 && recovered < 12, `recovered ${recovered}`)
   assert.ok(lines.some((l) => l.includes('spool corrupt') && l.includes('"bytes"')), lines.join('\n'))
   await b.close().catch(() => {})
-  const replayed = second.stored.flatMap((x) => x.seqs)
+  const replayed = batchesOf(second).flatMap((x) => x.seqs)
   assert.ok(replayed.includes(11), 'the last segment is replayed')
 })
 
 test('at maxBytes record() drops with reason spool-full and write() asks the producer to wait', async (t) => {
   const dir = tempDir(t)
-  const sink = new RecordingSink()
-  sink.hold = true
+  const sink = recordingSink()
+  sink.held = true
   const s = store(sink, { dir, maxBytes: 1000, segmentBytes: 300 })
   const drops: DropEventInfo[] = []
   s.on('drop', (d: DropEventInfo) => drops.push(d))
@@ -247,13 +242,13 @@ test('at maxBytes record() drops with reason spool-full and write() asks the pro
   assert.ok(accepted > 0 && accepted < 50, `accepted ${accepted}`)
   assert.equal(drops.at(-1)?.reason, 'spool-full')
   assert.equal(s.write(makeEvent(99)), false)
-  sink.hold = false
+  sink.held = false
   await new Promise((resolve) => s.once('drain', resolve))
   await s.close().catch(() => {})
 })
 
 test('persisted() without a spool rejects with SpoolError', async () => {
-  const s = new AuditStore({ sink: new RecordingSink(), logger: silentLogger })
+  const s = new AuditStore({ sink: recordingSink(), logger: silentLogger })
   await assert.rejects(s.persisted(), SpoolError)
   await s.close()
 })
@@ -270,8 +265,8 @@ test('a checkpoint queued behind a write before the store is destroyed leaves th
       return { writev: async (b) => { await blocked; await file.writev(b) }, datasync: () => file.datasync(), sync: () => file.sync(), close: () => file.close() }
     }
   }
-  const first = new RecordingSink()
-  first.hold = true
+  const first = recordingSink()
+  first.held = true
   const a = store(first, { dir, checkpointIntervalMs: 1 }, { files, batchSize: 1000, flushIntervalMs: 60_000 })
   for (let i = 0; i < 10; i++) a.record(makeEvent(i))
   await sleep(30)
@@ -279,12 +274,12 @@ test('a checkpoint queued behind a write before the store is destroyed leaves th
   a.destroy()
   release()
   while (readdirSync(dir).includes('lock')) await sleep(5)
-  const second = new RecordingSink()
+  const second = recordingSink()
   const b = store(second, { dir })
   assert.equal(b.stats().recovered, 10)
   assert.deepEqual(await b.flush(), { written: 10, deadLettered: 0, dropped: 0, lost: 0 })
   await b.close()
-  assert.deepEqual(second.stored.flatMap((s) => s.seqs).sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+  assert.deepEqual(batchesOf(second).flatMap((s) => s.seqs).sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
 })
 
 test('a segment that cannot be read back during replay counts only its own events lost; those replayed before it are delivered', async (t) => {
@@ -293,7 +288,7 @@ test('a segment that cannot be read back during replay counts only its own event
   while (readdirSync(dir).includes('lock')) await sleep(5)
   const segments = readdirSync(dir).filter((n) => n.startsWith('segment-')).sort()
   assert.ok(segments.length >= 3, `${segments.length} segments`)
-  const second = new RecordingSink()
+  const second = recordingSink()
   const b = store(second, { dir, segmentBytes: 1000 })
   assert.equal(b.stats().recovered, 12)
   // Replay reads a segment only when it gets to it: the last one is gone by then.
@@ -302,7 +297,7 @@ test('a segment that cannot be read back during replay counts only its own event
   const { written, lost } = err.result!
   assert.ok(written > 0 && lost > 0 && written + lost === 12, `written ${written}, lost ${lost}`)
   await b.close().catch(() => {})
-  assert.deepEqual(second.stored.flatMap((s) => s.seqs).sort((x, y) => x - y), Array.from({ length: written }, (_, i) => i))
+  assert.deepEqual(batchesOf(second).flatMap((s) => s.seqs).sort((x, y) => x - y), Array.from({ length: written }, (_, i) => i))
   assert.equal(b.stats().lost, lost)
 })
 
@@ -321,7 +316,7 @@ test('a store destroyed while its spool creates a segment closes that segment on
       return { writev: (b) => file.writev(b), datasync: () => file.datasync(), sync: () => file.sync(), close: async () => { state.closed = true; await file.close() } }
     }
   }
-  const a = store(new RecordingSink(), { dir, durability: 'os' }, { files: seam })
+  const a = store(recordingSink(), { dir, durability: 'os' }, { files: seam })
   a.record(makeEvent(0))
   await sleep(20)
   a.destroy()
@@ -345,33 +340,33 @@ test('a segment holding only batch cuts stays until replay has read it, even onc
   writeFileSync(join(dir, segmentName(1)), encodeBatch(cutId, [0, 49]))
   // Delivers the resent cut, then holds the next batch until a checkpoint covers the cut: replay
   // is held back by backpressure meanwhile, still in segment 0.
-  class GatedSink extends RecordingSink {
-    protected override async sendBatch (batch: Batch): Promise<void> {
+  const sink = new ScriptedSink([], {
+    delayMs: 0,
+    fallback: async (batch) => {
       if (batch.id !== cutId) while ((readCheckpoint(dir) ?? 0) < 50) await sleep(5)
-      await super.sendBatch(batch)
+      return 'ok' as const
     }
-  }
-  const sink = new GatedSink()
+  })
   const b = store(sink, { dir, checkpointIntervalMs: 5 }, { batchSize: 50 })
   assert.equal(b.stats().recovered, total)
   const result = await b.flush()
   assert.equal(result.written, total)
-  assert.deepEqual(sink.stored[0], { id: cutId, seqs: Array.from({ length: 50 }, (_, i) => i) })
+  assert.deepEqual(batchesOf(sink)[0], { id: cutId, seqs: Array.from({ length: 50 }, (_, i) => i) })
   await b.close()
-  assert.equal(sink.stored.flatMap((s) => s.seqs).length, total)
+  assert.equal(batchesOf(sink).flatMap((s) => s.seqs).length, total)
 })
 
 test('a spool whose current segment alone reaches maxBytes frees it once its events are delivered', { timeout: 30_000 }, async (t) => {
   const dir = tempDir(t)
-  const sink = new RecordingSink()
-  sink.hold = true
+  const sink = recordingSink()
+  sink.held = true
   const s = store(sink, { dir, maxBytes: 2000, segmentBytes: 1 << 20, checkpointIntervalMs: 5 })
   let accepted = 0
   while (s.record(makeEvent(accepted))) accepted++
   assert.ok(accepted > 0, 'some events fit')
   assert.equal(s.write(makeEvent(-1)), false, 'write() asks the producer to wait')
   const drained = new Promise((resolve) => s.once('drain', resolve))
-  sink.hold = false
+  sink.held = false
   await s.flush().catch(() => {}) // the write() above was refused by backpressure, not dropped
   await drained
   assert.equal(s.record(makeEvent(accepted)), true, 'room again once the delivered segment is gone')
@@ -383,21 +378,21 @@ test('a spool whose current segment alone reaches maxBytes frees it once its eve
 
 test('events counted lost stay spooled for the next store: a close that times out during an outage deletes nothing', { timeout: 30_000 }, async (t) => {
   const dir = tempDir(t)
-  const down = new RecordingSink()
-  down.hold = true
+  const down = recordingSink()
+  down.held = true
   const a = store(down, { dir, checkpointIntervalMs: 5 }, { closeTimeoutMs: 100 })
   for (let i = 0; i < 20; i++) a.record(makeEvent(i))
   await a.persisted()
   const err = await a.close().then(() => assert.fail('close resolved'), (e: { stats: { lost: number } }) => e)
   assert.equal(err.stats.lost, 20)
-  down.hold = false
+  down.held = false
   while (readdirSync(dir).includes('lock')) await sleep(5)
-  const up = new RecordingSink()
+  const up = recordingSink()
   const b = store(up, { dir })
   assert.equal(b.stats().recovered, 20)
   const stats = await b.close()
   assert.equal(stats.written, 20)
-  assert.deepEqual(up.stored.flatMap((x) => x.seqs).sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i))
+  assert.deepEqual(batchesOf(up).flatMap((x) => x.seqs).sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i))
   assert.deepEqual(readdirSync(dir), [])
 })
 
@@ -405,8 +400,8 @@ test('after a disk error, a clean close still removes the spooled events, so the
   const dir = tempDir(t)
   let full = false
   const fault = (op: Op): Error | undefined => (op === 'writev' && full) ? Object.assign(new Error('ENOSPC: injected'), { code: 'ENOSPC' }) : undefined
-  const sink = new RecordingSink()
-  sink.hold = true
+  const sink = recordingSink()
+  sink.held = true
   const s = store(sink, { dir, segmentBytes: 300 }, { files: tracedFiles([], Infinity, fault) })
   for (let i = 0; i < 3; i++) s.record(makeEvent(i))
   await s.persisted()
@@ -414,14 +409,14 @@ test('after a disk error, a clean close still removes the spooled events, so the
   // Cut after the failure: these batches' ids are recorded nowhere.
   for (let i = 3; i < 12; i++) s.record(makeEvent(i))
   await assert.rejects(s.persisted(), SpoolError)
-  sink.hold = false
+  sink.held = false
   assert.equal((await s.close()).written, 12)
   assert.deepEqual(readdirSync(dir), [])
-  const again = new RecordingSink()
+  const again = recordingSink()
   const b = store(again, { dir })
   assert.equal(b.stats().recovered, 0)
   await b.close()
-  assert.deepEqual(again.stored, [])
+  assert.deepEqual(batchesOf(again), [])
 })
 
 test('a spool directory the file system refuses gives InvalidOptionError with the cause, and leaves the sink free for another store', async (t) => {
@@ -432,7 +427,7 @@ test('a spool directory the file system refuses gives InvalidOptionError with th
   mkdirSync(join(lockIsDir, 'lock'), { recursive: true })
   const segmentIsDir = join(root, 'segment-is-dir')
   mkdirSync(join(segmentIsDir, 'segment-0000000000.log'), { recursive: true })
-  const sink = new RecordingSink()
+  const sink = recordingSink()
   for (const [dir, code] of [[file, 'EEXIST'], [join(file, 'below'), 'ENOTDIR'], [lockIsDir, 'EISDIR'], [segmentIsDir, 'EISDIR']] as const) {
     assert.throws(() => store(sink, { dir }), (err: unknown) =>
       err instanceof InvalidOptionError && err.option === 'spool.dir' && (err.cause as NodeJS.ErrnoException).code === code && err.message.includes(code), dir)
@@ -446,8 +441,8 @@ test('a spool directory the file system refuses gives InvalidOptionError with th
 test('persisted() after destroy() rejects with SpoolError: it never hangs and never vouches for events it did not spool', { timeout: 10_000 }, async (t) => {
   for (const waitFirst of [false, true]) {
     const dir = tempDir(t)
-    const sink = new RecordingSink()
-    sink.hold = true
+    const sink = recordingSink()
+    sink.held = true
     const s = store(sink, { dir })
     s.record(makeEvent(1))
     const first = waitFirst ? s.persisted() : undefined
@@ -457,13 +452,13 @@ test('persisted() after destroy() rejects with SpoolError: it never hangs and ne
     while (readdirSync(dir).includes('lock')) await sleep(2)
     await sleep(20)
     await assert.rejects(s.persisted(), SpoolError)
-    sink.hold = false
+    sink.held = false
   }
 })
 
 test('an event refused at write() stays refused when the caller completes it later: dead-lettered, never delivered unspooled', async (t) => {
   const dir = tempDir(t)
-  const sink = new RecordingSink()
+  const sink = recordingSink()
   const dead: unknown[] = []
   const s = store(sink, { dir }, { deadLetter: { write: async (entry) => { dead.push(...entry.events) } } })
   const flushing = s.flush()
@@ -474,35 +469,35 @@ test('an event refused at write() stays refused when the caller completes it lat
   await flushing
   await assert.rejects(s.flush(), /1 dead-lettered/)
   assert.equal(dead.length, 1)
-  assert.deepEqual(sink.stored, [])
+  assert.deepEqual(batchesOf(sink), [])
   assert.equal((await s.close()).deadLettered, 1)
 })
 
 test('an invalid stream event counted lost holds nothing back: a clean close empties the spool and no event is sent twice', async (t) => {
   const dir = tempDir(t)
-  const sink = new RecordingSink()
+  const sink = recordingSink()
   const s = store(sink, { dir })
   s.write(makeEvent(1))
   s.write({ not: 'an audit event' })
   s.write(makeEvent(2))
   await assert.rejects(s.close(), AuditLossError)
   assert.deepEqual(readdirSync(dir), [], 'nothing is left to replay')
-  const again = new RecordingSink()
+  const again = recordingSink()
   await store(again, { dir }).close()
-  assert.deepEqual(again.stored, [])
-  assert.deepEqual(sink.stored.flatMap((b) => b.seqs), [1, 2])
+  assert.deepEqual(batchesOf(again), [])
+  assert.deepEqual(batchesOf(sink).flatMap((b) => b.seqs), [1, 2])
 })
 
 test('segments past segment-9999999999 are recovered in order, by number rather than by name', async (t) => {
   const dir = tempDir(t)
   writeFileSync(join(dir, segmentName(9_999_999_999)), encodeRun(0, [JSON.stringify(makeEvent(0))], [Buffer.byteLength(JSON.stringify(makeEvent(0)))]))
   writeFileSync(join(dir, segmentName(10_000_000_000)), encodeRun(1, [JSON.stringify(makeEvent(1))], [Buffer.byteLength(JSON.stringify(makeEvent(1)))]))
-  const sink = new RecordingSink()
+  const sink = recordingSink()
   const s = store(sink, { dir })
   assert.equal(s.stats().recovered, 2)
   s.record(makeEvent(2))
   await s.close()
-  assert.deepEqual(sink.stored.flatMap((b) => b.seqs), [0, 1, 2])
+  assert.deepEqual(batchesOf(sink).flatMap((b) => b.seqs), [0, 1, 2])
   assert.deepEqual(readdirSync(dir), [])
 })
 
@@ -513,12 +508,12 @@ test('a symlink in place of a segment or of the checkpoint\'s temp file is never
   const linked = join(root, 'segment-link')
   mkdirSync(linked)
   symlinkSync(outside, join(linked, segmentName(0)))
-  assert.throws(() => store(new RecordingSink(), { dir: linked }), (err: unknown) =>
+  assert.throws(() => store(recordingSink(), { dir: linked }), (err: unknown) =>
     err instanceof InvalidOptionError && (err.cause as NodeJS.ErrnoException).code === 'ELOOP')
   const tmpLinked = join(root, 'tmp-link')
   mkdirSync(tmpLinked)
   symlinkSync(outside, join(tmpLinked, 'checkpoint.tmp'))
-  const sink = new RecordingSink()
+  const sink = recordingSink()
   const s = store(sink, { dir: tmpLinked, checkpointIntervalMs: 1 })
   for (let i = 0; i < 10; i++) s.record(makeEvent(i))
   await s.flush()
@@ -537,7 +532,7 @@ test('a disk error in a checkpoint write or in the directory sync of a new segme
   ]
   for (const [what, durability, faults] of variants) {
     const dir = tempDir(t)
-    const sink = new RecordingSink()
+    const sink = recordingSink()
     const s = store(sink, { dir, durability, checkpointIntervalMs: 1 }, { files: { ...nodeSpoolFiles, ...faults } })
     for (let i = 0; i < 10; i++) s.record(makeEvent(i))
     await s.persisted().catch(() => {})
@@ -550,8 +545,8 @@ test('a disk error in a checkpoint write or in the directory sync of a new segme
 
 test('memory stays bounded by bufferSize with a spool: when the in-memory stages are full, record() drops (full) though the spool has room', async (t) => {
   const dir = tempDir(t)
-  const sink = new RecordingSink()
-  sink.hold = true
+  const sink = recordingSink()
+  sink.held = true
   const s = store(sink, { dir }, { bufferSize: 10 })
   const drops: DropEventInfo[] = []
   s.on('drop', (d: DropEventInfo) => drops.push(d))
@@ -560,15 +555,15 @@ test('memory stays bounded by bufferSize with a spool: when the in-memory stages
   assert.equal(taken, 10)
   assert.deepEqual(new Set(drops.map((d) => d.reason)), new Set(['full']))
   assert.equal(s.stats().spooled.events, 10, 'only accepted events are spooled; none is read back to make room')
-  sink.hold = false
+  sink.held = false
   await s.close().catch(() => {})
-  assert.deepEqual(sink.stored.flatMap((b) => b.seqs), Array.from({ length: 10 }, (_, i) => i))
+  assert.deepEqual(batchesOf(sink).flatMap((b) => b.seqs), Array.from({ length: 10 }, (_, i) => i))
 })
 
 test('an event written by a drop listener during an invalid write is spooled under its own number: it survives a crash before delivery', { timeout: 10_000 }, async (t) => {
   const dir = tempDir(t)
-  const first = new RecordingSink()
-  first.hold = true
+  const first = recordingSink()
+  first.held = true
   const a = store(first, { dir, checkpointIntervalMs: 5 }, { deadLetter: { write: async () => {} } })
   let once = false
   a.on('drop', (info: DropEventInfo) => {
@@ -582,10 +577,10 @@ test('an event written by a drop listener during an invalid write is spooled und
   await sleep(50) // the invalid event is dead-lettered and checkpoints run
   a.destroy()
   while (readdirSync(dir).includes('lock')) await sleep(2)
-  first.hold = false
-  const second = new RecordingSink()
+  first.held = false
+  const second = recordingSink()
   const b = store(second, { dir })
   assert.equal(b.stats().recovered, 1)
   await b.close()
-  assert.deepEqual(second.stored.flatMap((batch) => batch.seqs), [42])
+  assert.deepEqual(batchesOf(second).flatMap((batch) => batch.seqs), [42])
 })

@@ -6,30 +6,23 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { BatchSink, MemorySink, SinkError, createAuditStore, type Batch, type DropEventInfo, type SendContext } from '../../lib/index.js'
-import { MemoryDeadLetter, ScriptedSink, captureLogger, makeEvent, seqs, silentLogger } from '../helpers/fixtures.js'
+import { MemorySink, SinkError, createAuditStore, type DropEventInfo } from '../../lib/index.js'
+import { MemoryDeadLetter, captureLogger, makeEvent, seqs, silentLogger } from '../helpers/fixtures.js'
+import { ScriptedSink } from '../helpers/scripted-sink.js'
 
 const POISON = 3
 
 /**
- * Fails the first attempt (so that 'retry' is emitted), then refuses with a
- * split any batch holding the poison event: the server's 400 for one bad item.
+ * Fails the first attempt (so that 'retry' is emitted), then, when `poison`,
+ * refuses with a split any batch holding the poison event: the server's 400 for one bad item.
  */
-class PoisonSink extends BatchSink {
-  readonly stored: string[] = []
-  #attempts = 0
-  constructor (readonly poison: boolean) {
-    super({ retry: { baseDelayMs: 1, maxDelayMs: 2 } })
-  }
-
-  protected async sendBatch (batch: Batch, _ctx: SendContext): Promise<void> {
-    await new Promise((resolve) => setImmediate(resolve))
-    if (this.#attempts++ === 0) throw new SinkError('HTTP 503', { retryable: true, statusCode: 503 })
-    if (this.poison && batch.events.some((e) => e.includes(`"seq":${POISON}}`))) {
-      throw new SinkError('HTTP 400', { retryable: false, split: true, statusCode: 400 })
-    }
-    this.stored.push(...batch.events)
-  }
+function poisonSink (poison: boolean): ScriptedSink {
+  return new ScriptedSink([new SinkError('HTTP 503', { retryable: true, statusCode: 503 })], {
+    retry: { baseDelayMs: 1, maxDelayMs: 2 },
+    fallback: (batch) => poison && batch.events.some((e) => e.includes(`"seq":${POISON}}`))
+      ? new SinkError('HTTP 400', { retryable: false, split: true, statusCode: 400 })
+      : 'ok'
+  })
 }
 
 // Every event name a store emits in a delivery: the library's own and the stream's.
@@ -38,7 +31,7 @@ const names = ['batch', 'retry', 'dead-letter', 'drop', 'drain', 'finish', 'clos
 for (const split of [false, true]) {
   for (const name of names) {
     test(`a '${name}' listener that throws during ${split ? 'a 400 split' : 'a plain delivery'} is logged and delivery and accounting go on`, { timeout: 10_000 }, async () => {
-      const sink = new PoisonSink(split)
+      const sink = poisonSink(split)
       const deadLetter = new MemoryDeadLetter()
       const { logger, lines } = captureLogger('warn')
       const store = createAuditStore({ sink, deadLetter, logger, bufferSize: 4, batchSize: 100, flushIntervalMs: 60_000 })

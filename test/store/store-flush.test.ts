@@ -1,7 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { AbortError, FlushError, MemorySink, TimeoutError, createAuditStore } from '../../lib/index.js'
-import { MemoryDeadLetter, ScriptedSink, makeEvent, seqs, silentLogger } from '../helpers/fixtures.js'
+import { MemoryDeadLetter, makeEvent, seqs, silentLogger } from '../helpers/fixtures.js'
+import { ScriptedSink } from '../helpers/scripted-sink.js'
 
 const quiet = { logger: silentLogger, batchSize: 1000, flushIntervalMs: 60_000 }
 

@@ -6,7 +6,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { StoreClosedError, createAuditStore } from '../../lib/index.js'
 import { DROP_LOG_INTERVAL_MS } from '../../lib/accounting/drop-log.js'
-import { ScriptedSink, captureLogger, makeEvent, silentLogger } from '../helpers/fixtures.js'
+import { captureLogger, makeEvent, silentLogger } from '../helpers/fixtures.js'
+import { ScriptedSink } from '../helpers/scripted-sink.js'
 
 test('flush() after destroy() rejects at once with StoreClosedError', { timeout: 5_000 }, async () => {
   const store = createAuditStore({ sink: new ScriptedSink(), logger: silentLogger })
@@ -43,6 +44,7 @@ test('a last chunk given to end() is numbered and delivered like any write', { t
   assert.equal(sink.stored.length, 2)
 })
 
+// Stays a subclass: what these tests guard against is a subclass's own override, one that forgot `async`.
 class SyncReleaseSink extends ScriptedSink {
   released = 0
   // A subclass that forgot `async`: release() returns nothing.

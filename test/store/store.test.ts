@@ -6,7 +6,8 @@ import {
   AuditLossError, AuditStore, AuditValidationError, CloseTimeoutError, MemorySink, StoreClosedError, createAuditStore,
   type DropEventInfo
 } from '../../lib/index.js'
-import { MemoryDeadLetter, ScriptedSink, makeEvent, seqs, silentLogger } from '../helpers/fixtures.js'
+import { MemoryDeadLetter, makeEvent, seqs, silentLogger } from '../helpers/fixtures.js'
+import { ScriptedSink } from '../helpers/scripted-sink.js'
 
 const quiet = { logger: silentLogger, batchSize: 1000, flushIntervalMs: 60_000 }
 

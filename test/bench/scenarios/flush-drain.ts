@@ -8,6 +8,7 @@ import { silent, type Row } from '../common.js'
 import { makeEvents } from '../events.js'
 import { compare, spread } from '../harness.js'
 
+// A sink of its own, not the test suite's ScriptedSink, so that the sink adds nothing to what is measured.
 class TimedSink extends BatchSink {
   ms = 0
   protected async sendBatch (): Promise<void> {

@@ -8,6 +8,7 @@ import { silent, type Row } from '../common.js'
 import { makeEvents, meanBytes } from '../events.js'
 import { compare, spread, yieldToLoop } from '../harness.js'
 
+// A sink of its own, not the test suite's ScriptedSink, whose records would add to the heap measured.
 class BlockedSink extends BatchSink {
   protected sendBatch (_batch: unknown, ctx: SendContext): Promise<void> {
     return new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }))

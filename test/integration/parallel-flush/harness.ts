@@ -10,7 +10,11 @@ import { randomUUID } from 'node:crypto'
 import { pino } from 'pino'
 import { AuditStore, DataStorageSink, newAuditEvent, type AuditStoreOptions, type Batch, type FlushOptions, type FlushResult, type SendContext } from '../../../lib/index.js'
 
-/** A DataStorage sink that knows which sends it has under way. */
+/**
+ * A DataStorage sink that knows which sends it has under way. A subclass of
+ * the real sink, not a ScriptedSink: the specs need their events in the real
+ * server, and the seed's store needs a handle on the sends.
+ */
 class TrackingSink extends DataStorageSink {
   readonly sending = new Set<Promise<void>>()
 

@@ -1,16 +1,98 @@
 /**
- * A lane producer for the server's tests: builds batches with the
- * `audit-stream-*` headers and their chain (lib/chain), signs checkpoints and
- * skips, and speaks HTTP to a running server. Deliberately independent of the
- * store and the sink: the server's rules are tested on their own.
+ * Lanes for the tests, built with lib/chain's hash and note functions:
+ *
+ * - a stored lane (`buildLane`): fixed events chained from GENESIS in one
+ *   call, as the store chains a batch, with the rows the server stores and
+ *   serves and a signed checkpoint every few seqs; for the verifier's tests;
+ * - a producer's lane (`TestLane`): batches with the `audit-stream-*` headers
+ *   chained event by event, and signed checkpoints and skips, sent over HTTP
+ *   to a running server (`send`, `postNotes`, `verify`). Deliberately
+ *   independent of the store and the sink: the server's rules are tested on
+ *   their own.
+ *
+ * Paths and header names are spelled here, not imported from lib/protocol,
+ * so that a change to the wire contract fails these tests.
  */
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto'
 import { request } from 'undici'
 import { newAuditEvent, type AuditEvent } from '../../lib/index.js'
-import { GENESIS, chainHash, eventDigest } from '../../lib/chain/chain-hash.js'
+import { GENESIS, chainEvents, chainHash, eventDigest } from '../../lib/chain/chain-hash.js'
 import { NoteSigner } from '../../lib/chain/note-signature.js'
 import { formatNote } from '../../lib/chain/format-note.js'
-import type { TrailNote } from '../../lib/chain/signed-note.js'
+import { parseNote } from '../../lib/chain/parse-note.js'
+import type { ParsedNote, TrailNote } from '../../lib/chain/signed-note.js'
+import type { ChainRow } from '../../lib/chain/verify-chain.js'
+
+/** A fresh Ed25519 signer. */
+export function newSigner (): NoteSigner {
+  const { privateKey } = generateKeyPairSync('ed25519')
+  return new NoteSigner(privateKey)
+}
+
+/** The SPKI PEM of a signer's public key. */
+export function publicPem (signer: NoteSigner): string {
+  return signer.publicKeyPem()
+}
+
+// ---- A stored lane ----
+
+/** The producer and the lane of every stored lane `buildLane` makes. */
+export const PRODUCER = '6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b'
+export const LANE = 1
+
+/** The served form of a raw event, as the reference server's toApi gives it. */
+export function servedOf (raw: string, eventId: string = randomUUID()): Record<string, unknown> {
+  const event = JSON.parse(raw) as Record<string, unknown>
+  const out: Record<string, unknown> = { event_id: eventId, event_date: new Date(String(event.event_timestamp)).toISOString().slice(0, 10) }
+  for (const [key, value] of Object.entries(event)) {
+    if (value === null) continue
+    out[key] = key === 'event_timestamp' || key === 'parent_event_date' ? new Date(String(value)).toISOString() : value
+  }
+  return out
+}
+
+/** The raw text of the stored lane's event at `seq`. */
+export function rawEvent (seq: number): string {
+  return JSON.stringify({
+    version: '1.0', event_type: 'workflow.execution.step.completed', event_timestamp: new Date(Date.UTC(2026, 2, 14, 9, 0, seq)).toISOString(),
+    event_category: 'workflow', event_action: 'execute', event_outcome: 'success', correlation_id: `rr-${seq % 3}`,
+    actor_type: 'service', actor_id: 'workflowexecution', parent_event_id: null, event_data: { seq, pods: [seq % 2, { ready: true }] }
+  })
+}
+
+export interface Lane {
+  readonly raws: string[]
+  readonly hashes: string[]
+  readonly rows: ChainRow[]
+  /** Checkpoint notes by seq. */
+  readonly checkpoints: Map<number, ParsedNote>
+  readonly notes: ParsedNote[]
+  readonly signer: NoteSigner
+}
+
+/** Time of a checkpoint at `seq`: later seqs are signed later. */
+export function timeOf (seq: number): string {
+  return new Date(Date.UTC(2026, 2, 14, 10, 0, 0) + seq * 1000).toISOString()
+}
+
+/** `count` events chained from GENESIS with a checkpoint every `every` seqs (and at the last one). */
+export function buildLane (count = 50, every = 10, signer = newSigner()): Lane {
+  const raws = Array.from({ length: count }, (_, i) => rawEvent(i + 1))
+  const all = chainEvents(PRODUCER, LANE, 1, GENESIS, raws)
+  const hashes = raws.map((_, i) => all.subarray(i * 32, i * 32 + 32).toString('hex'))
+  const rows = raws.map((raw, i) => ({ seq: i + 1, hash: hashes[i]!, raw, event: servedOf(raw) }))
+  const checkpoints = new Map<number, ParsedNote>()
+  for (let seq = every; seq <= count; seq += every) checkpoints.set(seq, checkpoint(signer, seq, hashes[seq - 1]!))
+  if (!checkpoints.has(count) && count > 0) checkpoints.set(count, checkpoint(signer, count, hashes[count - 1]!))
+  return { raws, hashes, rows, checkpoints, notes: [...checkpoints.values()], signer }
+}
+
+/** A signed checkpoint note of the stored lane (or of any lane), parsed. */
+export function checkpoint (signer: NoteSigner, seq: number, head: string, time = timeOf(seq), producerId = PRODUCER, lane = LANE): ParsedNote {
+  return parseNote(signer.sign({ kind: 'checkpoint', producerId, lane, seq, head, time }))
+}
+
+// ---- A producer's lane, sent to a server ----
 
 export const BATCH = '/api/v1/audit/events/batch'
 
@@ -123,17 +205,6 @@ export class TestLane {
   note (note: TrailNote): string {
     return this.signer === undefined ? formatNote(note) : this.signer.sign(note)
   }
-}
-
-/** A fresh Ed25519 signer. */
-export function newSigner (): NoteSigner {
-  const { privateKey } = generateKeyPairSync('ed25519')
-  return new NoteSigner(privateKey)
-}
-
-/** The SPKI PEM of a signer's public key. */
-export function publicPem (signer: NoteSigner): string {
-  return signer.publicKeyPem()
 }
 
 /** Sends a batch. */
