@@ -43,11 +43,17 @@ async function destroyedWithTwelve (dir: string): Promise<void> {
 
 type Op = 'create' | 'writev' | 'datasync' | 'sync' | 'close' | 'writeSynced' | 'rename' | 'unlink' | 'syncDir'
 
-/** The real file layer, logging each operation; after `freezeAfter` operations every later one never completes (the process is gone). */
-function tracedFiles (log: string[], freezeAfter = Infinity, fault?: (op: Op) => Error | undefined, opened: SpoolFile[] = []): SpoolFiles {
+/**
+ * The real file layer, logging each operation; after `freezeAfter` operations every later one never completes
+ * (the process is gone), and `onFreeze` is called when the first of them is attempted.
+ */
+function tracedFiles (log: string[], freezeAfter = Infinity, fault?: (op: Op) => Error | undefined, opened: SpoolFile[] = [], onFreeze?: () => void): SpoolFiles {
   let count = 0
   const step = async <T>(op: Op, name: string, run: () => Promise<T>): Promise<T> => {
-    if (count >= freezeAfter) return new Promise<T>(() => {})
+    if (count >= freezeAfter) {
+      onFreeze?.()
+      return new Promise<T>(() => {})
+    }
     const err = fault?.(op)
     if (err !== undefined) throw err
     count++
@@ -75,8 +81,34 @@ function tracedFiles (log: string[], freezeAfter = Infinity, fault?: (op: Op) =>
   }
 }
 
+/**
+ * Waits until `work` settles or the file layer freezes (after which no file operation completes). Returns
+ * whether `work` resolved. It must not reject, and on a live file layer it must settle: a wait that meets
+ * neither within the bound fails, naming what it waited for.
+ */
+async function settledUnlessFrozen (work: Promise<void>, frozen: Promise<void>, what: string): Promise<boolean> {
+  let outcome: { ok: true } | { ok: false, err: unknown } | undefined
+  const settled = work.then(() => { outcome = { ok: true } }, (err: unknown) => { outcome = { ok: false, err } })
+  let bound: NodeJS.Timeout | undefined
+  const timedOut = new Promise<'bound'>((resolve) => { bound = setTimeout(() => resolve('bound'), 10_000) })
+  const first = await Promise.race([settled.then(() => 'settled' as const), frozen.then(() => 'frozen' as const), timedOut])
+  clearTimeout(bound)
+  // The operation that completed just before the freeze may be the one `work` waited for: let its callbacks run.
+  if (first === 'frozen') await new Promise((resolve) => setImmediate(resolve))
+  if (outcome === undefined) {
+    assert.notEqual(first, 'bound', `${what} neither settled nor met a frozen file layer within 10 s`)
+    return false
+  }
+  if (!outcome.ok) {
+    assert.equal(first, 'frozen', `${what} rejected on a live file layer: ${String(outcome.err)}`)
+    return false
+  }
+  return true
+}
+
 // The scenario of the order-of-operations tests: rounds of records, persisted, delivery and checkpoints.
-async function scenario (s: AuditStore, acked: Set<number>): Promise<void> {
+// Events are acknowledged when persisted() resolves; until the file layer freezes, it must.
+async function scenario (s: AuditStore, acked: Set<number>, label: string, frozen: Promise<void> = new Promise(() => {})): Promise<void> {
   let seq = 0
   for (let round = 0; round < 4; round++) {
     const mine: number[] = []
@@ -84,9 +116,9 @@ async function scenario (s: AuditStore, acked: Set<number>): Promise<void> {
       if (s.record(makeEvent(seq))) mine.push(seq)
       seq++
     }
-    const ok = await Promise.race([s.persisted().then(() => true, () => false), sleep(100).then(() => false)])
-    if (ok) for (const n of mine) acked.add(n)
-    await Promise.race([s.flush().catch(() => {}), sleep(100)])
+    if (await settledUnlessFrozen(s.persisted(), frozen, `${label}, round ${round}: persisted()`)) for (const n of mine) acked.add(n)
+    await settledUnlessFrozen(s.flush().then(() => {}), frozen, `${label}, round ${round}: flush()`)
+    // Not a wait for progress: it lets the floor job (every 10 ms) run between rounds, so crash points fall inside it too.
     await sleep(15)
   }
 }
@@ -128,19 +160,24 @@ test('a crash right after any file operation loses no acknowledged event and res
   const full: string[] = []
   {
     const dir = tempDir(t)
+    const acked = new Set<number>()
     const s = store(recordingSink(), { dir, durability: 'os', segmentBytes: 300, checkpointIntervalMs: 10 }, { files: tracedFiles(full) })
-    await scenario(s, new Set())
+    await scenario(s, acked, 'uncrashed run')
     await s.close()
+    assert.equal(acked.size, 12, 'the uncrashed run acknowledges every event')
   }
   assert.ok(full.length > 10, `${full.length} operations`)
+  let acknowledged = 0
   for (let k = 1; k <= full.length; k++) {
     const dir = tempDir(t)
     const log: string[] = []
     const first = recordingSink()
     const acked = new Set<number>()
     const opened: SpoolFile[] = []
-    const a = store(first, { dir, durability: 'os', segmentBytes: 300, checkpointIntervalMs: 10 }, { files: tracedFiles(log, k, undefined, opened) })
-    await scenario(a, acked)
+    let freeze!: () => void
+    const frozen = new Promise<void>((resolve) => { freeze = resolve })
+    const a = store(first, { dir, durability: 'os', segmentBytes: 300, checkpointIntervalMs: 10 }, { files: tracedFiles(log, k, undefined, opened, freeze) })
+    await scenario(a, acked, `crash after op ${k}`, frozen)
     // The process dies: nothing more reaches the disk, and its lock is stale.
     a.destroy()
     for (const file of opened) await file.close().catch(() => {})
@@ -157,7 +194,9 @@ test('a crash right after any file operation loses no acknowledged event and res
       }
     }
     for (const n of acked) assert.ok(byEvent.has(n), `crash after op ${k} (${log.at(-1)}): acknowledged event ${n} lost`)
+    acknowledged += acked.size
   }
+  assert.ok(acknowledged > 0, 'some crash points came after acknowledged events')
 })
 
 for (const code of ['ENOSPC', 'EIO'] as const) {
