@@ -14,6 +14,11 @@ function collect (transform: BatchTransform): Array<Batch | FlushMarker> {
   return out
 }
 
+/** The seq of each event, batch by batch. */
+function seqsOf (out: Array<Batch | FlushMarker>): number[][] {
+  return (out as Batch[]).map((b) => b.events.map((e) => (JSON.parse(e) as { event_data: { seq: number } }).event_data.seq))
+}
+
 function encode (...seqs: number[]): EventRun {
   const run = new EventRun()
   for (const seq of seqs) encodeAuditEvent(makeEvent(seq), 1 << 20, run)
@@ -25,8 +30,7 @@ test('a run of events is batched like single events, across batch boundaries', (
   const out = collect(t)
   t.write(encode(0, 1, 2))
   t.write(encode(3, 4, 5, 6, 7, 8))
-  const batches = out as Batch[]
-  assert.deepEqual(batches.map((b) => b.events.map((e) => (JSON.parse(e) as { event_data: { seq: number } }).event_data.seq)), [[0, 1, 2, 3], [4, 5, 6, 7]])
+  assert.deepEqual(seqsOf(out), [[0, 1, 2, 3], [4, 5, 6, 7]])
   t.destroy()
 })
 
@@ -110,14 +114,21 @@ test('the timer flushes a partial batch flushIntervalMs after its first event, a
   t.destroy()
 })
 
-test('a batch emitted by size cancels its timer', (ctx) => {
+test('a batch emitted by size cancels its timer: the next event waits flushIntervalMs from its own arrival', (ctx) => {
   ctx.mock.timers.enable({ apis: ['setTimeout'] })
   const t = new BatchTransform({ batchSize: 2, maxBatchBytes: 1 << 20, flushIntervalMs: 1000 })
   const out = collect(t)
   t.write(encode(1))
   t.write(encode(2))
-  ctx.mock.timers.tick(1000)
-  assert.equal(out.length, 1)
+  assert.deepEqual(seqsOf(out), [[1, 2]], 'the batch is emitted by size at t=0')
+  ctx.mock.timers.tick(500)
+  t.write(encode(3)) // its batch's timer runs from t=500
+  ctx.mock.timers.tick(500)
+  assert.deepEqual(seqsOf(out), [[1, 2]], 'at t=1000 the first batch\'s timer, cancelled at t=0, must not flush event 3 early')
+  ctx.mock.timers.tick(499)
+  assert.deepEqual(seqsOf(out), [[1, 2]], 'event 3 waits until t=1500')
+  ctx.mock.timers.tick(1)
+  assert.deepEqual(seqsOf(out), [[1, 2], [3]], 'event 3 is flushed at t=1500, flushIntervalMs after it arrived')
   t.destroy()
 })
 
