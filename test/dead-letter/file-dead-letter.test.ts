@@ -1,8 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import { DeadLetterError, FileDeadLetter, FlushError, InvalidOptionError, createAuditStore, type DeadLetterEntry } from '../../lib/index.js'
+import { basename, join } from 'node:path'
+import { DeadLetterError, FileDeadLetter, FlushError, InvalidOptionError, createAuditStore, replayDeadLetters, type DeadLetterEntry } from '../../lib/index.js'
 import { makeEvent, silentLogger } from '../helpers/fixtures.js'
 import { ScriptedSink } from '../helpers/scripted-sink.js'
 import { tempDir } from '../helpers/temp-dir.js'
@@ -50,11 +50,18 @@ test('a store dead-letters to files that replay can read back', async (t) => {
   store.record(makeEvent(7))
   await assert.rejects(store.flush(), FlushError)
   await store.close()
-  const [line] = (await readFile(dl.currentFile(), 'utf8')).trim().split('\n')
+  const file = dl.currentFile()
+  const [line] = (await readFile(file, 'utf8')).trim().split('\n')
   const stored = JSON.parse(line!) as DeadLetterEntry
   assert.equal(stored.reason, 'rejected')
   assert.equal((JSON.parse(stored.events[0]!) as { event_data: { seq: number } }).event_data.seq, 7)
   assert.equal(stored.error?.statusCode, 400)
+  // Replay reads the file back and resends its event, under the batch id of the first send.
+  const sink = new ScriptedSink()
+  const result = await replayDeadLetters({ dir, sink, includeRejected: true, logger: silentLogger })
+  assert.deepEqual({ files: result.files, entries: result.entries, events: result.events, written: result.written, corrupt: result.corrupt }, { files: 1, entries: 1, events: 1, written: 1, corrupt: 0 })
+  assert.deepEqual(sink.storedBatches.map((b) => ({ id: b.id, events: b.events })), [{ id: stored.batchId, events: stored.events }], 'the sink holds the dead-lettered event, as it was first sent')
+  assert.deepEqual(await readdir(dir), [basename(file) + '.replayed'])
 })
 
 test('rejects a missing dir', () => {
