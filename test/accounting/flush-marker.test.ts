@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { FlushError } from '../../lib/index.js'
+import { FlushError, StoreClosedError } from '../../lib/index.js'
 import { FlushMarker } from '../../lib/accounting/flush-marker.js'
 import { Ledger } from '../../lib/accounting/ledger.js'
 import { captureLogger, silentLogger } from '../helpers/fixtures.js'
@@ -74,13 +74,47 @@ test('a marker made while an earlier one is pending takes over its counts', asyn
   await assert.rejects(second.promise, (err: unknown) => err instanceof FlushError && err.result.written === 5 && err.result.dropped === 1)
 })
 
-test('a marker settles once: later settle or fail calls change nothing', async () => {
-  const ledger = new Ledger(silentLogger)
+test('a marker settled from the ledger settles once: later settle and fail calls change nothing', async () => {
+  const { logger, lines } = captureLogger('error')
+  const ledger = new Ledger(logger)
+  ledger.accept(3)
   const marker = new FlushMarker(ledger, 0)
+  ledger.settle([0, 1], 'written')
+  marker.settle(ledger) // event 2 is unsettled: counted lost
+  assert.equal(marker.settled, true)
+  const logged = lines.length
+  ledger.accept(2) // events after the marker, not its own
   marker.settle(ledger)
   marker.fail(new Error('late'))
+  marker.settle(ledger)
   assert.equal(marker.settled, true)
-  assert.deepEqual(await marker.promise, { written: 0, deadLettered: 0, dropped: 0, lost: 0 })
+  await assert.rejects(marker.promise, (err: unknown) => err instanceof FlushError && err.result.written === 2 && err.result.lost === 1)
+  assert.deepEqual(ledger.settled(), { written: 2, deadLettered: 0, lost: 1 }, 'the ledger counts what the first settle counted, once')
+  assert.equal(ledger.pending, 2, 'the later settles leave the events after the marker pending')
+  assert.equal(lines.length, logged, 'the later settles log nothing more')
+})
+
+test('a failed marker settles once: later settle and fail calls change nothing', async () => {
+  const { logger, lines } = captureLogger('error')
+  const ledger = new Ledger(logger)
+  ledger.accept(3)
+  const marker = new FlushMarker(ledger, 0)
+  ledger.accept(2)
+  const next = new FlushMarker(ledger, 0, marker) // made while `marker` is pending: takes over its counts
+  ledger.settle([0, 0], 'written')
+  const tornDown = new Error('torn down')
+  marker.fail(tornDown)
+  assert.equal(marker.settled, true)
+  marker.settle(ledger)
+  marker.fail(new Error('late'))
+  await assert.rejects(marker.promise, (err: unknown) => err === tornDown)
+  assert.equal(ledger.pending, 4, 'a settle after the fail counts none of the marker\'s unsettled events lost')
+  assert.deepEqual(ledger.settled(), { written: 1, deadLettered: 0, lost: 0 })
+  assert.deepEqual(lines, [])
+  // The marker gave no counts: the flush that took it over fails too, even with all its own events written.
+  ledger.settle([1, 4], 'written')
+  next.settle(ledger)
+  await assert.rejects(next.promise, (err: unknown) => err instanceof StoreClosedError)
 })
 
 test('a failed marker that nobody awaits does not raise an unhandled rejection', async () => {
