@@ -149,12 +149,19 @@ test('a drop listener that writes while the entry hands a buffered lot to the ba
   const deadLetter = new MemoryDeadLetter()
   const store = createAuditStore({ sink, logger: silentLogger, flushIntervalMs: 5, closeTimeoutMs: 5_000, deadLetter })
   let n = 100
-  store.on('drop', (info: DropEventInfo) => { if (info.reason === 'invalid') store.write(makeEvent(n++), () => {}) })
+  let listenerWrote!: () => void
+  const bothWritten = new Promise<void>((resolve) => { listenerWrote = resolve })
+  store.on('drop', (info: DropEventInfo) => {
+    if (info.reason !== 'invalid') return
+    store.write(makeEvent(n++), () => {})
+    if (n === 102) listenerWrote()
+  })
   // The first invalid write waits on the dead letter; the next two are buffered and reach _writev together.
   store.write({ bad: 1 })
   store.write(makeEvent(2), () => {})
   store.write({ bad: 3 })
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  // The listener writes before close() ends the store: writes after the end would be refused, not lost by the entry.
+  await bothWritten
   const stats = await store.close()
   assert.deepEqual([stats.written, stats.deadLettered, stats.lost, stats.pending], [3, 2, 0, 0])
   assert.deepEqual(seqs(sink.events).sort((a, b) => a - b), [2, 100, 101])
