@@ -8,13 +8,31 @@ import { silentLogger } from '../helpers/fixtures.js'
 
 const fixture = fileURLToPath(new URL('../fixtures/shutdown-child.ts', import.meta.url))
 
-function start (url: string, count: number, mode: string): { child: ChildProcess, ready: Promise<void>, exited: Promise<{ code: number | null, signal: NodeJS.Signals | null, stderr: string }> } {
+interface Started {
+  child: ChildProcess
+  ready: Promise<void>
+  /** Resolves once the child's log holds `text`. */
+  logged: (text: string) => Promise<void>
+  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null, stderr: string }>
+}
+
+function start (url: string, count: number, mode: string): Started {
   const child = spawn(process.execPath, ['--import', 'tsx', fixture, url, String(count), mode], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString() })
   const ready = new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve() }))
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null, stderr: string }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stderr })))
-  return { child, ready, exited }
+  const logged = (text: string): Promise<void> => new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (!stderr.includes(text)) return
+      child.stderr!.off('data', check)
+      resolve()
+    }
+    child.stderr!.on('data', check)
+    void exited.then(() => reject(new Error(`the child exited without logging ${JSON.stringify(text)}: ${stderr}`)))
+    check()
+  })
+  return { child, ready, logged, exited }
 }
 
 const storedCount = (server: FaultServer): number => server.requests.filter((r) => Array.isArray(r.body)).flatMap((r) => r.body as unknown[]).length
@@ -58,10 +76,11 @@ test('when the service cannot be reached in time, unsent events are dead-lettere
 test('a second signal exits at once with 1, logging what was pending', async (t) => {
   const server = await startFaultServer(() => {})
   t.after(() => server.close())
-  const { child, ready, exited } = start(server.url, 5, 'wait')
+  const { child, ready, logged, exited } = start(server.url, 5, 'wait')
   await ready
   child.kill('SIGTERM')
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  // The second signal only once the first is being handled: two signals sent together may arrive as one.
+  await logged('"msg":"shutdown started"')
   child.kill('SIGTERM')
   const { code, stderr } = await exited
   assert.equal(code, 1)
