@@ -145,11 +145,13 @@ test('url must be a URL or a non-empty list of URLs of distinct origins', () => 
   assert.throws(() => new DataStorageSink({ url: 'http://a', replicaBackoffMs: 0 }), InvalidOptionError)
 })
 
-// A replica that accepts connections and never answers anything.
-async function blackHole (): Promise<{ url: string, server: TcpServer }> {
-  const server = createTcpServer(() => {})
+// A replica that accepts connections and never answers anything; `asked` resolves once a request has reached it.
+async function blackHole (): Promise<{ url: string, server: TcpServer, asked: Promise<void> }> {
+  let reached!: () => void
+  const asked = new Promise<void>((resolve) => { reached = resolve })
+  const server = createTcpServer((socket) => { socket.once('data', () => reached()) })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server }
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, asked }
 }
 
 test('a replica that accepts connections but never answers is taken out of rotation once an attempt there times out', async (t) => {
@@ -186,16 +188,15 @@ test('a URL with a path prefix is probed at /health/ready under that prefix', as
   assert.deepEqual([...new Set(paths)], ['/ds/health/ready'])
 })
 
-test('close() does not wait for a probe of a replica that never answers', async (t) => {
+test('close() does not wait for a probe of a replica that never answers', { timeout: 10_000 }, async (t) => {
   const hole = await blackHole()
   const b = await replica()
   t.after(async () => { await stop(b); hole.server.close() })
   const sink = new DataStorageSink({ url: [hole.url, b.url], probeIntervalMs: 100 })
   const store = createAuditStore({ sink, logger: silentLogger })
   store.health()
-  // Both replicas are probed once health is watched; the black hole's probe stays pending.
-  while (b.probes === 0) await sleep(20)
-  await sleep(50)
+  // Both replicas are probed once health is watched; the black hole's probe has reached it and stays pending.
+  await hole.asked
   const started = performance.now()
   await store.close()
   assert.ok(performance.now() - started < 1_000, `close took ${Math.round(performance.now() - started)} ms`)
