@@ -21,7 +21,8 @@ test('a store is not ready until its endpoint answered a probe, then ready with 
   const first = store.health()
   assert.equal(first.ready, false)
   assert.deepEqual(first.reasons, ['no DataStorage endpoint has answered yet'])
-  await waitFor(() => store.health().ready, { what: 'the store to be ready once its endpoint answered a probe', detail: () => `reasons: [${store.health().reasons.join('; ')}]` })
+  // The first probe goes out at once, but the server answers it only once its database is open: seconds, more under load.
+  await waitFor(() => store.health().ready, { what: 'the store to be ready once its endpoint answered a probe', timeoutMs: 60_000, detail: () => `reasons: [${store.health().reasons.join('; ')}]` })
   const health = store.health()
   assert.deepEqual(health.reasons, [])
   assert.equal(health.endpoints?.[0]?.url, server.url)
