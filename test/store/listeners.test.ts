@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises'
 import { MemorySink, SinkError, createAuditStore, type DropEventInfo } from '../../lib/index.js'
 import { MemoryDeadLetter, captureLogger, makeEvent, seqs, silentLogger } from '../helpers/fixtures.js'
 import { ScriptedSink } from '../helpers/scripted-sink.js'
+import { waitFor } from '../helpers/wait-for.js'
 
 const POISON = 3
 
@@ -154,7 +155,7 @@ test('a drop listener that writes while the entry hands a buffered lot to the ba
   store.write({ bad: 1 })
   store.write(makeEvent(2), () => {})
   store.write({ bad: 3 })
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  await waitFor(() => n === 102, { what: 'the drop listener to write an event for each invalid one', detail: () => `next ${n}` })
   const stats = await store.close()
   assert.deepEqual([stats.written, stats.deadLettered, stats.lost, stats.pending], [3, 2, 0, 0])
   assert.deepEqual(seqs(sink.events).sort((a, b) => a - b), [2, 100, 101])
