@@ -5,7 +5,6 @@ import { readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { appendFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { AuditStore, DataStorageSink, FileDeadLetter } from '../../lib/index.js'
 import { startDataStorageServer } from '../../lib/server/index.js'
 import { startFaultServer, created, problem } from '../helpers/fault-server.js'
@@ -13,6 +12,7 @@ import { makeEvent, silentLogger } from '../helpers/fixtures.js'
 import { runTs } from '../helpers/child.js'
 import { ScriptedSink } from '../helpers/scripted-sink.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { waitFor } from '../helpers/wait-for.js'
 
 const cli = fileURLToPath(new URL('../../lib/cli/index.ts', import.meta.url))
 
@@ -169,7 +169,7 @@ test('audit-stream spool inspect reports segments, pending events, the checkpoin
     await store.persisted()
   }
   store.destroy()
-  while (readdirSync(dir).includes('lock')) await sleep(5)
+  await waitFor(() => !readdirSync(dir).includes('lock'), { what: 'the destroyed store to release the spool lock' })
   const segments = readdirSync(dir).filter((n) => n.startsWith('segment-')).sort()
   appendFileSync(join(dir, segments.at(-1)!), Buffer.from([9, 0, 0, 0, 1, 2]))
   const before = readdirSync(dir).sort().map((n) => [n, statSync(join(dir, n)).size])
@@ -199,7 +199,7 @@ async function deadSpool (dir: string, count: number, correlationId: string): Pr
   for (let i = 0; i < count; i++) dead.record(makeEvent(i, correlationId))
   await dead.persisted()
   dead.destroy()
-  while (readdirSync(dir).includes('lock')) await sleep(5)
+  await waitFor(() => !readdirSync(dir).includes('lock'), { what: 'the destroyed store to release the spool lock' })
 }
 
 test('audit-stream spool drain stores every event a dead store left in its spool exactly once and leaves the directory empty', async (t) => {

@@ -11,6 +11,7 @@ import { DataStorageSink, MemorySink, createAuditStore, installShutdownHandler, 
 import { startDataStorageServer } from '../../lib/server/index.js'
 import { makeEvent, silentLogger } from '../helpers/fixtures.js'
 import { ScriptedSink } from '../helpers/scripted-sink.js'
+import { waitFor } from '../helpers/wait-for.js'
 
 test('a store is not ready until its endpoint answered a probe, then ready with the endpoint listed', async (t) => {
   const server = await startDataStorageServer({ logger: silentLogger })
@@ -20,8 +21,9 @@ test('a store is not ready until its endpoint answered a probe, then ready with 
   const first = store.health()
   assert.equal(first.ready, false)
   assert.deepEqual(first.reasons, ['no DataStorage endpoint has answered yet'])
-  let health: StoreHealth = first
-  while (!health.ready) { await sleep(20); health = store.health() }
+  // The first probe goes out at once, but the server answers it only once its database is open: seconds, more under load.
+  await waitFor(() => store.health().ready, { what: 'the store to be ready once its endpoint answered a probe', timeoutMs: 60_000, detail: () => `reasons: [${store.health().reasons.join('; ')}]` })
+  const health = store.health()
   assert.deepEqual(health.reasons, [])
   assert.equal(health.endpoints?.[0]?.url, server.url)
   assert.equal(health.endpoints?.[0]?.up, true)

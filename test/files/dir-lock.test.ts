@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads'
 import { join } from 'node:path'
 import { acquireLock, isAlive, lockHolder, TAKEOVER_STALE_MS } from '../../lib/files/dir-lock.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { waitFor } from '../helpers/wait-for.js'
 
 const refuse = (holder: { pid: number } | undefined): Error => new Error(`held by ${holder?.pid ?? 'unknown'}`)
 
@@ -38,7 +39,7 @@ test('of several processes racing for one stale lock, exactly one takes it', { t
     writeFileSync(join(dir, 'lock'), `${stale} left-by-a-killed-store -\n`)
     const at = Date.now() + 150
     for (const racer of racers) racer.send({ dir, at })
-    while (replies.some((r) => r.length <= round)) await new Promise((resolve) => setTimeout(resolve, 10))
+    await waitFor(() => replies.every((r) => r.length > round), { what: `every racer's answer in round ${round}`, detail: () => replies.map((r) => r.length).join(', ') })
     const winners = replies.filter((r) => r[round]!.got).length
     assert.equal(winners, 1, `round ${round}: ${winners} processes took the lock`)
     assert.deepEqual(readdirSync(dir).sort(), ['lock'], `round ${round}: only the lock is left`)

@@ -179,7 +179,11 @@ export class ScriptedSink extends BatchSink {
 // Ends an attempt or a post the way a failing answer says: throws, or waits (for the abort, or forever).
 async function fail (answer: Exclude<Answer, 'ok'>, signal: AbortSignal): Promise<never> {
   if (answer === 'hang') {
-    await new Promise((_resolve, reject) => { signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }) })
+    // An abort that came during the attempt's waits, before this listener, still ends it.
+    await new Promise((_resolve, reject) => {
+      if (signal.aborted) reject(new Error('aborted'))
+      else signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true })
+    })
   }
   if (answer === 'never') await new Promise(() => {})
   if (answer === 'retryable') throw new SinkError('HTTP 503 Service Unavailable', { retryable: true, statusCode: 503 })

@@ -15,6 +15,7 @@ import { startDataStorageServer } from '../../lib/server/index.js'
 import { captureLogger, silentLogger } from '../helpers/fixtures.js'
 import { tempDir } from '../helpers/temp-dir.js'
 import { noPostgres } from '../helpers/engines.js'
+import { waitFor } from '../helpers/wait-for.js'
 
 const BATCH = '/api/v1/audit/events/batch'
 
@@ -68,7 +69,7 @@ test('close finishes the requests in flight, then refuses new connections', asyn
   const upload = new PassThrough()
   const inFlight = request(server.url + BATCH, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(body.length) }, body: upload })
   upload.write(body.subarray(0, body.length >> 1))
-  while (!lines.some((l) => l.includes('"request started"'))) await new Promise((resolve) => setTimeout(resolve, 10))
+  await waitFor(() => lines.some((l) => l.includes('"request started"')), { what: 'the server to log the upload\'s start' })
   const closing = server.close()
   upload.end(body.subarray(body.length >> 1))
   const res = await inFlight

@@ -12,6 +12,7 @@ import { newAuditEvent } from '../../lib/index.js'
 import { startDataStorageServer } from '../../lib/server/index.js'
 import { silentLogger } from '../helpers/fixtures.js'
 import { privatePostgresUnavailable, startPrivatePostgres } from '../helpers/private-postgres.js'
+import { waitFor } from '../helpers/wait-for.js'
 
 const BATCH = '/api/v1/audit/events/batch'
 const WRITERS = 8
@@ -58,7 +59,7 @@ test('a PostgreSQL restart under write load costs 503s with Retry-After, never t
     }
   })
   // Load is flowing before the restart.
-  while ((statuses.get(201) ?? 0) < WRITERS * 2) await new Promise((resolve) => setTimeout(resolve, 10))
+  await waitFor(() => (statuses.get(201) ?? 0) >= WRITERS * 2, { what: `${WRITERS * 2} batches stored before the restart`, detail: () => JSON.stringify(Object.fromEntries(statuses)) })
   await pg.restart()
   restarted = true
   await Promise.all(writers)

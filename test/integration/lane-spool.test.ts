@@ -17,6 +17,7 @@ import { engines } from '../helpers/engines.js'
 import { silentLogger } from '../helpers/fixtures.js'
 import { call, laneEvent } from '../helpers/lane.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { waitFor } from '../helpers/wait-for.js'
 
 
 const fastRetry = { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 }
@@ -39,7 +40,7 @@ class StallingSink extends DataStorageSink {
 
 // A destroyed store lets its spool's lock go once the writer's job under way has finished.
 async function unlocked (dir: string): Promise<void> {
-  while ((await readdir(dir)).includes('lock')) await new Promise((resolve) => setTimeout(resolve, 5))
+  await waitFor(async () => !(await readdir(dir)).includes('lock'), { what: 'the destroyed store to release the spool lock' })
 }
 
 interface Verified { verified_through: number, to: number, first_bad_seq?: number, reason?: string, skips: unknown[] }
@@ -90,8 +91,7 @@ for (const engine of engines) {
       for (let i = 0; i < 30; i++) first.record(laneEvent(cid, i))
       assert.equal((await first.flush()).written, 30)
       // The checkpoint (every 10 ms) covers everything: the segments go.
-      const until = Date.now() + 10_000
-      while ((await readdir(dir)).some((name) => name.startsWith('segment-')) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10))
+      await waitFor(async () => !(await readdir(dir)).some((name) => name.startsWith('segment-')), { what: 'a checkpoint that drops every segment', detail: () => 'segments left' })
       assert.deepEqual((await readdir(dir)).filter((name) => name.startsWith('segment-')), [])
       const producerId = first.producerId!
       first.destroy()

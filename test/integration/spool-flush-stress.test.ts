@@ -16,6 +16,7 @@ import { AuditStore, MemorySink, type AuditStoreOptions, type StoreStats } from 
 import { makeEvent, silentLogger } from '../helpers/fixtures.js'
 import { prng } from '../helpers/prng.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { waitFor } from '../helpers/wait-for.js'
 
 const ROUNDS = Number(process.env.SPOOL_STRESS_ROUNDS ?? 6)
 const SEED = Number(process.env.SPOOL_STRESS_SEED ?? Date.now() % 1_000_000)
@@ -83,7 +84,7 @@ for (const durability of ['process', 'os'] as const) {
       await sleep(Math.floor(random() * 10))
       a.destroy()
       // The destroyed store lets go of its lock once its writer has stopped.
-      while (readdirSync(dir).includes('lock')) await sleep(2)
+      await waitFor(() => !readdirSync(dir).includes('lock'), { what: 'the destroyed store to release the spool lock' })
       const second = new MemorySink({ delayMs: Math.floor(random() * 2) })
       const b = new AuditStore(options(second, dir, durability))
       const recovered = b.stats().recovered

@@ -27,6 +27,7 @@ import fc from 'fast-check'
 import { AuditStore } from '../../lib/index.js'
 import { makeEvent, silentLogger } from '../helpers/fixtures.js'
 import { ScriptedSink } from '../helpers/scripted-sink.js'
+import { waitFor } from '../helpers/wait-for.js'
 
 const RUNS = Number(process.env.SPOOL_MODEL_RUNS ?? 60)
 const CHECKPOINT_MS = 10
@@ -77,7 +78,7 @@ async function run (actions: readonly Action[], durability: 'process' | 'os'): P
   const crash = async (): Promise<void> => {
     store.destroy()
     // The destroyed store releases its lock once its writer has stopped.
-    while (readdirSync(dir).includes('lock')) await sleep(1)
+    await waitFor(() => !readdirSync(dir).includes('lock'), { what: 'the destroyed store to release the spool lock', intervalMs: 1 })
     recorded = []
   }
   try {

@@ -12,6 +12,7 @@ import { captureLogger, makeEvent, silentLogger } from '../helpers/fixtures.js'
 import { startFaultServer } from '../helpers/fault-server.js'
 import { ScriptedSink } from '../helpers/scripted-sink.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { waitFor } from '../helpers/wait-for.js'
 
 // Keeps what a lane-aware server would: each stored batch (see rowsOf) and the notes, checking the key that comes with them.
 function trailSink (): ScriptedSink {
@@ -93,8 +94,8 @@ test('intervalMs checkpoints a lane whose head moved, once, without another even
   const store = createAuditStore({ sink, logger: silentLogger, flushIntervalMs: 60_000, trail: { signingKey: privateKey, everyEvents: 1_000_000, intervalMs: 40 } })
   for (let i = 0; i < 5; i++) store.record(makeEvent(i, 'rr-1'))
   await store.flush()
-  const until = Date.now() + 5_000
-  while (sink.notes.length === 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10))
+  await waitFor(() => sink.notes.length > 0, { what: 'a checkpoint posted by the 40 ms interval' })
+  // Five more intervals go by: none posts again, since the lane did not move.
   await new Promise((resolve) => setTimeout(resolve, 200))
   assert.deepEqual(sink.notes.map((text) => { const n = parseNote(text).note; return n.kind === 'checkpoint' ? [n.lane, n.seq] : n.kind }), [[laneOf('rr-1', 4), 5]])
   await store.close()

@@ -6,9 +6,11 @@ import { Agent } from 'undici'
 import { DataStorageSink, FlushError, createAuditStore, type AuditStore, type DataStorageSinkOptions } from '../../lib/index.js'
 import { parseRetryAfter } from '../../lib/sinks/error-response.js'
 import { startFaultServer, created, problem, type FaultServer, type Handler } from '../helpers/fault-server.js'
-import { MemoryDeadLetter, captureLogger, makeEvent, silentLogger } from '../helpers/fixtures.js'
+import { MemoryDeadLetter, captureLogger, makeEvent, seqs, silentLogger } from '../helpers/fixtures.js'
+import { startTcpGate } from '../helpers/tcp-gate.js'
 import { makeTlsMaterial } from '../helpers/tls.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { waitFor } from '../helpers/wait-for.js'
 
 const fastRetry = { baseDelayMs: 5, maxDelayMs: 2_000, jitter: 0 }
 
@@ -265,22 +267,24 @@ test('a hanging server makes the attempt time out, and the batch is retried', as
   assert.equal(server.requests.length, 2)
 })
 
-test('a server that is down for 3 s and comes back gets every event', async (t) => {
-  const probe = await startFaultServer()
-  const port = probe.port
-  await probe.close() // the port is now closed: connections are refused
-  const sink = new DataStorageSink({ url: `http://127.0.0.1:${port}`, retry: { maxAttempts: 40, baseDelayMs: 100, maxDelayMs: 250, jitter: 0 } })
+test('a server that is down (every connection reset) across several attempts and comes back gets every event', async (t) => {
+  // The gate keeps the port for the whole test: down, it resets every connection; up, it pipes them to the server.
+  const gate = await startTcpGate()
+  const server = await startFaultServer(created)
+  const sink = new DataStorageSink({ url: gate.url, retry: { maxAttempts: 40, baseDelayMs: 100, maxDelayMs: 250, jitter: 0 } })
   const store = createAuditStore({ sink, logger: silentLogger, batchSize: 10, flushIntervalMs: 60_000 })
-  const late: { server?: FaultServer } = {}
-  t.after(async () => { await store.close().catch(() => {}); await late.server?.close() })
+  const retries: number[] = []
+  store.on('retry', (r: { attempt: number }) => retries.push(r.attempt))
+  t.after(async () => { await store.close().catch(() => {}); await gate.close(); await server.close() })
   for (let i = 0; i < 25; i++) store.record(makeEvent(i))
   const flushing = store.flush()
-  await new Promise((resolve) => setTimeout(resolve, 3_000))
-  const server = await startFaultServer(created, { port })
-  late.server = server
-  assert.equal((await flushing).written, 25)
-  assert.equal(server.requests.flatMap((r) => r.body as unknown[]).length, 25)
-  assert.ok(store.stats().retries > 0)
+  await waitFor(() => gate.resets >= 5, { what: 'five connections reset while the server is down', detail: () => `${gate.resets} reset` })
+  assert.equal(server.requests.length, 0, 'nothing reached the server while it was down')
+  gate.up(server.port)
+  assert.deepEqual(await flushing, { written: 25, deadLettered: 0, dropped: 0, lost: 0 })
+  assert.deepEqual(server.requests.flatMap((r) => seqs(r.body as unknown[])).sort((a, b) => a - b), Array.from({ length: 25 }, (_, i) => i))
+  assert.ok(retries.length >= 5, `${retries.length} retries`)
+  assert.equal(store.stats().retries, retries.length)
 })
 
 test('gzip compression sends Content-Encoding: gzip and a body the server decodes', async (t) => {

@@ -8,9 +8,10 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { DataStorageSink, InvalidOptionError, createAuditStore } from '../../lib/index.js'
 import { makeEvent, silentLogger } from '../helpers/fixtures.js'
+import { startTcpGate } from '../helpers/tcp-gate.js'
+import { waitFor } from '../helpers/wait-for.js'
 
 interface Replica { server: Server, url: string, port: number, batches: string[], probes: number, ready: boolean }
 
@@ -57,11 +58,10 @@ test('batches are spread over every replica, and each replica\'s counts are repo
 
 test('a replica that refuses connections is taken out, its batch retried on another with the same key, and it returns only after /health/ready answers 200', async (t) => {
   const stored = new Set<string>()
-  const a = await replica(0, stored)
+  // A is a port kept by a gate that resets every connection: refused, as a replica that is down.
+  const a = await startTcpGate()
   const b = await replica(0, stored)
-  t.after(() => Promise.all([stop(a), stop(b)]).then(() => {}))
-  const port = a.port
-  await stop(a)
+  t.after(() => Promise.all([a.close(), stop(b)]).then(() => {}))
   const sink = new DataStorageSink({ url: [a.url, b.url], concurrency: 1, replicaBackoffMs: 50, retry: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 3 } })
   const store = createAuditStore({ sink, batchSize: 1, logger: silentLogger })
   t.after(() => store.close().then(() => {}, () => {}))
@@ -74,16 +74,17 @@ test('a replica that refuses connections is taken out, its batch retried on anot
   assert.equal(ra!.up, false)
   assert.equal(ra!.failed, 1)
   assert.equal(rb!.stored, 6)
-  // A comes back on the same port, not ready yet: probes answer 503 and it stays out.
-  const back = await replica(port, stored)
+  // A comes back behind the same port, not ready yet: probes answer 503 and it stays out.
+  const back = await replica(0, stored)
   t.after(() => stop(back))
   back.ready = false
-  while (back.probes === 0) await sleep(20)
+  a.up(back.port)
+  await waitFor(() => back.probes > 0, { what: 'a probe of the replica that came back' })
   for (let i = 6; i < 10; i++) store.record(makeEvent(i))
   await store.flush()
   assert.equal(back.batches.length, 0, 'no batch goes to a replica whose probe failed')
   back.ready = true
-  while (sink.replicas()[0]!.up !== true) await sleep(20)
+  await waitFor(() => sink.replicas()[0]!.up, { what: 'the replica back in rotation after a 200 probe' })
   for (let i = 10; i < 20; i++) store.record(makeEvent(i))
   await store.flush()
   assert.equal(back.batches.length, 5, 'back in rotation after a 200 probe')
@@ -121,19 +122,18 @@ test('a retry prefers another replica than the last attempt\'s, keeping the idem
 })
 
 test('one URL keeps today\'s behaviour: it is never taken out of rotation', async (t) => {
-  const a = await replica()
-  t.after(() => stop(a))
-  const port = a.port
-  await stop(a)
+  const a = await startTcpGate()
+  t.after(() => a.close())
   const sink = new DataStorageSink({ url: a.url, replicaBackoffMs: 60_000, retry: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 50 } })
   const store = createAuditStore({ sink, logger: silentLogger })
   t.after(() => store.close().then(() => {}, () => {}))
   store.record(makeEvent(0))
   const flushed = store.flush()
-  while (sink.replicas()[0]!.failed < 2) await sleep(5)
+  await waitFor(() => sink.replicas()[0]!.failed >= 2, { what: 'two failed attempts at the only URL', detail: () => `${sink.replicas()[0]!.failed} failed` })
   assert.equal(sink.replicas()[0]!.up, true)
-  const back = await replica(port)
+  const back = await replica()
   t.after(() => stop(back))
+  a.up(back.port)
   await flushed
   assert.equal(back.batches.length, 1)
 })
@@ -182,9 +182,7 @@ test('a URL with a path prefix is probed at /health/ready under that prefix', as
   const sink = new DataStorageSink({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/ds`, probeIntervalMs: 100 })
   const store = createAuditStore({ sink, logger: silentLogger })
   t.after(() => store.close().then(() => {}, () => {}))
-  const until = performance.now() + 3_000
-  while (!store.health().ready && performance.now() < until) await sleep(20)
-  assert.equal(store.health().ready, true)
+  await waitFor(() => store.health().ready, { what: 'the store to be ready after a probe under the prefix', detail: () => paths.join(', ') })
   assert.deepEqual([...new Set(paths)], ['/ds/health/ready'])
 })
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { fork } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises'
 import { AuditLossError, AuditStore, InvalidOptionError, SpoolError, type AuditStoreOptions, type BatchSink, type DropEventInfo, type SpoolOptions } from '../../lib/index.js'
 import { kSpoolFiles, nodeSpoolFiles, type SpoolFile, type SpoolFiles } from '../../lib/spool/spool-files.js'
 import { encodeBatch, encodeRun } from '../../lib/spool/record-format.js'
@@ -12,6 +12,7 @@ import { readFloor as readCheckpoint } from '../../lib/spool/floor.js'
 import { captureLogger, makeEvent, silentLogger } from '../helpers/fixtures.js'
 import { ScriptedSink } from '../helpers/scripted-sink.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { waitFor } from '../helpers/wait-for.js'
 
 /** A sink that stores every batch within the call; `held` keeps sends pending. */
 function recordingSink (): ScriptedSink {
@@ -44,22 +45,42 @@ async function destroyedWithTwelve (dir: string): Promise<void> {
 type Op = 'create' | 'writev' | 'datasync' | 'sync' | 'close' | 'writeSynced' | 'rename' | 'unlink' | 'syncDir'
 
 /**
- * The real file layer, logging each operation; after `freezeAfter` operations every later one never completes
- * (the process is gone), and `onFreeze` is called when the first of them is attempted.
+ * Settles once the file layer froze (an operation was asked for after `freezeAfter`) and no operation
+ * started before is still running: from then on nothing more reaches the disk, so whatever waits on it
+ * settles within the turn under way or never.
  */
-function tracedFiles (log: string[], freezeAfter = Infinity, fault?: (op: Op) => Error | undefined, opened: SpoolFile[] = [], onFreeze?: () => void): SpoolFiles {
+interface Quiet { readonly promise: Promise<void>, resolve: () => void }
+
+function quiet (): Quiet {
+  let resolve!: () => void
+  const promise = new Promise<void>((r) => { resolve = r })
+  return { promise, resolve }
+}
+
+/** The real file layer, logging each operation; after `freezeAfter` operations every later one never completes (the process is gone), and `frozen` settles once nothing runs any more. */
+function tracedFiles (log: string[], freezeAfter = Infinity, fault?: (op: Op) => Error | undefined, opened: SpoolFile[] = [], frozen: Quiet = quiet()): SpoolFiles {
   let count = 0
+  let running = 0
+  let freezing = false
+  const settleIfQuiet = (): void => { if (freezing && running === 0) frozen.resolve() }
   const step = async <T>(op: Op, name: string, run: () => Promise<T>): Promise<T> => {
     if (count >= freezeAfter) {
-      onFreeze?.()
+      freezing = true
+      settleIfQuiet()
       return new Promise<T>(() => {})
     }
     const err = fault?.(op)
     if (err !== undefined) throw err
     count++
-    const result = await run()
-    log.push(`${op} ${name}`)
-    return result
+    running++
+    try {
+      const result = await run()
+      log.push(`${op} ${name}`)
+      return result
+    } finally {
+      running--
+      settleIfQuiet()
+    }
   }
   const base = (p: string): string => p.split('/').at(-1)!
   return {
@@ -81,45 +102,36 @@ function tracedFiles (log: string[], freezeAfter = Infinity, fault?: (op: Op) =>
   }
 }
 
-/**
- * Waits until `work` settles or the file layer freezes (after which no file operation completes). Returns
- * whether `work` resolved. It must not reject, and on a live file layer it must settle: a wait that meets
- * neither within the bound fails, naming what it waited for.
- */
-async function settledUnlessFrozen (work: Promise<void>, frozen: Promise<void>, what: string): Promise<boolean> {
-  let outcome: { ok: true } | { ok: false, err: unknown } | undefined
-  const settled = work.then(() => { outcome = { ok: true } }, (err: unknown) => { outcome = { ok: false, err } })
-  let bound: NodeJS.Timeout | undefined
-  const timedOut = new Promise<'bound'>((resolve) => { bound = setTimeout(() => resolve('bound'), 10_000) })
-  const first = await Promise.race([settled.then(() => 'settled' as const), frozen.then(() => 'frozen' as const), timedOut])
-  clearTimeout(bound)
-  // The operation that completed just before the freeze may be the one `work` waited for: let its callbacks run.
-  if (first === 'frozen') await new Promise((resolve) => setImmediate(resolve))
-  if (outcome === undefined) {
-    assert.notEqual(first, 'bound', `${what} neither settled nor met a frozen file layer within 10 s`)
-    return false
-  }
-  if (!outcome.ok) {
-    assert.equal(first, 'frozen', `${what} rejected on a live file layer: ${String(outcome.err)}`)
-    return false
-  }
-  return true
+// How a promise settled, once it has.
+function settles (promise: Promise<unknown>): { outcome: 'resolved' | 'rejected' | undefined } {
+  const state: { outcome: 'resolved' | 'rejected' | undefined } = { outcome: undefined }
+  promise.then(() => { state.outcome = 'resolved' }, () => { state.outcome = 'rejected' })
+  return state
 }
 
 // The scenario of the order-of-operations tests: rounds of records, persisted, delivery and checkpoints.
-// Events are acknowledged when persisted() resolves; until the file layer freezes, it must.
-async function scenario (s: AuditStore, acked: Set<number>, label: string, frozen: Promise<void> = new Promise(() => {})): Promise<void> {
+// An event is acknowledged when persisted() resolved; once the file layer is `frozen`, what has not
+// resolved by the next turn never will, and the rounds go on without waiting.
+async function scenario (s: AuditStore, acked: Set<number>, log: readonly string[], frozen: Promise<void>): Promise<void> {
+  const halted = { now: false }
+  void frozen.then(() => nextTurn()).then(() => { halted.now = true })
+  const checkpoints = (): number => log.filter((l) => l.startsWith('rename checkpoint')).length
   let seq = 0
   for (let round = 0; round < 4; round++) {
+    const before = checkpoints()
     const mine: number[] = []
     for (let i = 0; i < 3; i++) {
       if (s.record(makeEvent(seq))) mine.push(seq)
       seq++
     }
-    if (await settledUnlessFrozen(s.persisted(), frozen, `${label}, round ${round}: persisted()`)) for (const n of mine) acked.add(n)
-    await settledUnlessFrozen(s.flush().then(() => {}), frozen, `${label}, round ${round}: flush()`)
-    // Not a wait for progress: it lets the floor job (every 10 ms) run between rounds, so crash points fall inside it too.
-    await sleep(15)
+    const persisted = settles(s.persisted())
+    await waitFor(() => persisted.outcome !== undefined || halted.now, { what: `persisted() of round ${round} to settle` })
+    if (persisted.outcome === 'resolved') for (const n of mine) acked.add(n)
+    const flushed = settles(s.flush())
+    await waitFor(() => flushed.outcome !== undefined || halted.now, { what: `flush() of round ${round} to settle` })
+    // The round's delivered events checkpointed before the next round, so that every round's
+    // operations include a checkpoint's.
+    await waitFor(() => checkpoints() > before || halted.now, { what: `a checkpoint in round ${round}`, detail: () => log.join(', ') })
   }
 }
 
@@ -148,7 +160,7 @@ test('a checkpoint is written, renamed and its directory synced before any segme
     await s.persisted()
   }
   await s.flush()
-  while (!log.some((l) => l.startsWith('unlink segment'))) await sleep(5)
+  await waitFor(() => log.some((l) => l.startsWith('unlink segment')), { what: 'a segment unlinked', detail: () => log.join(', ') })
   const unlink = log.findIndex((l) => l.startsWith('unlink segment'))
   assert.deepEqual(log.slice(unlink - 3, unlink), ['writeSynced checkpoint.tmp', 'rename checkpoint.tmp>checkpoint', 'syncDir dir'])
   await s.close()
@@ -162,22 +174,22 @@ test('a crash right after any file operation loses no acknowledged event and res
     const dir = tempDir(t)
     const acked = new Set<number>()
     const s = store(recordingSink(), { dir, durability: 'os', segmentBytes: 300, checkpointIntervalMs: 10 }, { files: tracedFiles(full) })
-    await scenario(s, acked, 'uncrashed run')
+    await scenario(s, acked, full, new Promise(() => {}))
     await s.close()
-    assert.equal(acked.size, 12, 'the uncrashed run acknowledges every event')
+    assert.equal(acked.size, 12, 'without a crash every event is acknowledged')
   }
   assert.ok(full.length > 10, `${full.length} operations`)
-  let acknowledged = 0
+  let ackedAcrossCrashes = 0
   for (let k = 1; k <= full.length; k++) {
     const dir = tempDir(t)
     const log: string[] = []
     const first = recordingSink()
     const acked = new Set<number>()
     const opened: SpoolFile[] = []
-    let freeze!: () => void
-    const frozen = new Promise<void>((resolve) => { freeze = resolve })
-    const a = store(first, { dir, durability: 'os', segmentBytes: 300, checkpointIntervalMs: 10 }, { files: tracedFiles(log, k, undefined, opened, freeze) })
-    await scenario(a, acked, `crash after op ${k}`, frozen)
+    const frozen = quiet()
+    const a = store(first, { dir, durability: 'os', segmentBytes: 300, checkpointIntervalMs: 10 }, { files: tracedFiles(log, k, undefined, opened, frozen) })
+    await scenario(a, acked, log, frozen.promise)
+    ackedAcrossCrashes += acked.size
     // The process dies: nothing more reaches the disk, and its lock is stale.
     a.destroy()
     for (const file of opened) await file.close().catch(() => {})
@@ -194,9 +206,8 @@ test('a crash right after any file operation loses no acknowledged event and res
       }
     }
     for (const n of acked) assert.ok(byEvent.has(n), `crash after op ${k} (${log.at(-1)}): acknowledged event ${n} lost`)
-    acknowledged += acked.size
   }
-  assert.ok(acknowledged > 0, 'some crash points came after acknowledged events')
+  assert.ok(ackedAcrossCrashes > 0, 'some crash points came after acknowledged events')
 })
 
 for (const code of ['ENOSPC', 'EIO'] as const) {
@@ -297,22 +308,25 @@ test('a checkpoint queued behind a write before the store is destroyed leaves th
   // The first writev waits until released, so checkpoint ticks queue up behind it on the writer.
   let release!: () => void
   const blocked = new Promise<void>((resolve) => { release = resolve })
+  let writing = false
   const files: SpoolFiles = {
     ...nodeSpoolFiles,
     async create (path) {
       const file = await nodeSpoolFiles.create(path)
-      return { writev: async (b) => { await blocked; await file.writev(b) }, datasync: () => file.datasync(), sync: () => file.sync(), close: () => file.close() }
+      return { writev: async (b) => { writing = true; await blocked; await file.writev(b) }, datasync: () => file.datasync(), sync: () => file.sync(), close: () => file.close() }
     }
   }
   const first = recordingSink()
   first.held = true
   const a = store(first, { dir, checkpointIntervalMs: 1 }, { files, batchSize: 1000, flushIntervalMs: 60_000 })
   for (let i = 0; i < 10; i++) a.record(makeEvent(i))
-  await sleep(30)
+  await waitFor(() => writing, { what: 'the first writev to start' })
+  // Timers fire in order of expiry: by the end of this 5 ms one, the 1 ms checkpoint timer has ticked behind the write.
+  await sleep(5)
   // destroy() counts the ten lost in this store's ledger, whose floor passes them: the spool must not checkpoint that.
   a.destroy()
   release()
-  while (readdirSync(dir).includes('lock')) await sleep(5)
+  await waitFor(() => !readdirSync(dir).includes('lock'), { what: 'the spool lock to be released' })
   const second = recordingSink()
   const b = store(second, { dir })
   assert.equal(b.stats().recovered, 10)
@@ -324,7 +338,7 @@ test('a checkpoint queued behind a write before the store is destroyed leaves th
 test('a segment that cannot be read back during replay counts only its own events lost; those replayed before it are delivered', async (t) => {
   const dir = tempDir(t)
   await destroyedWithTwelve(dir)
-  while (readdirSync(dir).includes('lock')) await sleep(5)
+  await waitFor(() => !readdirSync(dir).includes('lock'), { what: 'the spool lock to be released' })
   const segments = readdirSync(dir).filter((n) => n.startsWith('segment-')).sort()
   assert.ok(segments.length >= 3, `${segments.length} segments`)
   const second = recordingSink()
@@ -345,9 +359,11 @@ test('a store destroyed while its spool creates a segment closes that segment on
   let release!: () => void
   const blocked = new Promise<void>((resolve) => { release = resolve })
   const files: Array<{ closed: boolean }> = []
+  let creating = false
   const seam: SpoolFiles = {
     ...nodeSpoolFiles,
     async create (path) {
+      creating = true
       await blocked
       const file = await nodeSpoolFiles.create(path)
       const state = { closed: false }
@@ -357,10 +373,10 @@ test('a store destroyed while its spool creates a segment closes that segment on
   }
   const a = store(recordingSink(), { dir, durability: 'os' }, { files: seam })
   a.record(makeEvent(0))
-  await sleep(20)
+  await waitFor(() => creating, { what: 'the spool to start creating its first segment' })
   a.destroy()
   release()
-  while (readdirSync(dir).includes('lock')) await sleep(5)
+  await waitFor(() => !readdirSync(dir).includes('lock'), { what: 'the spool lock to be released' })
   assert.equal(files.length, 1)
   assert.deepEqual(files, [{ closed: true }])
 })
@@ -382,7 +398,7 @@ test('a segment holding only batch cuts stays until replay has read it, even onc
   const sink = new ScriptedSink([], {
     delayMs: 0,
     fallback: async (batch) => {
-      if (batch.id !== cutId) while ((readCheckpoint(dir) ?? 0) < 50) await sleep(5)
+      if (batch.id !== cutId) await waitFor(() => (readCheckpoint(dir) ?? 0) >= 50, { what: 'a checkpoint covering the cut of the first 50 seqs' })
       return 'ok' as const
     }
   })
@@ -425,7 +441,7 @@ test('events counted lost stay spooled for the next store: a close that times ou
   const err = await a.close().then(() => assert.fail('close resolved'), (e: { stats: { lost: number } }) => e)
   assert.equal(err.stats.lost, 20)
   down.held = false
-  while (readdirSync(dir).includes('lock')) await sleep(5)
+  await waitFor(() => !readdirSync(dir).includes('lock'), { what: 'the spool lock to be released' })
   const up = recordingSink()
   const b = store(up, { dir })
   assert.equal(b.stats().recovered, 20)
@@ -488,9 +504,8 @@ test('persisted() after destroy() rejects with SpoolError: it never hangs and ne
     s.destroy()
     if (first !== undefined) await first.catch(() => {})
     await assert.rejects(s.persisted(), SpoolError)
-    while (readdirSync(dir).includes('lock')) await sleep(2)
-    await sleep(20)
-    await assert.rejects(s.persisted(), SpoolError)
+    await waitFor(() => !readdirSync(dir).includes('lock'), { what: 'the spool lock to be released' })
+    await assert.rejects(s.persisted(), SpoolError, 'still rejects once the writer has stopped')
     sink.held = false
   }
 })
@@ -553,10 +568,15 @@ test('a symlink in place of a segment or of the checkpoint\'s temp file is never
   mkdirSync(tmpLinked)
   symlinkSync(outside, join(tmpLinked, 'checkpoint.tmp'))
   const sink = recordingSink()
-  const s = store(sink, { dir: tmpLinked, checkpointIntervalMs: 1 })
+  let checkpointWrites = 0
+  const files: SpoolFiles = {
+    ...nodeSpoolFiles,
+    writeSynced: (path, data) => nodeSpoolFiles.writeSynced(path, data).finally(() => { if (path.endsWith('checkpoint.tmp')) checkpointWrites++ })
+  }
+  const s = store(sink, { dir: tmpLinked, checkpointIntervalMs: 1 }, { files })
   for (let i = 0; i < 10; i++) s.record(makeEvent(i))
   await s.flush()
-  await sleep(20)
+  await waitFor(() => checkpointWrites > 0, { what: 'a checkpoint write over the symlinked temp file' })
   await s.close()
   assert.equal(readFileSync(outside, 'utf8'), 'not the spool\'s\n', 'the file outside the spool is untouched')
   assert.deepEqual(readdirSync(tmpLinked), [])
@@ -572,11 +592,18 @@ test('a disk error in a checkpoint write or in the directory sync of a new segme
   for (const [what, durability, faults] of variants) {
     const dir = tempDir(t)
     const sink = recordingSink()
-    const s = store(sink, { dir, durability, checkpointIntervalMs: 1 }, { files: { ...nodeSpoolFiles, ...faults } })
+    let failed = 0
+    const failing: SpoolFiles = { ...nodeSpoolFiles, ...faults }
+    const counted: SpoolFiles = {
+      ...failing,
+      writeSynced: (path, data) => failing.writeSynced(path, data).catch((err: unknown) => { failed++; throw err }),
+      syncDir: (dir) => failing.syncDir(dir).catch((err: unknown) => { failed++; throw err })
+    }
+    const s = store(sink, { dir, durability, checkpointIntervalMs: 1 }, { files: counted })
     for (let i = 0; i < 10; i++) s.record(makeEvent(i))
     await s.persisted().catch(() => {})
     await s.flush()
-    await sleep(10)
+    await waitFor(() => failed > 0, { what: `the injected failure of the ${what}` })
     assert.equal((await s.close()).written, 10, what)
     assert.deepEqual(readdirSync(dir), [], what)
   }
@@ -611,11 +638,15 @@ test('an event written by a drop listener during an invalid write is spooled und
     a.write(makeEvent(42), () => {})
   })
   a.write({ not: 'an audit event' })
-  await sleep(50)
+  await waitFor(() => once && a.stats().accepted === 2, { what: 'the drop listener\'s event accepted' })
   await a.persisted()
-  await sleep(50) // the invalid event is dead-lettered and checkpoints run
+  // The invalid event is dead-lettered, and a checkpoint passes it (but not the undelivered event 42).
+  await waitFor(() => a.stats().deadLettered === 1 && (readCheckpoint(dir) ?? 0) >= 1, {
+    what: 'the invalid event dead-lettered and a checkpoint past it',
+    detail: () => `floor ${readCheckpoint(dir)}, ${a.stats().deadLettered} dead-lettered`
+  })
   a.destroy()
-  while (readdirSync(dir).includes('lock')) await sleep(2)
+  await waitFor(() => !readdirSync(dir).includes('lock'), { what: 'the spool lock to be released' })
   first.held = false
   const second = recordingSink()
   const b = store(second, { dir })

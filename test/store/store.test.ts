@@ -8,6 +8,7 @@ import {
 } from '../../lib/index.js'
 import { MemoryDeadLetter, makeEvent, seqs, silentLogger } from '../helpers/fixtures.js'
 import { ScriptedSink } from '../helpers/scripted-sink.js'
+import { waitFor } from '../helpers/wait-for.js'
 
 const quiet = { logger: silentLogger, batchSize: 1000, flushIntervalMs: 60_000 }
 
@@ -223,9 +224,16 @@ test('destroy counts every unsettled event lost exactly once, even when a send u
   let errored = false
   store.on('error', () => { errored = true })
   for (let i = 0; i < 35; i++) store.record(makeEvent(i))
-  await new Promise((resolve) => setTimeout(resolve, 50)) // the first batch is written, the second hangs
+  await waitFor(() => store.stats().written === 10 && sink.attempts.length === 2, {
+    what: 'the first batch written and the second one sending',
+    detail: () => `${store.stats().written} written, ${sink.attempts.length} attempts`
+  })
   store.destroy()
-  await new Promise((resolve) => setTimeout(resolve, 50)) // the aborted send reaches the dead letter late
+  assert.equal(store.stats().lost, 25, 'destroy counts the hanging batch and the queued one lost at once')
+  // The aborted send gives its batch to the dead letter after the destroy; the ledger settles (or, here,
+  // refuses) it within the microtasks that follow the write, which have all run by the next poll.
+  await waitFor(() => deadLetter.entries.length === 1, { what: 'the aborted batch to reach the dead letter late' })
+  assert.equal(deadLetter.entries[0]!.events.length, 10)
   const stats = store.stats()
   assert.equal(stats.written, 10)
   assert.equal(stats.lost, 25)
