@@ -12,15 +12,16 @@ import { newAuditEvent } from '../../lib/index.js'
 import { startDataStorageServer } from '../../lib/server/index.js'
 import { silentLogger } from '../helpers/fixtures.js'
 import { privatePostgresUnavailable, startPrivatePostgres } from '../helpers/private-postgres.js'
-import { waitFor } from '../helpers/wait-for.js'
 
 const BATCH = '/api/v1/audit/events/batch'
 const WRITERS = 8
 const BATCH_SIZE = 20
+// How long load may take to start flowing, or one batch may keep getting 503, before the test fails.
+const PATIENCE_MS = 60_000
 
 const event = (cid: string, seq: number) => newAuditEvent({ event_type: 'restart.test', event_category: 'tests', event_action: 'write', event_outcome: 'success', correlation_id: cid, event_data: { seq } })
 
-test('a PostgreSQL restart under write load costs 503s with Retry-After, never the process, and serving resumes', { skip: privatePostgresUnavailable() }, async (t) => {
+test('a PostgreSQL restart under write load costs 503s with Retry-After, never the process, and serving resumes', { skip: privatePostgresUnavailable(), timeout: 5 * PATIENCE_MS }, async (t) => {
   const pg = await startPrivatePostgres()
   t.after(() => pg.stop())
   const server = await startDataStorageServer({ database: pg.url, logger: silentLogger })
@@ -28,6 +29,8 @@ test('a PostgreSQL restart under write load costs 503s with Retry-After, never t
   const cid = randomUUID()
   const statuses = new Map<number, number>()
   const unexpected: string[] = []
+  // 503s that carried a Retry-After of a whole number of seconds, as the server promises.
+  let retryAfter503 = 0
   let afterRestart = 0
   let restarted = false
   let stop = false
@@ -36,6 +39,7 @@ test('a PostgreSQL restart under write load costs 503s with Retry-After, never t
   const sendBatch = async (first: number): Promise<void> => {
     const key = randomUUID()
     const body = JSON.stringify(Array.from({ length: BATCH_SIZE }, (_, i) => event(cid, first + i)))
+    const giveUp = performance.now() + PATIENCE_MS
     for (;;) {
       const res = await request(server.url + BATCH, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body })
       const text = await res.body.text()
@@ -44,14 +48,20 @@ test('a PostgreSQL restart under write load costs 503s with Retry-After, never t
         if (restarted) afterRestart++
         return
       }
-      if (res.statusCode !== 503 || res.headers['retry-after'] === undefined) unexpected.push(`${res.statusCode} ${text}`)
+      const retryAfter = res.headers['retry-after']
+      if (res.statusCode !== 503 || typeof retryAfter !== 'string' || !/^[1-9]\d*$/.test(retryAfter)) unexpected.push(`${res.statusCode} retry-after=${String(retryAfter)} ${text}`)
+      else retryAfter503++
       if (res.statusCode !== 503) return
+      if (performance.now() > giveUp) {
+        unexpected.push(`batch ${first} still answered 503 after ${PATIENCE_MS} ms: serving did not resume`)
+        return
+      }
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
   }
   let next = 0
   const writers = Array.from({ length: WRITERS }, async () => {
-    while (!stop || !restarted) {
+    while ((!stop || !restarted) && unexpected.length === 0) {
       const first = next
       next += BATCH_SIZE
       await sendBatch(first)
@@ -59,12 +69,21 @@ test('a PostgreSQL restart under write load costs 503s with Retry-After, never t
     }
   })
   // Load is flowing before the restart.
-  await waitFor(() => (statuses.get(201) ?? 0) >= WRITERS * 2, { what: `${WRITERS * 2} batches stored before the restart`, detail: () => JSON.stringify(Object.fromEntries(statuses)) })
+  const flowing = performance.now() + PATIENCE_MS
+  while ((statuses.get(201) ?? 0) < WRITERS * 2) {
+    if (performance.now() > flowing || unexpected.length > 0) {
+      // Lets the writers end after their current batch.
+      stop = restarted = true
+      assert.fail(`load never started: ${statuses.get(201) ?? 0} of ${WRITERS * 2} batches stored within ${PATIENCE_MS} ms; ${unexpected.join('; ')}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
   await pg.restart()
   restarted = true
   await Promise.all(writers)
 
   assert.deepEqual(unexpected, [], 'only 201 and 503 with Retry-After')
+  assert.ok(retryAfter503 > 0, `the restart cost no 503 with Retry-After: statuses ${JSON.stringify(Object.fromEntries(statuses))}`)
   const ready = await request(server.url + '/health/ready')
   assert.equal(ready.statusCode, 200)
   await ready.body.dump()

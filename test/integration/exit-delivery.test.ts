@@ -68,6 +68,7 @@ test('process.exit() with five events undelivered logs at error level the count 
   assert.equal(code, 1, stderr)
   const lines = exitLines(stderr)
   assert.equal(lines.length, 1, stderr)
+  assert.equal(lines[0]!.level, 50, 'logged at error level')
   assert.equal(lines[0]!.count, 5)
 })
 

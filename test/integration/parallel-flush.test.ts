@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { readdirSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { startDataStorageServer, type DataStorageServer } from '../../lib/server/index.js'
 import { silentLogger } from '../helpers/fixtures.js'
@@ -46,6 +46,18 @@ after(async () => { await server?.close() })
 
 test('the suite has 87 specs in 12 files', () => {
   assert.equal(specs.length, 12)
+  // Each file defines one spec per entry of its defineSpecs(file, eventCounts) call, numbered as the file is.
+  let total = 0
+  for (const [i, spec] of specs.entries()) {
+    const calls = [...readFileSync(spec, 'utf8').matchAll(/defineSpecs\((\d+), \[([\d,\s]*)\]\)/g)]
+    assert.equal(calls.length, 1, `${spec}: one defineSpecs(file, [event counts]) call`)
+    const [, file, counts] = calls[0]!
+    assert.equal(Number(file), i + 1, `${spec}: the file number`)
+    const eventCounts = counts!.split(',').map((c) => c.trim()).filter((c) => c !== '').map(Number)
+    assert.ok(eventCounts.every((n) => Number.isInteger(n) && n >= 1 && n <= 100), `${spec}: each spec records 1 to 100 events (one query page), got ${counts}`)
+    total += eventCounts.length
+  }
+  assert.equal(total, 87, 'specs in all files')
 })
 
 test('87 specs in 12 parallel processes, each with its own store, all find their events after flush', async (t) => {

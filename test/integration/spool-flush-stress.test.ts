@@ -13,16 +13,14 @@ import assert from 'node:assert/strict'
 import { readdirSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { AuditStore, MemorySink, type AuditStoreOptions, type StoreStats } from '../../lib/index.js'
-import { makeEvent, silentLogger } from '../helpers/fixtures.js'
+import { assertExactlyOnce } from '../helpers/exactly-once.js'
+import { makeEvent, seqs, silentLogger } from '../helpers/fixtures.js'
 import { prng } from '../helpers/prng.js'
 import { tempDir } from '../helpers/temp-dir.js'
 import { waitFor } from '../helpers/wait-for.js'
 
 const ROUNDS = Number(process.env.SPOOL_STRESS_ROUNDS ?? 6)
 const SEED = Number(process.env.SPOOL_STRESS_SEED ?? Date.now() % 1_000_000)
-
-
-const seqOf = (event: unknown): number => (event as { event_data: { seq: number } }).event_data.seq
 
 function options (sink: MemorySink, dir: string | undefined, durability: 'process' | 'os'): AuditStoreOptions {
   return {
@@ -63,6 +61,7 @@ for (const variant of ['no spool', 'process', 'os'] as const) {
       const stats = await closed(store)
       assert.equal(stats.lost, 0, `seed ${SEED}, round ${round}: ${JSON.stringify(stats)}`)
       assert.equal(stats.written, n, `seed ${SEED}, round ${round}: ${JSON.stringify(stats)}`)
+      assertExactlyOnce(seqs(sink.events), 0, n, `seed ${SEED}, round ${round}: the sink`)
     }
   })
 }
@@ -80,6 +79,7 @@ for (const durability of ['process', 'os'] as const) {
         for (let i = 0; i < 100; i++) a.record(makeEvent(n++))
         if (random() < 0.3) await sleep(1)
       }
+      const firstCount = n
       await a.persisted()
       await sleep(Math.floor(random() * 10))
       a.destroy()
@@ -103,10 +103,16 @@ for (const durability of ['process', 'os'] as const) {
       const stats = await closed(b)
       assert.equal(stats.lost, 0, `seed ${SEED}, round ${round}: ${JSON.stringify(stats)}`)
       assert.equal(stats.written, recovered + extra, `seed ${SEED}, round ${round}: ${JSON.stringify(stats)}`)
-      const seen = new Set([...first.events, ...second.events].map(seqOf))
+      const seen = new Set(seqs([...first.events, ...second.events]))
       const missing: number[] = []
       for (let i = 0; i < n; i++) if (!seen.has(i)) missing.push(i)
       assert.deepEqual(missing.slice(0, 10), [], `seed ${SEED}, round ${round}: ${missing.length} of ${n} events never reached a sink`)
+      // The next store delivers what it recovered and what it was given, each once; only the
+      // first store's deliveries may come again (its checkpoint may lag them).
+      const next = seqs(second.events)
+      assert.equal(next.length, recovered + extra, `seed ${SEED}, round ${round}: the second sink holds ${next.length} events, the store says ${recovered} recovered + ${extra} new`)
+      assertExactlyOnce(next.filter((seq) => seq >= firstCount), firstCount, n, `seed ${SEED}, round ${round}: the second sink, events given to the second store`)
+      assert.equal(new Set(next).size, next.length, `seed ${SEED}, round ${round}: the second sink holds a replayed event twice`)
     }
   })
 }

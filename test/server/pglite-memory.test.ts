@@ -9,6 +9,13 @@ import assert from 'node:assert/strict'
 import type { Database } from '../../lib/server/database.js'
 import { openDatabase } from '../../lib/server/open-database.js'
 
+// initdb draws a new system identifier (from the clock) for every cluster it makes; a data
+// directory loaded from a dump keeps the one of the cluster it was dumped from.
+async function systemIdentifier (db: Database): Promise<string> {
+  const { rows } = await db.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()')
+  return rows[0]!.id
+}
+
 async function tables (db: Database): Promise<string[]> {
   const { rows } = await db.query<{ name: string }>("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1")
   return rows.map((r) => r.name)
@@ -26,6 +33,9 @@ test('every in-memory database starts empty and stays apart from the others, inc
   const [third, fourth] = await Promise.all([openDatabase('memory://'), openDatabase('memory://')])
   t.after(() => third.close())
   t.after(() => fourth.close())
+  const ids = await Promise.all([first, second, third, fourth].map(systemIdentifier))
+  assert.notEqual(ids[1], ids[0], 'the first two databases each ran initdb')
+  assert.deepEqual([ids[2], ids[3]], [ids[1], ids[1]], 'the third and fourth databases were loaded from the dump of the second, not made by initdb')
   assert.deepEqual(await tables(third), [])
   assert.deepEqual(await tables(fourth), [])
   await third.query('CREATE TABLE third_only (n int)')
