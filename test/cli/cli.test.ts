@@ -185,6 +185,15 @@ test('audit-stream spool inspect reports segments, pending events, the checkpoin
   assert.equal(text.code, 0, text.stderr)
   assert.match(text.stdout, new RegExp(`${segments.length} segments, 7 events, 7 pending, \\d+ batch cuts, 6 corrupt bytes`))
   assert.deepEqual(readdirSync(dir).sort().map((n) => [n, statSync(join(dir, n)).size]), before, 'the directory is unchanged')
+  // The spool's floor is named floor in the text and in --json; --json keeps checkpoint, its file's name, for scripts.
+  assert.equal((JSON.parse(json.stdout) as { floor: number }).floor, 0)
+  assert.match(text.stdout, /^floor: 0$/m)
+  writeFileSync(join(dir, 'checkpoint'), 'not a floor')
+  const damaged = await run(['spool', 'inspect', dir])
+  assert.equal(damaged.code, 0, damaged.stderr)
+  assert.match(damaged.stdout, /^floor: damaged \(every spooled event is pending\)$/m)
+  const damagedJson = JSON.parse((await run(['spool', 'inspect', dir, '--json'])).stdout) as { floor?: number, checkpoint?: number, pending: number }
+  assert.deepEqual([damagedJson.floor, damagedJson.checkpoint, damagedJson.pending], [undefined, undefined, 7])
   const missing = await run(['spool', 'inspect', join(dir, 'nope')])
   assert.equal(missing.code, 1)
   assert.match(missing.stderr, /cannot inspect/)
