@@ -58,6 +58,11 @@ export interface ResolvedTrailOptions {
   readonly file: string | undefined
 }
 
+/** The trail of lanes without a signing key: skip notes, unsigned; no lane checkpoints. @internal */
+export const UNSIGNED_TRAIL: ResolvedTrailOptions = Object.freeze({
+  signingKey: undefined, keyName: DEFAULTS.trail.keyName, everyEvents: DEFAULTS.trail.everyEvents, intervalMs: DEFAULTS.trail.intervalMs, file: undefined
+})
+
 /**
  * Checks a trail's signing key with its key name, as a signer made from them
  * would, and throws an {@link InvalidOptionError} naming `trail.signingKey` or

@@ -45,8 +45,8 @@ import { storeStats } from './store-stats.js'
 import { Ledger } from '../accounting/ledger.js'
 import { defaultLogger } from '../logger.js'
 import { timeoutOption } from '../options/checks.js'
-import { DEFAULTS } from '../options/defaults.js'
 import type { AuditStoreOptions, CloseOptions, FlushOptions, ResolvedStoreOptions } from '../options/store.js'
+import { UNSIGNED_TRAIL } from '../options/trail.js'
 import { resolveStoreOptions } from './store-options.js'
 import { Spool } from '../spool/spool.js'
 import { kSpoolFiles, nodeSpoolFiles, type SpoolFiles } from '../spool/spool-files.js'
@@ -638,8 +638,6 @@ export class AuditStore extends Writable {
   }
 }
 
-// Trail options without a signing key: skip notes, unsigned; no lane checkpoints.
-const UNSIGNED_TRAIL = Object.freeze({ signingKey: undefined, keyName: DEFAULTS.trail.keyName, everyEvents: DEFAULTS.trail.everyEvents, intervalMs: DEFAULTS.trail.intervalMs, file: undefined })
 
 /**
  * Creates a store. The same as `new AuditStore(options)`.
